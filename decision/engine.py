@@ -1,0 +1,269 @@
+"""Answers in, deployment decision out: the pure core of the template.
+
+Everything here is data-driven by ``table.yaml`` beside this file. No I/O besides reading
+that file once, no cookiecutter imports: hooks, Jinja filters, the questionnaire, the docs
+and the tests all call these functions directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TABLE_PATH = Path(__file__).with_name("table.yaml")
+AUTO = "auto"
+
+
+@cache
+def table() -> dict[str, Any]:
+    """The decision table and answer contract, parsed once."""
+    with TABLE_PATH.open(encoding="utf-8") as stream:
+        return yaml.safe_load(stream)
+
+
+def choices(name: str) -> list[str]:
+    """Allowed values of a choice answer, in display order."""
+    return [str(value) for value in table()["answers"][name]["choices"]]
+
+
+def default(name: str) -> str:
+    """The default of an answer: its `default`, else its first choice."""
+    spec = table()["answers"][name]
+    return str(spec["default"]) if "default" in spec else choices(name)[0]
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    name: str
+    answer: str
+    expected: list[str] | str  # accepted values, or "any"
+    verdict: str  # match | any | near | miss
+    points: float
+
+
+@dataclass(frozen=True)
+class RowScore:
+    index: int  # 1-based position in the source table
+    strategy: str
+    score: float
+    criteria: list[CriterionResult]
+
+    @property
+    def matched(self) -> list[str]:
+        return [c.name for c in self.criteria if c.verdict in ("match", "any")]
+
+    @property
+    def unmatched(self) -> list[str]:
+        return [c.name for c in self.criteria if c.verdict in ("near", "miss")]
+
+
+@dataclass
+class Decision:
+    strategy: str
+    source: str  # table | rule | explicit
+    row: int  # 1-based row of the resolved strategy
+    scores: dict[str, float]
+    matched: list[str]
+    unmatched: list[str]
+    runner_up: str
+    margin: float
+    reasons: list[str]
+    report_card: dict[str, str] | None
+    batch_tier: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    revisit: list[str] = field(default_factory=list)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-friendly record stored as `_decision` in the generated project."""
+        return asdict(self)
+
+
+def _cell_verdict(name: str, answer: str, cell: list[str] | str) -> tuple[str, float]:
+    points = table()["scoring"]
+    if cell == "any":
+        return "any", points["any"]
+    accepted = [str(v) for v in cell]
+    if answer in accepted:
+        return "match", points["match"]
+    spec = table()["answers"][name]
+    if spec.get("ordinal"):
+        order = choices(name)
+        distance = min(abs(order.index(answer) - order.index(v)) for v in accepted)
+        if distance == 1:
+            return "near", points["near"]
+    return "miss", points["miss"]
+
+
+def score_rows(answers: dict[str, str]) -> list[RowScore]:
+    """Score every row of the table against the decision inputs."""
+    scored = []
+    for index, row in enumerate(table()["rows"], start=1):
+        results = []
+        for name in table()["criteria"]:
+            cell = row["cells"][name]
+            verdict, points = _cell_verdict(name, answers[name], cell)
+            expected = cell if cell == "any" else [str(v) for v in cell]
+            results.append(CriterionResult(name, answers[name], expected, verdict, points))
+        if not any(r.verdict == "match" for r in results):
+            # A row that fits none of its specific cells fits nothing: its `any` cells earn
+            # nothing, or a mostly-`any` row (precompute) would win whenever nothing fits.
+            results = [replace(r, points=0.0) if r.verdict == "any" else r for r in results]
+        scored.append(RowScore(index, row["strategy"], sum(r.points for r in results), results))
+    return scored
+
+
+def _rank(scored: list[RowScore]) -> list[RowScore]:
+    """Best first; equal scores go to the simpler strategy."""
+    simplicity = table()["simplicity"]
+    return sorted(scored, key=lambda r: (-r.score, simplicity.index(r.strategy)))
+
+
+def _batch_tier(volume: str) -> dict[str, Any]:
+    return table()["batch_tiers"][table()["volume_tiers"][volume]]
+
+
+def _describe(result: CriterionResult) -> str:
+    expected = "any" if result.expected == "any" else " or ".join(result.expected)
+    return f"{result.name}={result.answer} (row expects {expected})"
+
+
+def _table_choice(answers: dict[str, str], ranked: list[RowScore]) -> tuple[str, str, list[str]]:
+    for rule in table()["rules"]:
+        if all(answers[k] == str(v) for k, v in rule["when"].items()):
+            condition = ", ".join(f"{k}={v}" for k, v in rule["when"].items())
+            return rule["strategy"], "rule", [f"{condition}: {rule['reason']}"]
+    best = ranked[0]
+    reasons = [f"row {best.index} ({best.strategy}) fits best with {best.score:g} points"]
+    return best.strategy, "table", reasons
+
+
+def _contradictions(row: RowScore) -> list[str]:
+    return [_describe(c) for c in row.criteria if c.verdict == "miss"]
+
+
+def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
+    """Resolve the deployment strategy for valid answers (see `validation_errors`)."""
+    inputs = {name: str(answers[name]) for name in table()["criteria"]}
+    ranked = _rank(score_rows(inputs))
+    by_strategy = {r.strategy: r for r in ranked}
+    table_strategy, source, reasons = _table_choice(inputs, ranked)
+
+    requested = str(answers.get("deployment_strategy", AUTO))
+    warnings: list[str] = []
+    strategy = table_strategy
+    if requested != AUTO:
+        strategy, source = requested, "explicit"
+        reasons = [f"deployment_strategy={requested} was chosen explicitly"]
+        if requested != table_strategy:
+            warnings.append(
+                f"deployment_strategy={requested} overrides the table's choice ({table_strategy})"
+            )
+            warnings += [
+                f"deployment_strategy={requested} contradicts {text}"
+                for text in _contradictions(by_strategy[requested])
+            ]
+
+    chosen = by_strategy[strategy]
+    others = [r for r in ranked if r.strategy != strategy]
+    runner_up = others[0]
+    reasons += [f"matches {_describe(c)}" for c in chosen.criteria if c.verdict == "match"]
+    reasons += [f"misses {_describe(c)}" for c in chosen.criteria if c.verdict in ("near", "miss")]
+    reasons.append(
+        f"runner-up: {runner_up.strategy} (row {runner_up.index}) with {runner_up.score:g} points, "
+        f"{chosen.score - runner_up.score:g} behind"
+    )
+    return Decision(
+        strategy=strategy,
+        source=source,
+        row=chosen.index,
+        scores={r.strategy: r.score for r in sorted(ranked, key=lambda r: r.index)},
+        matched=chosen.matched,
+        unmatched=chosen.unmatched,
+        runner_up=runner_up.strategy,
+        margin=round(chosen.score - runner_up.score, 6),
+        reasons=reasons,
+        report_card=table()["report_cards"].get(strategy),
+        batch_tier=_batch_tier(inputs["data_volume"]) if strategy in ("batch", "precompute") else None,
+        warnings=warnings,
+        revisit=_revisit(inputs, table_strategy) if revisit else [],
+    )
+
+
+def _revisit(inputs: dict[str, str], strategy: str) -> list[str]:
+    """Single-answer changes that would make the table choose another strategy."""
+    changes = []
+    for name in table()["criteria"]:
+        for value in choices(name):
+            if value == inputs[name]:
+                continue
+            changed = decide({**inputs, name: value}, revisit=False).strategy
+            if changed != strategy:
+                changes.append(f"{name}: {inputs[name]} -> {value} would choose {changed}")
+    return changes
+
+
+# --- Validation of the answer contract ------------------------------------------------
+
+_SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_OWNER = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+_URL = re.compile(r"^https?://[^\s'\"]+$")
+
+
+def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
+    """What is allowed, if `value` is not; None when it is fine."""
+    if kind == "choice":
+        allowed = [str(v) for v in spec["choices"]]
+        return None if value in allowed else "one of " + ", ".join(allowed)
+    if kind == "slug":
+        return None if _SLUG.match(value) else "lower-case letters, digits and single hyphens, starting with a letter"
+    if kind == "positive_int":
+        return None if value.isdigit() and int(value) > 0 else "a positive whole number"
+    if kind == "email":
+        return None if _EMAIL.match(value) else "an email address like team@example.com"
+    if kind == "owners":
+        ok = value.split() and all(_OWNER.match(o) for o in value.split())
+        return None if ok else "space-separated @user or @org/team handles"
+    if kind == "cron":
+        fields = value.split()
+        ok = len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
+        return None if ok else "five cron fields such as '0 2 * * *'"
+    if kind == "url":
+        return None if _URL.match(value) else "an http(s) URL"
+    if kind == "text":
+        return None if value.strip() and "\n" not in value else "non-empty single-line text"
+    raise ValueError(f"unknown answer kind {kind!r}")
+
+
+def check_answer(name: str, value: Any) -> str | None:
+    """One-line error for a bad answer, or None when the answer is allowed."""
+    spec = table()["answers"][name]
+    allowed = _check(spec["kind"], str(value), spec)
+    if allowed is None:
+        return None
+    return f"{name}={str(value)!r} is not allowed: use {allowed}"
+
+
+def validation_errors(answers: dict[str, Any]) -> list[str]:
+    """Every problem with the answers, one line each; empty when all is well."""
+    errors = [
+        error
+        for name in table()["answers"]
+        if name in answers and (error := check_answer(name, answers[name])) is not None
+    ]
+    missing = [name for name in table()["answers"] if name not in answers]
+    errors += [f"{name} is missing: every public answer must be given" for name in missing]
+    return errors
+
+
+def all_decision_inputs() -> list[dict[str, str]]:
+    """Every combination of the decision inputs (for property tests and docs)."""
+    names = table()["criteria"]
+    return [dict(zip(names, combo)) for combo in itertools.product(*(choices(n) for n in names))]

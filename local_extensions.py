@@ -1,0 +1,124 @@
+"""Jinja filters the template renders with (cookiecutter puts this repo on sys.path).
+
+They are thin adapters: the decision lives in decision/engine.py, the file manifest in
+hooks/manifest.yaml and the dependency pins in pins.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cookiecutter.exceptions import FailedHookException
+from jinja2.ext import Extension
+
+from decision import engine
+
+ROOT = Path(__file__).resolve().parent
+
+
+@cache
+def _yaml(name: str) -> Any:
+    return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
+
+
+def _public_answers(context: dict[str, Any]) -> dict[str, Any]:
+    return {name: context[name] for name in engine.table()["answers"] if name in context}
+
+
+class InvalidAnswers(FailedHookException):
+    """Bad answers. A subclass of an exception cookiecutter's CLI prints as one message
+    and exits 1 on: raised while the context is rendered, before any file is written, it
+    stops generation without a traceback and without leftovers (a failing pre_gen hook
+    would leave a logged traceback behind)."""
+
+
+def _discard_temporary_template_copy() -> None:
+    """cookiecutter removes its copy of the template only after a successful run."""
+    copy_root = ROOT.parent
+    if copy_root.parent == Path(tempfile.gettempdir()).resolve() and copy_root.name.startswith("cookiecutter"):
+        shutil.rmtree(copy_root, ignore_errors=True)
+
+
+def decide(context: dict[str, Any]) -> str:
+    """The decision for the answers so far, as JSON; refuses invalid answers."""
+    answers = _public_answers(context)
+    errors = engine.validation_errors(answers)
+    if errors:
+        _discard_temporary_template_copy()
+        raise InvalidAnswers("\n".join(f"error: {error}" for error in errors))
+    return json.dumps(engine.decide(answers).to_record())
+
+
+def from_json(text: str) -> Any:
+    return json.loads(text)
+
+
+def answers_record(context: dict[str, Any]) -> str:
+    """`.cookiecutter.json` of a generated project: public answers, template, decision."""
+    record = {name: str(value) for name, value in _public_answers(context).items()}
+    if "_template" in context:
+        record["_template"] = context["_template"]
+    record["_decision"] = json.loads(context["__decision"])
+    return json.dumps(record, indent=2, ensure_ascii=False)
+
+
+def _pin_name(line: str) -> str:
+    return re.split(r"[=<>!~; \[]", line, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def pins(blocks: list[str]) -> list[str]:
+    """Exact pins for the union of `blocks`, one line per package (markers merged)."""
+    resolved = _yaml("pins.yaml")["resolved"]
+    by_name: dict[str, list[str]] = {}
+    for block in blocks:
+        for line in resolved[block]:
+            by_name.setdefault(_pin_name(line), []).append(line)
+    merged = []
+    for lines in by_name.values():
+        requirement = lines[0].split(";")[0].strip()
+        markers = [line.split(";", 1)[1].strip() for line in lines if ";" in line]
+        if len(markers) < len(lines) or len(set(markers)) == 1:
+            # Some block needs it everywhere, or every block needs it under one marker.
+            merged.append(lines[0] if len(markers) == len(lines) else requirement)
+        else:
+            merged.append(f"{requirement} ; " + " or ".join(f"({m})" for m in sorted(set(markers))))
+    return sorted(merged, key=str.lower)
+
+
+def pins_except(blocks: list[str], installed_by: list[str]) -> list[str]:
+    """Pins of `blocks` that `installed_by` does not already bring in."""
+    already = {_pin_name(line) for line in pins(installed_by)}
+    return [line for line in pins(blocks) if _pin_name(line) not in already]
+
+
+def image(python_version: str) -> str:
+    """Exact python base image tag for a Python version."""
+    return _yaml("pins.yaml")["images"]["python"][python_version]
+
+
+def manifest(_: Any = None) -> str:
+    """The strategy/option -> paths manifest, as JSON for post_gen_project."""
+    return json.dumps(_yaml("hooks/manifest.yaml"))
+
+
+class DeployExtension(Extension):
+    """Registers the filters above."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        environment.filters.update(
+            decide=decide,
+            from_json=from_json,
+            answers_record=answers_record,
+            pins=pins,
+            pins_except=pins_except,
+            image=image,
+            manifest=manifest,
+        )
