@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from cookiecutter.exceptions import FailedHookException
+from jinja2 import TemplateSyntaxError
 from jinja2.ext import Extension
 
 from decision import engine
@@ -109,10 +110,29 @@ def manifest(_: Any = None) -> str:
 
 
 class DeployExtension(Extension):
-    """Registers the filters above."""
+    """Registers the filters above, and keeps odd answers from crashing the render."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        """Render an answer that is not valid Jinja (a project name with `{{`) literally.
+
+        cookiecutter renders every answer as a template, so `project_name="a {{ b"` would stop
+        generation with a raw TemplateSyntaxError. Only one-line sources are answers: template
+        files have newlines and stay strict (the tests check no `{{` is left in any output).
+        """
+        if "\n" in source or "{" not in source or "endraw" in source or self._checking:
+            return source
+        self._checking = True  # parsing runs preprocess again
+        try:
+            self.environment.parse(source)
+        except TemplateSyntaxError:
+            return "{% raw %}" + source + "{% endraw %}"
+        finally:
+            self._checking = False
+        return source
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
+        self._checking = False
         environment.filters.update(
             decide=decide,
             from_json=from_json,

@@ -144,7 +144,7 @@ def _table_choice(answers: dict[str, str], ranked: list[RowScore]) -> tuple[str,
 
 
 def _contradictions(row: RowScore) -> list[str]:
-    return [_describe(c) for c in row.criteria if c.verdict == "miss"]
+    return [_describe(c) for c in row.criteria if c.verdict in ("near", "miss")]
 
 
 def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:

@@ -1,0 +1,117 @@
+"""Driving cookiecutter from the command line: decisions, records, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from decision import engine
+
+from .answers import SOURCE_ROWS
+
+COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
+
+
+def run_cookiecutter(template: Path, out: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [COOKIECUTTER, "--no-input", str(template), "-o", str(out), *answers],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off"},
+        timeout=120,
+    )
+
+
+def cookiecutter_copies() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("cookiecutter*")}
+
+
+@pytest.mark.parametrize("strategy", SOURCE_ROWS)
+def test_each_source_row_is_decided_and_recorded(template: Path, tmp_path: Path, strategy: str) -> None:
+    answers = [f"{k}={v}" for k, v in SOURCE_ROWS[strategy].items()]
+    result = run_cookiecutter(template, tmp_path, *answers)
+    assert result.returncode == 0, result.stderr
+    (project,) = tmp_path.iterdir()
+    record = json.loads((project / ".cookiecutter.json").read_text())
+    assert record["deployment_strategy"] == "auto"
+    for name, value in SOURCE_ROWS[strategy].items():
+        assert record[name] == value
+    assert set(engine.table()["answers"]) <= set(record)
+    decision = record["_decision"]
+    assert decision["strategy"] == strategy
+    assert decision["row"] == [r["strategy"] for r in engine.table()["rows"]].index(strategy) + 1
+    assert {"scores", "runner_up", "warnings", "margin", "reasons"} <= set(decision)
+
+
+def test_an_explicit_strategy_is_recorded_with_its_warnings(template: Path, tmp_path: Path) -> None:
+    answers = [f"{k}={v}" for k, v in SOURCE_ROWS["stream"].items()]
+    result = run_cookiecutter(template, tmp_path, *answers, "deployment_strategy=rest")
+    assert result.returncode == 0, result.stderr
+    (project,) = tmp_path.iterdir()
+    record = json.loads((project / ".cookiecutter.json").read_text())
+    assert record["deployment_strategy"] == "rest"
+    assert record["_decision"]["strategy"] == "rest"
+    assert any("data_volume=massive" in w for w in record["_decision"]["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("data_volume=huge", "error: data_volume='huge' is not allowed: use one of low, moderate, high, massive"),
+        ("deployment_strategy=kubernetes", "error: deployment_strategy='kubernetes' is not allowed: use one of auto, rest"),
+        ("latency_sla_ms=0", "error: latency_sla_ms='0' is not allowed: use a positive whole number"),
+        ("latency_sla_ms=fast", "error: latency_sla_ms='fast' is not allowed"),
+        ("project_slug=Bad Slug", "error: project_slug='Bad Slug' is not allowed"),
+        ("stateful=maybe", "error: stateful='maybe' is not allowed: use one of no, yes"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback_or_leftovers(
+    template: Path, tmp_path: Path, answer: str, message: str
+) -> None:
+    before = cookiecutter_copies()
+    result = run_cookiecutter(template, tmp_path, answer)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith(message), lines
+    assert list(tmp_path.iterdir()) == []
+    assert cookiecutter_copies() <= before
+
+
+def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -> None:
+    result = run_cookiecutter(template, tmp_path, "data_volume=huge", "caller=martians")
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 2
+    assert lines[0].startswith("error: data_volume=") and lines[1].startswith("error: caller=")
+
+
+VALUES = st.one_of(
+    st.sampled_from(["", "0", "-1", "yes", "no", "low", "massive", "auto", "rest", "{{", "{% x %}"]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=st.dictionaries(st.sampled_from(sorted(engine.table()["criteria"]) + [
+    "latency_sla_ms", "deployment_strategy", "project_slug", "owners", "schedule"]), VALUES, max_size=4))
+def test_fuzzed_answers_never_traceback_and_never_leave_output(template: Path, answers: dict) -> None:
+    with tempfile.TemporaryDirectory() as out:
+        result = run_cookiecutter(template, Path(out), *(f"{k}={v}" for k, v in answers.items()))
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output
+        if result.returncode == 0:
+            (project,) = Path(out).iterdir()
+            record = json.loads((project / ".cookiecutter.json").read_text())
+            assert engine.validation_errors(record) == []
+        else:
+            lines = output.strip().splitlines()
+            assert lines and all(line.startswith("error: ") for line in lines), output
+            assert list(Path(out).iterdir()) == []

@@ -1,0 +1,134 @@
+"""The decision engine, tested directly: every source row, every input combination, ties, overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from decision import engine
+
+from .answers import SOURCE_ROWS
+
+def test_every_row_of_the_table_has_a_case() -> None:
+    assert sorted(SOURCE_ROWS) == sorted(row["strategy"] for row in engine.table()["rows"])
+
+
+@pytest.mark.parametrize("strategy", SOURCE_ROWS)
+def test_each_source_row_decides_its_own_strategy(strategy: str) -> None:
+    decision = engine.decide(SOURCE_ROWS[strategy])
+    rows = [row["strategy"] for row in engine.table()["rows"]]
+    assert decision.strategy == strategy
+    assert decision.row == rows.index(strategy) + 1
+    assert decision.runner_up != strategy
+    assert decision.reasons and decision.warnings == []
+
+
+@pytest.mark.parametrize("answers", engine.all_decision_inputs(), ids=lambda a: "-".join(a.values()))
+def test_every_combination_gets_exactly_one_explained_strategy(answers: dict[str, str]) -> None:
+    decision = engine.decide(answers, revisit=False)
+    assert decision.strategy in engine.table()["strategies"]
+    assert decision.source in ("table", "rule")
+    assert decision.reasons and all(reason.strip() for reason in decision.reasons)
+    assert set(decision.scores) == set(engine.table()["strategies"])
+    assert decision.runner_up in decision.scores and decision.runner_up != decision.strategy
+    if decision.source == "table":
+        assert decision.scores[decision.strategy] == max(decision.scores.values())
+        assert decision.margin >= 0
+
+
+@pytest.mark.parametrize("answers", engine.all_decision_inputs()[::7], ids=lambda a: "-".join(a.values()))
+def test_decisions_are_deterministic(answers: dict[str, str]) -> None:
+    assert engine.decide(answers) == engine.decide(dict(reversed(answers.items())))
+
+
+@pytest.mark.parametrize(
+    "answers", [a for a in engine.all_decision_inputs() if a["data_churn"] == "never"][::5]
+)
+def test_never_changing_data_is_always_precomputed(answers: dict[str, str]) -> None:
+    decision = engine.decide(answers)
+    assert (decision.strategy, decision.source) == ("precompute", "rule")
+    assert "never" in decision.reasons[0]
+
+
+def test_a_mostly_any_row_does_not_beat_a_specific_fit() -> None:
+    # Precompute's row is "any" everywhere but churn; a row that fits specifically must win.
+    scores = engine.decide(SOURCE_ROWS["batch"]).scores
+    assert scores["batch"] > scores["precompute"]
+    assert all(
+        engine.decide(a, revisit=False).strategy != "precompute"
+        for a in engine.all_decision_inputs()
+        if a["data_churn"] != "never"
+    )
+
+
+def test_ties_go_to_the_simpler_strategy() -> None:
+    simplicity = engine.table()["simplicity"]
+    tied = 0
+    for answers in engine.all_decision_inputs():
+        decision = engine.decide(answers, revisit=False)
+        best = max(decision.scores.values())
+        leaders = [s for s, score in decision.scores.items() if score == best]
+        if decision.source == "table" and len(leaders) > 1:
+            tied += 1
+            assert decision.strategy == min(leaders, key=simplicity.index)
+            assert decision.margin == 0
+    assert tied > 0, "the table has ties; this test must see some"
+
+
+def test_an_explicit_strategy_wins_and_warns_where_it_contradicts() -> None:
+    decision = engine.decide({**SOURCE_ROWS["stream"], "deployment_strategy": "database"})
+    assert (decision.strategy, decision.source) == ("database", "explicit")
+    assert any("data_volume=massive" in warning for warning in decision.warnings)
+    assert decision.warnings[0].endswith("overrides the table's choice (stream)")
+
+
+def test_an_explicit_strategy_that_agrees_does_not_warn() -> None:
+    decision = engine.decide({**SOURCE_ROWS["rest"], "deployment_strategy": "rest"})
+    assert (decision.strategy, decision.source, decision.warnings) == ("rest", "explicit", [])
+
+
+def test_batch_tier_follows_volume() -> None:
+    assert engine.decide(SOURCE_ROWS["batch"]).batch_tier["engine"] == "dask"
+    small = engine.decide({**SOURCE_ROWS["batch"], "data_volume": "moderate"})
+    assert small.batch_tier["engine"] == "pandas"
+    assert engine.decide(SOURCE_ROWS["rest"]).batch_tier is None
+
+
+def test_report_cards_come_from_the_source() -> None:
+    assert engine.decide(SOURCE_ROWS["rest"]).report_card["speed"] == "8"
+    assert engine.decide(SOURCE_ROWS["serverless"]).report_card is None
+
+
+def test_revisit_lists_single_changes_that_flip_the_choice() -> None:
+    decision = engine.decide(SOURCE_ROWS["rest"])
+    assert decision.revisit
+    for line in decision.revisit:
+        name, rest = line.split(": ", 1)
+        old, new_and_result = rest.split(" -> ")
+        value, strategy = new_and_result.split(" would choose ")
+        assert engine.decide({**SOURCE_ROWS["rest"], name: value}).strategy == strategy != "rest"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("data_volume", "huge", "data_volume='huge' is not allowed: use one of low, moderate, high, massive"),
+        ("latency_sla_ms", "0", "latency_sla_ms='0' is not allowed: use a positive whole number"),
+        ("latency_sla_ms", "-5", "positive whole number"),
+        ("project_slug", "My Project", "project_slug='My Project' is not allowed"),
+        ("project_slug", "-x", "starting with a letter"),
+        ("owners", "ml-team", "@user or @org/team"),
+        ("schedule", "every day", "five cron fields"),
+        ("author_email", "nobody", "email address"),
+        ("package_index", "ftp://x", "http(s) URL"),
+    ],
+)
+def test_bad_answers_get_one_line_naming_variable_value_and_allowed(name, value, fragment) -> None:
+    error = engine.check_answer(name, value)
+    assert error is not None and fragment in error and "\n" not in error
+
+
+def test_defaults_are_valid_and_decide_rest() -> None:
+    answers = {name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"}
+    answers["project_slug"] = "customer-churn-model"
+    assert engine.validation_errors(answers) == []
+    assert engine.decide(answers).strategy == "rest"
