@@ -1,0 +1,89 @@
+"""Regenerating a project with changed answers re-decides the strategy.
+
+Two ways, both documented in the generated README: cookiecutter with the stored answers as
+defaults (ML_DEPLOY_ANSWERS), and cruft update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .answers import SOURCE_ROWS
+
+BIN = Path(sys.executable).parent
+STREAM_CHANGES = {k: v for k, v in SOURCE_ROWS["stream"].items() if SOURCE_ROWS["rest"][k] != v}
+ENV = {**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off"}
+
+
+def run(*command: str, cwd: Path | None = None, env: dict | None = None) -> str:
+    result = subprocess.run(command, cwd=cwd, env=env or ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def record(project: Path) -> dict:
+    return json.loads((project / ".cookiecutter.json").read_text())
+
+
+@pytest.fixture
+def template_repo(template: Path, tmp_path: Path) -> Path:
+    """The working tree as a committed git repo (cruft clones what is committed)."""
+    repo = tmp_path / "template"
+    ignore = shutil.ignore_patterns(".git", "__pycache__", ".*_cache", ".hypothesis")
+    shutil.copytree(template, repo, ignore=ignore)
+    git = ("git", "-c", "user.name=t", "-c", "user.email=t@example.com")
+    run("git", "init", "-q", cwd=repo)
+    run("git", "add", "-A", cwd=repo)
+    run(*git, "commit", "-qm", "template", cwd=repo)
+    return repo
+
+
+def test_documented_command_regenerates_with_changed_answers(template: Path, tmp_path: Path) -> None:
+    rest = [f"{k}={v}" for k, v in SOURCE_ROWS["rest"].items()]
+    run(str(BIN / "cookiecutter"), "--no-input", str(template), "-o", str(tmp_path),
+        "project_name=Fraud Scorer", "owners=@acme/fraud", "framework=lightgbm", *rest)
+    project = tmp_path / "fraud-scorer"
+    assert record(project)["_decision"]["strategy"] == "rest"
+
+    # The command in the generated README, run from inside the project.
+    changes = [f"{k}={v}" for k, v in STREAM_CHANGES.items()]
+    env = {**ENV, "ML_DEPLOY_ANSWERS": ".cookiecutter.json", "PWD": str(project)}
+    run(str(BIN / "cookiecutter"), "--no-input", "-f", "-o", "..", str(template), *changes,
+        cwd=project, env=env)
+
+    regenerated = record(project)
+    assert regenerated["_decision"]["strategy"] == "stream"
+    assert regenerated["deployment_strategy"] == "auto"
+    # Answers that were not changed survive from the stored record.
+    assert regenerated["owners"] == "@acme/fraud" and regenerated["project_name"] == "Fraud Scorer"
+    assert regenerated["framework"] == "lightgbm"
+    # The old strategy's own files are gone.
+    assert not (project / "src/fraud_scorer/api.py").exists()
+
+
+def test_cruft_create_and_update_redecide(template_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "projects"
+    rest = json.dumps({**SOURCE_ROWS["rest"], "project_name": "Fraud Scorer"})
+    run(str(BIN / "cruft"), "create", "--no-input", "--output-dir", str(out),
+        "--extra-context", rest, str(template_repo))
+    project = out / "fraud-scorer"
+    assert record(project)["_decision"]["strategy"] == "rest"
+    assert (project / "src/fraud_scorer/api.py").exists()
+
+    git = ("git", "-c", "user.name=t", "-c", "user.email=t@example.com")
+    run("git", "init", "-q", cwd=project)
+    run("git", "add", "-A", cwd=project)
+    run(*git, "commit", "-qm", "generated", cwd=project)
+    run(str(BIN / "cruft"), "update", "-y", "--variables-to-update", json.dumps(STREAM_CHANGES),
+        cwd=project)
+
+    assert record(project)["_decision"]["strategy"] == "stream"
+    assert json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["data_volume"] == "massive"
+    assert not (project / "src/fraud_scorer/api.py").exists()
