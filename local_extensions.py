@@ -43,7 +43,9 @@ class InvalidAnswers(FailedHookException):
 def _discard_temporary_template_copy() -> None:
     """cookiecutter removes its copy of the template only after a successful run."""
     copy_root = ROOT.parent
-    if copy_root.parent == Path(tempfile.gettempdir()).resolve() and copy_root.name.startswith("cookiecutter"):
+    if copy_root.parent == Path(tempfile.gettempdir()).resolve() and copy_root.name.startswith(
+        "cookiecutter"
+    ):
         shutil.rmtree(copy_root, ignore_errors=True)
 
 
@@ -51,10 +53,13 @@ def decide(context: dict[str, Any]) -> str:
     """The decision for the answers so far, as JSON; refuses invalid answers."""
     answers = _public_answers(context)
     errors = engine.validation_errors(answers)
+    if not errors:
+        decision = engine.decide(answers)
+        errors = [error] if (error := engine.generation_error(decision.strategy)) else []
     if errors:
         _discard_temporary_template_copy()
         raise InvalidAnswers("\n".join(f"error: {error}" for error in errors))
-    return json.dumps(engine.decide(answers).to_record())
+    return json.dumps(decision.to_record())
 
 
 def from_json(text: str) -> Any:
@@ -99,6 +104,35 @@ def pins_except(blocks: list[str], installed_by: list[str]) -> list[str]:
     return [line for line in pins(blocks) if _pin_name(line) not in already]
 
 
+def batch_engine(context: dict[str, Any]) -> str:
+    """The batch engine: the answer, or by the volume's workload tier when it is auto."""
+    if context["batch_engine"] != "auto":
+        return context["batch_engine"]
+    tier = engine.table()["volume_tiers"][context["data_volume"]]
+    return "pandas" if engine.table()["batch_tiers"][tier]["engine"] == "pandas" else "dask"
+
+
+def install_blocks(context: dict[str, Any], section: str) -> list[str]:
+    """pins.yaml blocks a project installs in one pyproject section (runtime, train, ...)."""
+    values = {
+        **context,
+        "strategy": context["__strategy"],
+        "batch_engine": context["__batch_engine"],
+    }
+    blocks = []
+    for entry in _yaml("pins.yaml")["installs"][section]:
+        rule = entry if isinstance(entry, dict) else {"block": entry, "when": {}}
+        wanted = {k: v if isinstance(v, list) else [v] for k, v in rule["when"].items()}
+        if all(values[k] in accepted for k, accepted in wanted.items()):
+            blocks.append(rule["block"].format(**values))
+    return blocks
+
+
+def tool_version(name: str) -> str:
+    """Exact version of a build or CI tool (pins.yaml `tools`)."""
+    return str(_yaml("pins.yaml")["tools"][name])
+
+
 def image(python_version: str) -> str:
     """Exact python base image tag for a Python version."""
     return _yaml("pins.yaml")["images"]["python"][python_version]
@@ -138,6 +172,9 @@ class DeployExtension(Extension):
             from_json=from_json,
             answers_record=answers_record,
             pins=pins,
+            batch_engine=batch_engine,
+            install_blocks=install_blocks,
+            tool_version=tool_version,
             pins_except=pins_except,
             image=image,
             manifest=manifest,

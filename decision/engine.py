@@ -174,10 +174,17 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
     runner_up = others[0]
     reasons += [f"matches {_describe(c)}" for c in chosen.criteria if c.verdict == "match"]
     reasons += [f"misses {_describe(c)}" for c in chosen.criteria if c.verdict in ("near", "miss")]
-    reasons.append(
-        f"runner-up: {runner_up.strategy} (row {runner_up.index}) with {runner_up.score:g} points, "
-        f"{chosen.score - runner_up.score:g} behind"
-    )
+    margin = chosen.score - runner_up.score
+    if margin >= 0:
+        reasons.append(
+            f"runner-up: {runner_up.strategy} (row {runner_up.index}) with {runner_up.score:g} "
+            f"points, {margin:g} behind"
+        )
+    else:
+        reasons.append(
+            f"the table prefers {runner_up.strategy} (row {runner_up.index}): "
+            f"{runner_up.score:g} points, {-margin:g} more"
+        )
     return Decision(
         strategy=strategy,
         source=source,
@@ -186,10 +193,12 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
         matched=chosen.matched,
         unmatched=chosen.unmatched,
         runner_up=runner_up.strategy,
-        margin=round(chosen.score - runner_up.score, 6),
+        margin=round(margin, 6),
         reasons=reasons,
         report_card=table()["report_cards"].get(strategy),
-        batch_tier=_batch_tier(inputs["data_volume"]) if strategy in ("batch", "precompute") else None,
+        batch_tier=_batch_tier(inputs["data_volume"])
+        if strategy in ("batch", "precompute")
+        else None,
         warnings=warnings,
         revisit=_revisit(inputs, table_strategy) if revisit else [],
     )
@@ -223,7 +232,11 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         allowed = [str(v) for v in spec["choices"]]
         return None if value in allowed else "one of " + ", ".join(allowed)
     if kind == "slug":
-        return None if _SLUG.match(value) else "lower-case letters, digits and single hyphens, starting with a letter"
+        return (
+            None
+            if _SLUG.match(value)
+            else "lower-case letters, digits and single hyphens, starting with a letter"
+        )
     if kind == "positive_int":
         return None if value.isdigit() and int(value) > 0 else "a positive whole number"
     if kind == "email":
@@ -251,6 +264,17 @@ def check_answer(name: str, value: Any) -> str | None:
     return f"{name}={str(value)!r} is not allowed: use {allowed}"
 
 
+def generation_error(strategy: str) -> str | None:
+    """Why a decided strategy cannot be generated, or None when it can."""
+    generated = table()["generated"]
+    if strategy in generated:
+        return None
+    return (
+        f"deployment_strategy resolved to {strategy!r}, which this template does not generate "
+        f"yet: it generates {', '.join(generated)} (set deployment_strategy to one of them)"
+    )
+
+
 def validation_errors(answers: dict[str, Any]) -> list[str]:
     """Every problem with the answers, one line each; empty when all is well."""
     errors = [
@@ -266,4 +290,5 @@ def validation_errors(answers: dict[str, Any]) -> list[str]:
 def all_decision_inputs() -> list[dict[str, str]]:
     """Every combination of the decision inputs (for property tests and docs)."""
     names = table()["criteria"]
-    return [dict(zip(names, combo)) for combo in itertools.product(*(choices(n) for n in names))]
+    combos = itertools.product(*(choices(n) for n in names))
+    return [dict(zip(names, combo, strict=True)) for combo in combos]

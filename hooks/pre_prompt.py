@@ -1,13 +1,21 @@
 """Prepare cookiecutter.json (in cookiecutter's temporary copy of the template) before prompts.
 
 cookiecutter runs this hook with the copy as cwd and tells it nothing else: not whether
---no-input was given, not the extra context. So it works from the environment:
+--no-input was given, not the extra context. So it works from the environment and from the
+command line of its parent process (the cookiecutter CLI):
 
 - ML_DEPLOY_ANSWERS=<path to a generated project's .cookiecutter.json>: the stored answers
   become the defaults, so a project regenerates with only the changed answers given.
-- Non-interactive runs (no terminal, --no-input, or ML_DEPLOY_QUESTIONNAIRE=off): choice
-  lists become plain defaults, so a bad value on the command line reaches pre_gen_project
-  and gets a one-line error instead of cookiecutter's ValueError traceback.
+- A terminal, no --no-input, ML_DEPLOY_QUESTIONNAIRE not `off` and questionary installed:
+  the questionnaire (hooks/questionnaire.py) asks everything, with the user config's
+  `default_context` (org defaults) and the stored answers as defaults and the command
+  line's key=value answers as given. Its answers go to cookiecutter through `_answers`,
+  and the public keys leave cookiecutter.json, so cookiecutter prompts for nothing.
+- A terminal otherwise (questionary missing or switched off): cookiecutter's own prompts,
+  with the `__prompts__` labels.
+- Non-interactive runs (no terminal, --no-input): choice lists become plain defaults, so a
+  bad value on the command line gets a one-line error while the context renders instead of
+  cookiecutter's ValueError traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +23,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Container
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the template copy's root
+
+from hooks import questionnaire
 
 CONTEXT_FILE = Path("cookiecutter.json")
 
@@ -45,20 +58,93 @@ def with_defaults(context: dict, answers: dict[str, str]) -> dict:
     return updated
 
 
-def without_choice_lists(context: dict) -> dict:
-    """Choice variables as plain defaults; pre_gen_project validates what is given."""
+def without_choice_lists(context: dict, names: Container[str] | None = None) -> dict:
+    """Choice variables (all, or those in `names`) as plain defaults; the context's
+    rendering validates what is given."""
     return {
-        name: value[0] if isinstance(value, list) and not name.startswith("_") else value
+        name: value[0]
+        if isinstance(value, list) and not name.startswith("_") and (names is None or name in names)
+        else value
         for name, value in context.items()
     }
 
 
+def stored_over_org(
+    context: dict, stored: dict[str, str], org: dict[str, str], given: dict[str, str]
+) -> dict:
+    """Stored answers that beat the org defaults, as cookiecutter would not have it.
+
+    cookiecutter lets the user config's `default_context` override cookiecutter.json, so
+    a stored answer written there as a default would lose to the org default. Where the two
+    differ (and the command line does not give the answer), the stored answer moves to
+    `_answers` and its key leaves cookiecutter.json, out of `default_context`'s reach.
+    """
+    moved = {
+        name: value
+        for name, value in stored.items()
+        if name in org and org[name] != value and name not in given and name in context
+    }
+    if not moved:
+        return context
+    updated = {name: value for name, value in context.items() if name not in moved}
+    updated["_answers"] = {**context.get("_answers", {}), **moved}
+    if "__prompts__" in context:
+        updated["__prompts__"] = {k: v for k, v in context["__prompts__"].items() if k not in moved}
+    return updated
+
+
+def on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def questionnaire_context(context: dict, invocation: questionnaire.Invocation) -> dict:
+    """Run the questionnaire; the context that hands its answers to cookiecutter."""
+    org = questionnaire.org_defaults(questionnaire.user_config_path(invocation, os.environ))
+    defaults, notes = questionnaire.merge_defaults(org, stored_answers())
+    try:
+        with questionnaire.ctrl_c_as_key():
+            answers = questionnaire.ask_all(defaults, invocation.extra_context, notes)
+    except (KeyboardInterrupt, EOFError):
+        # cookiecutter reports the abort and removes this copy of the template.
+        return questionnaire.ABORTED_CONTEXT
+    return questionnaire.answered_context(context, answers)
+
+
 def main() -> None:
     context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
-    context = with_defaults(context, stored_answers())
-    context = without_choice_lists(context)
+    command_line = questionnaire.parent_command_line()
+    invocation = questionnaire.parse_cookiecutter_argv(command_line or [])
+    terminal = on_terminal()
+    has_questionary = terminal and questionnaire.questionary_available()  # a slow import
+    mode = questionnaire.choose_mode(invocation, os.environ, terminal, has_questionary)
+    if mode == "questionnaire" and invocation is not None:
+        context = questionnaire_context(context, invocation)
+    elif mode == "prompts" and invocation is not None:
+        # cookiecutter's own prompts keep their choice lists, except where the command line
+        # gives a value outside the list: that one reaches validation (a one-line error)
+        # instead of cookiecutter's ValueError traceback.
+        context = with_defaults(context, stored_answers())
+        invalid = {
+            name
+            for name, value in invocation.extra_context.items()
+            if isinstance(context.get(name), list) and value not in context[name]
+        }
+        context = without_choice_lists(context, invalid)
+    else:
+        stored = stored_answers()
+        context = without_choice_lists(with_defaults(context, stored))
+        if stored and invocation is not None:  # (without it, the given answers are unknown)
+            config = questionnaire.user_config_path(invocation, os.environ)
+            org = questionnaire.org_defaults(config)
+            context = stored_over_org(context, stored, org, invocation.extra_context)
     CONTEXT_FILE.write_text(json.dumps(context, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Ctrl-C before the questionnaire took the key over: cookiecutter got the SIGINT too
+        # and reports the abort itself, but would leave its copy of the template behind.
+        questionnaire.discard_template_copy(Path.cwd())
+        sys.exit(130)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 TEMPLATE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TEMPLATE))  # the pure modules (decision/, local_extensions) are tested directly
+sys.path.insert(
+    0, str(TEMPLATE)
+)  # the pure modules (decision/, local_extensions) are tested directly
 
 # Tests never talk to a questionnaire unless they start one in a pseudo-terminal themselves.
 os.environ["ML_DEPLOY_QUESTIONNAIRE"] = "off"

@@ -20,22 +20,39 @@ from .answers import SOURCE_ROWS
 COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
 
 
-def run_cookiecutter(template: Path, out: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+def run_cookiecutter(
+    template: Path, out: Path, *answers: str, tmpdir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off"}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)  # where cookiecutter copies the template
     return subprocess.run(
         [COOKIECUTTER, "--no-input", str(template), "-o", str(out), *answers],
         capture_output=True,
         text=True,
-        env={**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off"},
+        env=env,
         timeout=120,
     )
 
 
-def cookiecutter_copies() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("cookiecutter*")}
+GENERATED = engine.table()["generated"]
 
 
-@pytest.mark.parametrize("strategy", SOURCE_ROWS)
-def test_each_source_row_is_decided_and_recorded(template: Path, tmp_path: Path, strategy: str) -> None:
+@pytest.mark.parametrize("strategy", [s for s in SOURCE_ROWS if s not in GENERATED])
+def test_a_strategy_not_generated_yet_is_refused_in_one_line(
+    template: Path, tmp_path: Path, strategy: str
+) -> None:
+    answers = [f"{k}={v}" for k, v in SOURCE_ROWS[strategy].items()]
+    result = run_cookiecutter(template, tmp_path, *answers)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.strip() == f"error: {engine.generation_error(strategy)}"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("strategy", [s for s in SOURCE_ROWS if s in GENERATED])
+def test_each_source_row_is_decided_and_recorded(
+    template: Path, tmp_path: Path, strategy: str
+) -> None:
     answers = [f"{k}={v}" for k, v in SOURCE_ROWS[strategy].items()]
     result = run_cookiecutter(template, tmp_path, *answers)
     assert result.returncode == 0, result.stderr
@@ -65,9 +82,18 @@ def test_an_explicit_strategy_is_recorded_with_its_warnings(template: Path, tmp_
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        ("data_volume=huge", "error: data_volume='huge' is not allowed: use one of low, moderate, high, massive"),
-        ("deployment_strategy=kubernetes", "error: deployment_strategy='kubernetes' is not allowed: use one of auto, rest"),
-        ("latency_sla_ms=0", "error: latency_sla_ms='0' is not allowed: use a positive whole number"),
+        (
+            "data_volume=huge",
+            "error: data_volume='huge' is not allowed: use one of low, moderate, high, massive",
+        ),
+        (
+            "deployment_strategy=kubernetes",
+            "error: deployment_strategy='kubernetes' is not allowed: use one of auto, rest",
+        ),
+        (
+            "latency_sla_ms=0",
+            "error: latency_sla_ms='0' is not allowed: use a positive whole number",
+        ),
         ("latency_sla_ms=fast", "error: latency_sla_ms='fast' is not allowed"),
         ("project_slug=Bad Slug", "error: project_slug='Bad Slug' is not allowed"),
         ("stateful=maybe", "error: stateful='maybe' is not allowed: use one of no, yes"),
@@ -76,14 +102,16 @@ def test_an_explicit_strategy_is_recorded_with_its_warnings(template: Path, tmp_
 def test_bad_input_is_one_line_without_traceback_or_leftovers(
     template: Path, tmp_path: Path, answer: str, message: str
 ) -> None:
-    before = cookiecutter_copies()
-    result = run_cookiecutter(template, tmp_path, answer)
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    tmpdir.mkdir()
+    result = run_cookiecutter(template, out, answer, tmpdir=tmpdir)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert lines == [lines[0]] and lines[0].startswith(message), lines
-    assert list(tmp_path.iterdir()) == []
-    assert cookiecutter_copies() <= before
+    assert list(out.iterdir()) == []
+    assert list(tmpdir.iterdir()) == [], "the temporary copy of the template was left behind"
 
 
 def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -> None:
@@ -94,15 +122,31 @@ def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -
 
 
 VALUES = st.one_of(
-    st.sampled_from(["", "0", "-1", "yes", "no", "low", "massive", "auto", "rest", "{{", "{% x %}"]),
+    st.sampled_from(
+        ["", "0", "-1", "yes", "no", "low", "massive", "auto", "rest", "{{", "{% x %}"]
+    ),
     st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(answers=st.dictionaries(st.sampled_from(sorted(engine.table()["criteria"]) + [
-    "latency_sla_ms", "deployment_strategy", "project_slug", "owners", "schedule"]), VALUES, max_size=4))
-def test_fuzzed_answers_never_traceback_and_never_leave_output(template: Path, answers: dict) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answers=st.dictionaries(
+        st.sampled_from(
+            [
+                *sorted(engine.table()["criteria"]),
+                *("latency_sla_ms", "deployment_strategy", "project_slug", "owners", "schedule"),
+            ]
+        ),
+        VALUES,
+        max_size=4,
+    )
+)
+def test_fuzzed_answers_never_traceback_and_never_leave_output(
+    template: Path, answers: dict
+) -> None:
     with tempfile.TemporaryDirectory() as out:
         result = run_cookiecutter(template, Path(out), *(f"{k}={v}" for k, v in answers.items()))
         output = result.stdout + result.stderr

@@ -40,9 +40,23 @@ def test_the_public_contract_names_are_exactly_the_issue_names() -> None:
         "data_volume": ["low", "moderate", "high", "massive"],
         "data_churn": ["never", "low", "cadence", "constant"],
         "realtime_sla": ["yes", "maybe", "no"],
-        "caller": ["internal_high_throughput", "external", "internal_private", "file_based", "database"],
+        "caller": [
+            "internal_high_throughput",
+            "external",
+            "internal_private",
+            "file_based",
+            "database",
+        ],
         "stateful": ["yes", "no"],
-        "deployment_strategy": ["auto", "rest", "batch", "stream", "serverless", "database", "precompute"],
+        "deployment_strategy": [
+            "auto",
+            "rest",
+            "batch",
+            "stream",
+            "serverless",
+            "database",
+            "precompute",
+        ],
     }
     for name, values in expected.items():
         assert sorted(engine.choices(name)) == sorted(values), name

@@ -1,4 +1,4 @@
-"""The decision engine, tested directly: every source row, every input combination, ties, overrides."""
+"""The decision engine, tested directly: source rows, every input combination, ties, overrides."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from decision import engine
 
 from .answers import SOURCE_ROWS
+
 
 def test_every_row_of_the_table_has_a_case() -> None:
     assert sorted(SOURCE_ROWS) == sorted(row["strategy"] for row in engine.table()["rows"])
@@ -22,7 +23,9 @@ def test_each_source_row_decides_its_own_strategy(strategy: str) -> None:
     assert decision.reasons and decision.warnings == []
 
 
-@pytest.mark.parametrize("answers", engine.all_decision_inputs(), ids=lambda a: "-".join(a.values()))
+@pytest.mark.parametrize(
+    "answers", engine.all_decision_inputs(), ids=lambda a: "-".join(a.values())
+)
 def test_every_combination_gets_exactly_one_explained_strategy(answers: dict[str, str]) -> None:
     decision = engine.decide(answers, revisit=False)
     assert decision.strategy in engine.table()["strategies"]
@@ -35,7 +38,9 @@ def test_every_combination_gets_exactly_one_explained_strategy(answers: dict[str
         assert decision.margin >= 0
 
 
-@pytest.mark.parametrize("answers", engine.all_decision_inputs()[::7], ids=lambda a: "-".join(a.values()))
+@pytest.mark.parametrize(
+    "answers", engine.all_decision_inputs()[::7], ids=lambda a: "-".join(a.values())
+)
 def test_decisions_are_deterministic(answers: dict[str, str]) -> None:
     assert engine.decide(answers) == engine.decide(dict(reversed(answers.items())))
 
@@ -103,7 +108,7 @@ def test_revisit_lists_single_changes_that_flip_the_choice() -> None:
     assert decision.revisit
     for line in decision.revisit:
         name, rest = line.split(": ", 1)
-        old, new_and_result = rest.split(" -> ")
+        _, new_and_result = rest.split(" -> ")
         value, strategy = new_and_result.split(" would choose ")
         assert engine.decide({**SOURCE_ROWS["rest"], name: value}).strategy == strategy != "rest"
 
@@ -111,7 +116,11 @@ def test_revisit_lists_single_changes_that_flip_the_choice() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
     [
-        ("data_volume", "huge", "data_volume='huge' is not allowed: use one of low, moderate, high, massive"),
+        (
+            "data_volume",
+            "huge",
+            "data_volume='huge' is not allowed: use one of low, moderate, high, massive",
+        ),
         ("latency_sla_ms", "0", "latency_sla_ms='0' is not allowed: use a positive whole number"),
         ("latency_sla_ms", "-5", "positive whole number"),
         ("project_slug", "My Project", "project_slug='My Project' is not allowed"),
@@ -128,7 +137,9 @@ def test_bad_answers_get_one_line_naming_variable_value_and_allowed(name, value,
 
 
 def test_defaults_are_valid_and_decide_rest() -> None:
-    answers = {name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"}
+    answers = {
+        name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
+    }
     answers["project_slug"] = "customer-churn-model"
     assert engine.validation_errors(answers) == []
     assert engine.decide(answers).strategy == "rest"

@@ -1,1 +1,3 @@
-"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}"""
+"""{{ (cookiecutter.project_name ~ ": " ~ cookiecutter.description) | replace("\\", "\\\\") | replace('"', '\\"') }}"""
+
+__version__ = "0.1.0"

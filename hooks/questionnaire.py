@@ -1,0 +1,573 @@
+"""The interactive questionnaire that hooks/pre_prompt.py runs in a terminal.
+
+It asks every public answer of decision/table.yaml (question and help text from there,
+validated by `engine.check_answer`), the ten considerations under their titles, follow-up
+questions only where they apply, then shows the engine's recommendation and lets the user
+accept or override it. The answers go back to cookiecutter through the `_answers` key of
+cookiecutter.json, so cookiecutter asks nothing again.
+
+The helpers at the top are pure (argv parsing, defaults merging, when a follow-up applies)
+and unit-tested; `ask_all` is the only part that talks to the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cookiecutter.exceptions import FailedHookException
+from jinja2.ext import Extension
+
+from decision import engine
+
+ENV_SWITCH = "ML_DEPLOY_QUESTIONNAIRE"
+STRATEGY = "deployment_strategy"
+
+# Follow-up questions: asked only when the earlier answers make them matter. A skipped one
+# keeps its default (the generated project still records a value for it).
+REQUEST_DRIVEN_CALLERS = ("external", "internal_high_throughput", "internal_private")
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    reason: str  # when it is asked, in words
+    applies: Callable[[Mapping[str, str]], bool]
+
+
+FOLLOW_UPS: dict[str, FollowUp] = {
+    "latency_sla_ms": FollowUp(
+        "only asked when realtime_sla is yes or maybe",
+        lambda a: a["realtime_sla"] in ("yes", "maybe"),
+    ),
+    "peak_rps": FollowUp(
+        "only asked when the model is called per request ("
+        + ", ".join(REQUEST_DRIVEN_CALLERS)
+        + ")",
+        lambda a: a["caller"] in REQUEST_DRIVEN_CALLERS,
+    ),
+    "schedule": FollowUp(
+        "only asked when data_churn is cadence or low, or retraining is not never",
+        lambda a: a["data_churn"] in ("cadence", "low") or a["retraining"] != "never",
+    ),
+}
+
+
+def applies(name: str, answers: Mapping[str, str]) -> bool:
+    """Whether question `name` is asked, given the answers so far."""
+    follow_up = FOLLOW_UPS.get(name)
+    return follow_up is None or follow_up.applies(answers)
+
+
+# --- The cookiecutter command line that ran this hook ------------------------------------
+
+# Options of the cookiecutter 2.7 CLI that take a value; every other option is a flag.
+_VALUE_OPTIONS = {
+    "-c": "checkout",
+    "--checkout": "checkout",
+    "--directory": "directory",
+    "--replay-file": "replay_file",
+    "-o": "output_dir",
+    "--output-dir": "output_dir",
+    "--config-file": "config_file",
+    "--debug-file": "debug_file",
+    "--accept-hooks": "accept_hooks",
+}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the user typed after `cookiecutter`."""
+
+    no_input: bool = False
+    replay: bool = False
+    default_config: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    template: str | None = None
+    extra_context: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def interactive(self) -> bool:
+        return not (self.no_input or self.replay or "replay_file" in self.options)
+
+
+def _cookiecutter_args(argv: list[str]) -> list[str] | None:
+    """The arguments after the cookiecutter program itself, or None if it is not there."""
+    for index, arg in enumerate(argv[:3]):
+        if Path(arg).name == "cookiecutter":
+            return argv[index + 1 :]
+        if arg == "-m" and index + 1 < len(argv) and argv[index + 1] == "cookiecutter":
+            return argv[index + 2 :]
+    return None
+
+
+def parse_cookiecutter_argv(argv: list[str]) -> Invocation | None:
+    """Parse a cookiecutter command line (as in /proc/<pid>/cmdline); None if it is not one."""
+    args = _cookiecutter_args(argv)
+    if args is None:
+        return None
+    flags: set[str] = set()
+    options: dict[str, str] = {}
+    positional: list[str] = []
+    pending: str | None = None
+    only_positional = False
+    for arg in args:
+        if pending:
+            options[pending] = arg
+            pending = None
+        elif only_positional or not arg.startswith("-") or arg == "-":
+            positional.append(arg)
+        elif arg == "--":
+            only_positional = True
+        elif arg.startswith("--"):
+            name, has_value, value = arg.partition("=")
+            if name in _VALUE_OPTIONS:
+                if has_value:
+                    options[_VALUE_OPTIONS[name]] = value
+                else:
+                    pending = _VALUE_OPTIONS[name]
+            else:
+                flags.add(name)
+        else:  # a cluster of short options, such as -fv or -oout
+            for position, letter in enumerate(arg[1:], start=1):
+                short = f"-{letter}"
+                if short in _VALUE_OPTIONS:
+                    rest = arg[position + 1 :]
+                    if rest:
+                        options[_VALUE_OPTIONS[short]] = rest
+                    else:
+                        pending = _VALUE_OPTIONS[short]
+                    break
+                flags.add(short)
+    template, extra = (positional[0], positional[1:]) if positional else (None, [])
+    return Invocation(
+        no_input="--no-input" in flags,
+        replay="--replay" in flags,
+        default_config="--default-config" in flags,
+        options=options,
+        template=template,
+        extra_context=dict(arg.split("=", 1) for arg in extra if "=" in arg),
+    )
+
+
+def parent_command_line(pid: int | None = None) -> list[str] | None:
+    """The command line of process `pid` (default: the parent), or None if unreadable."""
+    pid = os.getppid() if pid is None else pid
+    return proc_command_line(pid) or ps_command_line(pid)
+
+
+def proc_command_line(pid: int) -> list[str] | None:
+    """From /proc (Linux): exact arguments."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
+
+
+def ps_command_line(pid: int) -> list[str] | None:
+    """From ps (elsewhere): arguments re-split on spaces, so quoting is lost."""
+    try:
+        result = subprocess.run(
+            ["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    try:
+        return shlex.split(result.stdout.strip()) or None
+    except ValueError:
+        return result.stdout.split() or None
+
+
+# --- When to run --------------------------------------------------------------------------
+
+
+def questionary_available() -> bool:
+    try:
+        import questionary  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose_mode(
+    invocation: Invocation | None,
+    environ: Mapping[str, str],
+    terminal: bool,
+    has_questionary: bool,
+) -> str:
+    """`questionnaire`, `prompts` (cookiecutter's own) or `plain` (defaults, no questions).
+
+    The questionnaire needs a terminal, the switch not off, questionary, and a cookiecutter
+    command line without --no-input or --replay; a terminal with such a command line but
+    without the switch or questionary gets cookiecutter's prompts. An unknown parent process
+    (cookiecutter called as a library, as pytest-cookies does, always without input) gets
+    no questions: its --no-input cannot be seen.
+    """
+    if not terminal or invocation is None or not invocation.interactive:
+        return "plain"
+    switched_off = environ.get(ENV_SWITCH, "").strip().lower() == "off"
+    if switched_off or not has_questionary:
+        return "prompts"
+    return "questionnaire"
+
+
+# --- Defaults: the table's, then the org's (user config), then stored answers -------------
+
+
+@dataclass(frozen=True)
+class Default:
+    value: str
+    origin: str  # "" for the template's own default, else where it came from
+
+
+def user_config_path(invocation: Invocation | None, environ: Mapping[str, str]) -> Path | None:
+    """The user config cookiecutter reads, by its own rules (None: it reads none)."""
+    if invocation is not None:
+        if invocation.default_config:
+            return None
+        if "config_file" in invocation.options:
+            return Path(invocation.options["config_file"]).expanduser()
+    if environ.get("COOKIECUTTER_CONFIG"):
+        return Path(environ["COOKIECUTTER_CONFIG"]).expanduser()
+    home = environ.get("HOME")
+    path = Path(home, ".cookiecutterrc") if home else Path("~/.cookiecutterrc").expanduser()
+    return path if path.is_file() else None
+
+
+def org_defaults(path: Path | None) -> dict[str, str]:
+    """The public answers in the user config's `default_context`, as strings."""
+    if path is None:
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}  # cookiecutter itself reports an unreadable config
+    context = config.get("default_context") if isinstance(config, dict) else None
+    if not isinstance(context, dict):
+        return {}
+    return {
+        str(k): _as_answer(v) for k, v in context.items() if str(k) in engine.table()["answers"]
+    }
+
+
+def _as_answer(value: object) -> str:
+    """A YAML value as the answer string (unquoted yes/no are booleans in YAML)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def merge_defaults(
+    org: Mapping[str, str], stored: Mapping[str, str]
+) -> tuple[dict[str, Default], list[str]]:
+    """The questionnaire's defaults and one note per org or stored default not used."""
+    defaults = {name: Default(_table_default(name), "") for name in engine.table()["answers"]}
+    notes = []
+    for origin, values in (("org default", org), ("stored answer", stored)):
+        for name, value in values.items():
+            if name not in defaults:
+                continue
+            error = engine.check_answer(name, value)
+            if error:
+                notes.append(f"{origin} not used: {error}")
+            else:
+                defaults[name] = Default(str(value), origin)
+    return defaults, notes
+
+
+def _table_default(name: str) -> str:
+    spec = engine.table()["answers"][name]
+    if "default" in spec or "choices" in spec:
+        return engine.default(name)
+    return ""  # computed while asking (project_slug from project_name)
+
+
+def slug_of(name: str) -> str:
+    """The default slug cookiecutter.json derives from the project name."""
+    from slugify import slugify  # python-slugify, what cookiecutter's `slugify` filter uses
+
+    return slugify(name)
+
+
+# --- The questions, grouped --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    title: str
+    changes: str
+    answers: list[str]
+
+
+def groups() -> list[Group]:
+    """Project, the ten considerations (numbered), then platform settings.
+
+    Answers that apply to some strategies only (`applies_to`) come after the decision.
+    """
+    table = engine.table()
+    considerations = [
+        Group(c["title"], c["changes"], list(c["answers"])) for c in table["considerations"]
+    ]
+    placed = {name for group in considerations for name in group.answers}
+    placed |= set(strategy_options()) | {STRATEGY}
+    names = list(table["answers"])
+    first = min(names.index(n) for n in placed)
+    project = [n for n in names[:first] if n not in placed]
+    platform = [n for n in names[first:] if n not in placed]
+    total = len(considerations)
+    numbered = [
+        Group(f"[{i}/{total}] {g.title}", g.changes, g.answers)
+        for i, g in enumerate(considerations, start=1)
+    ]
+    return [
+        Group("Project", "names, README, pyproject", project),
+        *numbered,
+        Group("Platform", "Docker base image, CI, package installs", platform),
+    ]
+
+
+def strategy_options(strategy: str | None = None) -> list[str]:
+    """Answers that only some strategies use (all of them, or those `strategy` uses)."""
+    return [
+        name
+        for name, spec in engine.table()["answers"].items()
+        if "applies_to" in spec and (strategy is None or strategy in spec["applies_to"])
+    ]
+
+
+# --- The answers back to cookiecutter ------------------------------------------------------
+
+
+def answered_context(context: dict[str, Any], answers: Mapping[str, str]) -> dict[str, Any]:
+    """cookiecutter.json with every answer in `_answers` and no public key left to prompt."""
+    public = set(engine.table()["answers"])
+    updated = {name: value for name, value in context.items() if name not in public}
+    updated["_answers"] = {name: str(answers[name]) for name in engine.table()["answers"]}
+    prompts = {k: v for k, v in context.get("__prompts__", {}).items() if k not in public}
+    if "__prompts__" in context:
+        updated["__prompts__"] = prompts
+    return updated
+
+
+class _Aborted(FailedHookException):
+    """cookiecutter's CLI prints this exception's message and exits 1."""
+
+
+def discard_template_copy(copy: Path) -> None:
+    """Delete cookiecutter's temporary template copy (<tmp>/cookiecutterXXXX/<repo>) only."""
+    base = copy.parent
+    in_tempdir = base.parent == Path(tempfile.gettempdir()).resolve()
+    if in_tempdir and base.name.startswith("cookiecutter"):
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _abort(_: object) -> str:
+    discard_template_copy(Path(__file__).resolve().parent.parent)
+    raise _Aborted("Aborted.")
+
+
+class AbortExtension(Extension):
+    """Ends a run the user aborted: `{{ '' | abort }}` removes the template copy and stops
+    cookiecutter with the one line "Aborted." (a failing hook would add its own message)."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        environment.filters["abort"] = _abort
+
+
+ABORTED_CONTEXT: dict[str, Any] = {
+    "_extensions": ["hooks.questionnaire.AbortExtension"],
+    "__aborted": "{{ '' | abort }}",
+}
+
+
+# --- The terminal part --------------------------------------------------------------------
+
+
+@contextmanager
+def ctrl_c_as_key(fd: int | None = None) -> Iterator[None]:
+    """Ctrl-C reaches only this process while the questionnaire runs.
+
+    The terminal would send SIGINT to cookiecutter too (same process group), between two
+    prompts; with ISIG off Ctrl-C is a key that the next prompt turns into KeyboardInterrupt.
+    """
+    try:
+        import termios
+    except ImportError:
+        yield
+        return
+    fd = sys.stdin.fileno() if fd is None else fd
+    try:
+        saved = termios.tcgetattr(fd)
+    except termios.error:
+        yield
+        return
+    changed = list(saved)
+    changed[3] &= ~termios.ISIG
+    termios.tcsetattr(fd, termios.TCSANOW, changed)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+HELP_STYLE = "fg:ansibrightblack"
+TITLE_STYLE = "bold"
+
+
+def _say(text: str = "", style: str = "") -> None:
+    import questionary
+
+    questionary.print(text, style=style or None)
+
+
+def _label(default: Default) -> str:
+    return f" ({default.origin})" if default.origin else ""
+
+
+def _ask_one(name: str, default: Default) -> str:
+    """Ask one answer; the result always passes `engine.check_answer`."""
+    import questionary
+    from questionary import Choice
+
+    spec = engine.table()["answers"][name]
+    _say(f"  {spec['help']}", HELP_STYLE)
+    question = spec["question"] + _label(default)
+    if spec["kind"] == "choice":
+        labels = spec["choices"]
+        choices = [Choice(str(labels[value]), value=value) for value in engine.choices(name)]
+        prompt = questionary.select(
+            question, choices=choices, default=default.value, use_shortcuts=True
+        )
+    else:
+        prompt = questionary.text(
+            question,
+            default=default.value,
+            validate=lambda text: engine.check_answer(name, text.strip()) or True,
+        )
+    while True:  # the validators above make one round the rule
+        value = str(prompt.unsafe_ask()).strip()
+        error = engine.check_answer(name, value)
+        if error is None:
+            return value
+        _say(f"  {error}", "fg:ansired")
+
+
+def _given(name: str, given: Mapping[str, str]) -> str | None:
+    """A valid answer from the command line, or None (with a note when it is invalid)."""
+    if name not in given:
+        return None
+    error = engine.check_answer(name, given[name])
+    if error:
+        _say(f"  {error}; asking instead.", "fg:ansired")
+        return None
+    _say(f"  {name}: {given[name]} (given on the command line)", HELP_STYLE)
+    return given[name]
+
+
+def _show_decision(decision: engine.Decision) -> None:
+    """The strategy, why, its report card and the runner-up (or, for an override, the
+    table's own choice and the engine's warnings)."""
+    strategies = engine.table()["strategies"]
+    explicit = decision.source == "explicit"
+    heading = "Your choice" if explicit else "Recommendation"
+    _say()
+    _say(f"{heading}: {decision.strategy}, {strategies[decision.strategy]}", TITLE_STYLE)
+    *why, runner_up = decision.reasons  # the engine always ends with the runner-up line
+    for reason in why:
+        _say(f"  - {reason}")
+    if decision.report_card:
+        card = ", ".join(f"{CARD_LABELS.get(k, k)} {v}" for k, v in decision.report_card.items())
+        _say(f"  Report card (1-10): {card}")
+    else:
+        _say("  Report card: the source gives none for this strategy")
+    _say(f"  {runner_up[0].upper()}{runner_up[1:]}")
+    for warning in decision.warnings:
+        _say(f"  warning: {warning}", "fg:ansiyellow")
+
+
+CARD_LABELS = {
+    "scalability": "scalability",
+    "speed": "speed",
+    "ease_of_deployment": "ease of deployment",
+    "mlops_pipeline": "MLOps pipeline",
+}
+
+
+def _choose_strategy(answers: dict[str, str], given: Mapping[str, str]) -> str:
+    import questionary
+    from questionary import Choice
+
+    recommended = engine.decide({**answers, STRATEGY: engine.AUTO})
+    _show_decision(recommended)
+    explicit = _given(STRATEGY, given)
+    if explicit is not None:
+        if explicit != engine.AUTO:
+            _show_decision(engine.decide({**answers, STRATEGY: explicit}))
+        return explicit
+    strategies = engine.table()["strategies"]
+    others = [s for s in engine.choices(STRATEGY) if s not in (engine.AUTO, recommended.strategy)]
+    while True:
+        choice = questionary.select(
+            "Accept the recommendation or override it?",
+            choices=[
+                Choice(f"Accept {recommended.strategy} (decided from the answers)", engine.AUTO),
+                *(Choice(f"Override with {s}: {strategies[s]}", s) for s in others),
+            ],
+            default=engine.AUTO,
+            use_shortcuts=True,
+        ).unsafe_ask()
+        if choice == engine.AUTO:
+            return engine.AUTO
+        overridden = engine.decide({**answers, STRATEGY: choice})
+        _show_decision(overridden)
+        if questionary.confirm(f"Use {choice} anyway?", default=True).unsafe_ask():
+            return str(choice)
+
+
+def ask_all(
+    defaults: Mapping[str, Default], given: Mapping[str, str], notes: list[str]
+) -> dict[str, str]:
+    """Run the questionnaire; every public answer, validated. Ctrl-C: KeyboardInterrupt."""
+    _say("cookiecutter-ml-deploy: questions about the model you want in production.", TITLE_STYLE)
+    _say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", HELP_STYLE)
+    for note in notes:
+        _say(f"note: {note}", "fg:ansiyellow")
+    answers: dict[str, str] = {}
+    for group in groups():
+        _say()
+        _say(f"{group.title}  (changes: {group.changes})", TITLE_STYLE)
+        for name in group.answers:
+            default = defaults[name]
+            if name == "project_slug" and not default.value:
+                default = Default(slug_of(answers["project_name"]), "")
+            value = _given(name, given)
+            if value is None and not applies(name, answers):
+                value = default.value
+                _say(f"  {name}: {value} (default; {FOLLOW_UPS[name].reason})", HELP_STYLE)
+            if value is None:
+                value = _ask_one(name, default)
+            answers[name] = value
+    for name in strategy_options():  # recorded for every strategy, asked for its own
+        valid_given = name in given and engine.check_answer(name, given[name]) is None
+        answers[name] = given[name] if valid_given else defaults[name].value
+    answers[STRATEGY] = _choose_strategy(answers, given)
+    strategy = engine.decide(answers, revisit=False).strategy
+    options = strategy_options(strategy)
+    if options:
+        _say()
+        _say(f"Options of {strategy}", TITLE_STYLE)
+    for name in options:
+        answers[name] = _given(name, given) or _ask_one(name, defaults[name])
+    _say()
+    return answers

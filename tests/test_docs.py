@@ -1,0 +1,88 @@
+"""The documentation's tables are the data the template runs on, not a copy that drifts.
+
+Every page's `<!-- generated: ... -->` blocks are rendered again from decision/table.yaml,
+hooks/manifest.yaml and pins.yaml (tools/docs_tables.py, also the MkDocs hook) and compared
+with what is committed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from decision import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_tables", ROOT / "tools" / "docs_tables.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+docs_tables = _load_generator()
+PAGES = sorted(DOCS.rglob("*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_generated_blocks_match_the_data(page: Path) -> None:
+    committed = page.read_text(encoding="utf-8")
+    assert docs_tables.render_blocks(committed) == committed, (
+        f"{page.relative_to(ROOT)} is stale: run python tools/docs_tables.py"
+    )
+
+
+def test_a_changed_table_changes_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison above can fail: edit the data and the rendered block differs."""
+    page = (DOCS / "decision-table.md").read_text(encoding="utf-8")
+    data = engine.table()
+    changed = {**data, "rows": [{**data["rows"][0], "strategy": "rest"}, *data["rows"][1:]]}
+    monkeypatch.setattr(engine, "table", lambda: changed)
+    assert docs_tables.render_blocks(page) != page
+
+
+def test_the_reference_pages_hold_the_tables() -> None:
+    blocks = {
+        match["name"] + (f" {match['arg']}" if match["arg"] else "")
+        for page in PAGES
+        for match in docs_tables.BLOCK.finditer(page.read_text(encoding="utf-8"))
+    }
+    expected = {
+        "considerations",
+        "decision-table",
+        "scoring",
+        "report-cards",
+        "batch-tiers",
+        "answers",
+        "decision-inputs",
+        "generated-strategies",
+    }
+    expected |= {f"strategy-files {s}" for s in engine.table()["strategies"]}
+    expected |= {f"strategy-packages {s}" for s in engine.table()["strategies"]}
+    assert expected <= blocks
+
+
+def test_every_public_answer_is_documented() -> None:
+    answers_page = (DOCS / "answers.md").read_text(encoding="utf-8")
+    for name in engine.table()["answers"]:
+        assert re.search(rf"^\| `{name}` \|", answers_page, re.MULTILINE), name
+
+
+def test_every_strategy_has_a_page_with_a_diagram() -> None:
+    for strategy in engine.table()["strategies"]:
+        page = (DOCS / "strategies" / f"{strategy}.md").read_text(encoding="utf-8")
+        assert "```mermaid" in page, strategy
+
+
+def test_the_quickstart_in_the_docs_is_the_readme_quickstart() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert quickstart in (DOCS / "getting-started.md").read_text(encoding="utf-8")

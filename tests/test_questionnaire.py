@@ -1,0 +1,628 @@
+"""The interactive questionnaire: its pure helpers, and the real thing in a pseudo-terminal.
+
+The pty tests run the cookiecutter CLI as a user would, answer by question text (never by
+ANSI codes) and check the generated project's `.cookiecutter.json`. conftest.py switches
+the questionnaire off for every other test; these switch it back on for their child only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from decision import engine
+from hooks import questionnaire
+from hooks.questionnaire import Default, Invocation
+
+from .answers import SOURCE_ROWS
+
+pexpect = pytest.importorskip("pexpect")
+
+COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
+CLEAR_LINE = "\x15"  # Ctrl-U: empties a text prompt (its default is pre-filled)
+CTRL_C = "\x03"
+PROMPT_END = r"\)(?:\x1b\[[0-9;]*m)*:"  # the end of cookiecutter's "Question (default): "
+ACCEPT = "Accept the recommendation or override it?"
+FOLLOW_UP_INPUTS = ("realtime_sla", "caller", "data_churn", "retraining")
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
+def question(name: str) -> str:
+    return engine.table()["answers"][name]["question"]
+
+
+def plain(text: str) -> str:
+    return ANSI.sub("", text).replace("\r", "")
+
+
+# --- Pure helpers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["/venv/bin/python3", "/venv/bin/cookiecutter", "tpl", "-o", "out", "a=1", "b=x=y"],
+            Invocation(
+                options={"output_dir": "out"}, template="tpl", extra_context={"a": "1", "b": "x=y"}
+            ),
+        ),
+        (
+            ["/venv/bin/python3", "/venv/bin/cookiecutter", "--no-input", "tpl", "data_volume=low"],
+            Invocation(no_input=True, template="tpl", extra_context={"data_volume": "low"}),
+        ),
+        (
+            ["python", "-m", "cookiecutter", "-fv", "--output-dir=o=k", "tpl", "--replay"],
+            Invocation(replay=True, options={"output_dir": "o=k"}, template="tpl"),
+        ),
+        (
+            ["cookiecutter", "-fo", "out", "--config-file", "org.yaml", "tpl", "--", "--x=1"],
+            Invocation(
+                options={"output_dir": "out", "config_file": "org.yaml"},
+                template="tpl",
+                extra_context={"--x": "1"},
+            ),
+        ),
+        (
+            ["cookiecutter", "--default-config", "--checkout", "a=b", "tpl", "k=v"],
+            Invocation(
+                default_config=True,
+                options={"checkout": "a=b"},
+                template="tpl",
+                extra_context={"k": "v"},
+            ),
+        ),
+        (["/usr/bin/python3", "-m", "pytest", "-k", "x=y"], None),
+        ([], None),
+    ],
+)
+def test_the_cookiecutter_command_line_is_parsed(
+    argv: list[str], expected: Invocation | None
+) -> None:
+    assert questionnaire.parse_cookiecutter_argv(argv) == expected
+
+
+def test_a_process_command_line_is_read_from_proc_and_from_ps() -> None:
+    code = "import time; print(1, flush=True); time.sleep(60)"
+    argv = [sys.executable, "-c", code, "data_volume=low"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "1\n"
+        assert questionnaire.proc_command_line(process.pid) == argv
+        assert questionnaire.parent_command_line(process.pid) == argv
+        assert questionnaire.ps_command_line(process.pid) == [
+            sys.executable,
+            "-c",
+            *code.split(),
+            "data_volume=low",
+        ]
+    finally:
+        process.kill()
+        process.wait()
+    assert questionnaire.parent_command_line(process.pid) is None  # gone
+
+
+@pytest.mark.parametrize(
+    ("invocation", "env", "terminal", "has_questionary", "mode"),
+    [
+        (Invocation(), {}, True, True, "questionnaire"),
+        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "on"}, True, True, "questionnaire"),
+        (Invocation(no_input=True), {}, True, True, "plain"),
+        (Invocation(replay=True), {}, True, True, "plain"),
+        (Invocation(), {}, False, True, "plain"),
+        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "off"}, True, True, "prompts"),
+        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "OFF"}, True, True, "prompts"),
+        (Invocation(), {}, True, False, "prompts"),
+        (None, {}, True, True, "plain"),
+        (None, {}, False, True, "plain"),
+    ],
+)
+def test_the_mode_follows_terminal_switch_and_command_line(
+    invocation: Invocation | None, env: dict, terminal: bool, has_questionary: bool, mode: str
+) -> None:
+    assert questionnaire.choose_mode(invocation, env, terminal, has_questionary) == mode
+
+
+def test_user_config_is_found_like_cookiecutter_finds_it(tmp_path: Path) -> None:
+    rc = tmp_path / ".cookiecutterrc"
+    env = {"HOME": str(tmp_path)}
+    assert questionnaire.user_config_path(Invocation(), env) is None
+    rc.write_text("default_context: {}\n")
+    assert questionnaire.user_config_path(Invocation(), env) == rc
+    assert questionnaire.user_config_path(None, {**env, "COOKIECUTTER_CONFIG": "/c.yaml"}) == Path(
+        "/c.yaml"
+    )
+    given = Invocation(options={"config_file": "/given.yaml"})
+    assert questionnaire.user_config_path(given, {**env, "COOKIECUTTER_CONFIG": "/c.yaml"}) == Path(
+        "/given.yaml"
+    )
+    assert questionnaire.user_config_path(Invocation(default_config=True), env) is None
+
+
+def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) -> None:
+    config = tmp_path / "org.yaml"
+    config.write_text(
+        "default_context:\n  python_version: 3.12\n  owners: '@acme/ml'\n  unrelated: 1\n"
+        "  legal_review: yes\nabbreviations: {}\n"
+    )
+    assert questionnaire.org_defaults(config) == {
+        "python_version": "3.12",
+        "owners": "@acme/ml",
+        "legal_review": "yes",
+    }
+    config.write_text("just a string\n")
+    assert questionnaire.org_defaults(config) == {}
+    assert questionnaire.org_defaults(None) == {}
+
+
+def test_defaults_merge_table_then_org_then_stored_and_skip_invalid_ones() -> None:
+    org = {"python_version": "3.12", "owners": "@acme/ml", "framework": "tensorflow"}
+    stored = {"python_version": "3.13", "data_volume": "low", "peak_rps": "-1"}
+    defaults, notes = questionnaire.merge_defaults(org, stored)
+    assert defaults["python_version"] == Default("3.13", "stored answer")
+    assert defaults["owners"] == Default("@acme/ml", "org default")
+    assert defaults["data_volume"] == Default("low", "stored answer")
+    assert defaults["framework"] == Default(engine.default("framework"), "")
+    assert defaults["peak_rps"] == Default(engine.default("peak_rps"), "")
+    assert notes == [
+        "org default not used: framework='tensorflow' is not allowed: "
+        "use one of scikit-learn, xgboost, lightgbm",
+        "stored answer not used: peak_rps='-1' is not allowed: use a positive whole number",
+    ]
+    assert set(defaults) == set(engine.table()["answers"])
+
+
+@pytest.mark.parametrize(
+    ("name", "answers", "asked"),
+    [
+        ("latency_sla_ms", {"realtime_sla": "yes"}, True),
+        ("latency_sla_ms", {"realtime_sla": "maybe"}, True),
+        ("latency_sla_ms", {"realtime_sla": "no"}, False),
+        ("peak_rps", {"caller": "external"}, True),
+        ("peak_rps", {"caller": "internal_high_throughput"}, True),
+        ("peak_rps", {"caller": "internal_private"}, True),
+        ("peak_rps", {"caller": "file_based"}, False),
+        ("peak_rps", {"caller": "database"}, False),
+        ("schedule", {"data_churn": "cadence", "retraining": "never"}, True),
+        ("schedule", {"data_churn": "low", "retraining": "never"}, True),
+        ("schedule", {"data_churn": "constant", "retraining": "weekly"}, True),
+        ("schedule", {"data_churn": "constant", "retraining": "never"}, False),
+        ("schedule", {"data_churn": "never", "retraining": "never"}, False),
+        ("owners", {}, True),
+    ],
+)
+def test_follow_ups_are_asked_only_where_they_apply(name: str, answers: dict, asked: bool) -> None:
+    assert questionnaire.applies(name, answers) is asked
+
+
+def test_every_public_answer_is_asked_once_and_follow_ups_after_their_inputs() -> None:
+    order = [name for group in questionnaire.groups() for name in group.answers]
+    asked = order + questionnaire.strategy_options() + ["deployment_strategy"]
+    assert sorted(asked) == sorted(engine.table()["answers"])
+    assert order.index("realtime_sla") < order.index("latency_sla_ms")
+    assert order.index("caller") < order.index("peak_rps")
+    assert max(order.index("data_churn"), order.index("retraining")) < order.index("schedule")
+    titles = [group.title for group in questionnaire.groups()]
+    considerations = engine.table()["considerations"]
+    assert titles[1 : 1 + len(considerations)] == [
+        f"[{i}/{len(considerations)}] {c['title']}" for i, c in enumerate(considerations, start=1)
+    ]
+
+
+def test_answers_reach_cookiecutter_through_answers_and_nothing_is_left_to_prompt(
+    template: Path,
+) -> None:
+    context = json.loads((template / "cookiecutter.json").read_text())
+    answers = {
+        name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
+    }
+    answers["project_slug"] = "churn"
+    updated = questionnaire.answered_context(context, answers)
+    public = set(engine.table()["answers"])
+    assert updated["_answers"] == answers
+    assert not public & set(updated)
+    assert not public & set(updated["__prompts__"])
+    assert list(updated)[:2] == ["_answers", "__apply_answers"]
+    assert all(name.startswith("_") for name in updated)
+
+
+# --- The real questionnaire in a pseudo-terminal -----------------------------------------
+
+
+class Terminal:
+    """cookiecutter run in a pseudo-terminal, answered by question text."""
+
+    def __init__(self, args: list[str], env: dict[str, str], timeout: int = 90) -> None:
+        self.output = io.StringIO()
+        self.child = pexpect.spawn(
+            COOKIECUTTER, args, env=env, dimensions=(60, 240), encoding="utf-8", timeout=timeout
+        )
+        self.child.logfile_read = self.output
+
+    def answer(self, name: str, value: str | None = None, label: str = "") -> None:
+        """Wait for the question of `name`; keep its default (None) or give `value`."""
+        self.child.expect_exact(question(name) + label)
+        if value is None:
+            keys = ""
+        elif engine.table()["answers"][name]["kind"] == "choice":
+            keys = str(engine.choices(name).index(value) + 1)  # the choice's shortcut
+        else:
+            keys = CLEAR_LINE + value
+        self.child.send(keys + "\r")
+
+    def pick(self, prompt: str, keys: str) -> None:
+        self.child.expect_exact(prompt)
+        self.child.send(keys)
+
+    def keep_defaults(
+        self,
+        values: dict[str, str] | None = None,
+        given: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        """Answer every question in order (Enter, unless `values` names it), then accept."""
+        values, given, labels = values or {}, given or {}, labels or {}
+        current = {name: engine.default(name) for name in FOLLOW_UP_INPUTS} | given | values
+        for group in questionnaire.groups():
+            for name in group.answers:
+                if name not in given and questionnaire.applies(name, current):
+                    self.answer(name, values.get(name), labels.get(name, ""))
+        self.pick(ACCEPT, "\r")
+
+    def finish(self) -> int:
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        status = self.child.exitstatus
+        return 128 + self.child.signalstatus if status is None else status
+
+    @property
+    def text(self) -> str:
+        return plain(self.output.getvalue())
+
+
+@pytest.fixture
+def terminal_env(tmp_path: Path) -> dict[str, str]:
+    """The questionnaire switched on, a private HOME (no user config) and temp dir."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("COOKIECUTTER_CONFIG", "ML_DEPLOY_ANSWERS")
+    }
+    env.update(
+        ML_DEPLOY_QUESTIONNAIRE="on",
+        TERM="xterm-256color",
+        PROMPT_TOOLKIT_NO_CPR="1",  # pexpect does not answer cursor-position requests
+        HOME=str(tmp_path),
+        TMPDIR=str(tmp),
+    )
+    return env
+
+
+def record_of(out: Path) -> dict:
+    (project,) = out.iterdir()
+    return json.loads((project / ".cookiecutter.json").read_text())
+
+
+def test_full_run_with_validation_follow_ups_and_an_override(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    out = tmp_path / "out"
+    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    term.answer("project_name", "Fraud Scorer")
+    term.answer("project_slug", "Fraud Scorer")  # invalid: rejected while typing
+    term.child.expect_exact("is not allowed")
+    term.child.send(CLEAR_LINE + "fraud-scorer\r")
+    term.answer("description", "Flags card payments that look fraudulent.")
+    term.answer("author_name", "Fraud Team")
+    term.answer("author_email", "fraud@acme.example")
+    term.answer("owners", "@acme/fraud @alice")
+    term.answer("affected_parties", "Card holders")
+    term.answer("model_type", "regression")
+    term.answer("framework", "xgboost")
+    term.answer("data_volume", "high")
+    term.answer("data_churn", "cadence")
+    term.answer("legal_review", "yes")
+    term.answer("feature_engineering", "no")
+    term.answer("retraining", "weekly")
+    term.answer("caller", "file_based")
+    term.child.expect_exact("peak_rps: 50 (default; only asked when")
+    term.answer("schedule", "30 4 * * 1")
+    term.answer("stateful", "yes")
+    term.answer("realtime_sla", "no")
+    term.child.expect_exact("latency_sla_ms: 100 (default; only asked when")
+    term.answer("python_version", "3.12")
+    term.answer("ci_provider", "gitlab")
+    term.answer("base_image_registry", "registry.acme.example/library")
+    term.answer("package_index", "https://pypi.acme.example/simple")
+    term.child.expect_exact("Recommendation: batch")
+    term.child.expect_exact("Runner-up:")
+    # Override with rest (the choices after "Accept": the other strategies in table order).
+    others = [s for s in engine.choices("deployment_strategy") if s not in ("auto", "batch")]
+    term.pick(ACCEPT, f"{others.index('rest') + 2}\r")
+    term.child.expect_exact(
+        "warning: deployment_strategy=rest overrides the table's choice (batch)"
+    )
+    term.child.expect_exact("warning: deployment_strategy=rest contradicts caller=file_based")
+    term.pick("Use rest anyway?", "y")
+    assert term.finish() == 0, term.text
+
+    after = term.text.rsplit("Use rest anyway?", 1)[1]
+    assert not any(question(name) in after for name in engine.table()["answers"]), after
+    assert "Traceback" not in term.text
+    for name in ("peak_rps", "latency_sla_ms", *questionnaire.strategy_options()):
+        assert question(name) not in term.text  # follow-ups that do not apply
+
+    record = record_of(out)
+    assert (out / "fraud-scorer").is_dir()
+    expected = {
+        "project_name": "Fraud Scorer",
+        "project_slug": "fraud-scorer",
+        "owners": "@acme/fraud @alice",
+        "model_type": "regression",
+        "framework": "xgboost",
+        "data_volume": "high",
+        "data_churn": "cadence",
+        "legal_review": "yes",
+        "feature_engineering": "no",
+        "retraining": "weekly",
+        "caller": "file_based",
+        "peak_rps": "50",
+        "schedule": "30 4 * * 1",
+        "stateful": "yes",
+        "realtime_sla": "no",
+        "latency_sla_ms": "100",
+        "python_version": "3.12",
+        "ci_provider": "gitlab",
+        "base_image_registry": "registry.acme.example/library",
+        "package_index": "https://pypi.acme.example/simple",
+        "deployment_strategy": "rest",
+    }
+    assert {k: record[k] for k in expected} == expected
+    assert set(engine.table()["answers"]) <= set(record)
+    assert record["_decision"]["strategy"] == "rest"
+    assert record["_decision"]["warnings"]
+    for name in questionnaire.strategy_options():
+        assert record[name] == engine.default(name)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [CTRL_C, "\r" + CTRL_C],  # at a prompt; typed ahead of the next prompt
+    ids=["at-a-prompt", "typed-ahead"],
+)
+def test_ctrl_c_aborts_with_one_line_and_leaves_nothing(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], keys: str
+) -> None:
+    out = tmp_path / "out"
+    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    for name in ("project_name", "project_slug", "description", "author_name", "author_email"):
+        term.answer(name)
+    term.child.expect_exact(question("owners"))
+    term.child.send(keys)
+    assert term.finish() == 1
+    ending = term.text.rsplit(question("owners"), 1)[1]
+    assert [line for line in ending.splitlines() if line.strip()][-1] == "Aborted."
+    assert "Traceback" not in term.text and "Hook script failed" not in term.text
+    assert "Aborted!" not in term.text  # cookiecutter itself never saw the Ctrl-C
+    assert not out.exists() or not any(out.iterdir())
+    assert not list(Path(terminal_env["TMPDIR"]).iterdir())  # the template copy is gone
+
+
+def test_ctrl_c_is_a_key_not_a_signal_while_the_questionnaire_runs() -> None:
+    import termios
+
+    main, terminal = os.openpty()
+    try:
+        assert termios.tcgetattr(terminal)[3] & termios.ISIG
+        with questionnaire.ctrl_c_as_key(terminal):
+            assert not termios.tcgetattr(terminal)[3] & termios.ISIG
+        assert termios.tcgetattr(terminal)[3] & termios.ISIG
+    finally:
+        os.close(main)
+        os.close(terminal)
+
+
+def test_only_a_temporary_template_copy_is_discarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    copy = tmp_path / "cookiecutterabc" / "template"
+    elsewhere = tmp_path / "projects" / "template"
+    nested = tmp_path / "cookiecutterdef" / "a" / "template"
+    for path in (copy, elsewhere, nested):
+        path.mkdir(parents=True)
+        questionnaire.discard_template_copy(path)
+    assert not (tmp_path / "cookiecutterabc").exists()
+    assert elsewhere.is_dir() and nested.is_dir()
+
+
+@pytest.mark.parametrize("strategy", ["stream", "batch", "serverless"])
+def test_strategy_options_are_asked_after_the_decision_and_ctrl_c_still_aborts(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], strategy: str
+) -> None:
+    out = tmp_path / "out"
+    given = {k: v for k, v in SOURCE_ROWS[strategy].items()}
+    args = [f"{k}={v}" for k, v in given.items()]
+    term = Terminal([str(template), "-o", str(out), *args], terminal_env)
+    term.keep_defaults(given=given)
+    (option,) = questionnaire.strategy_options(strategy)
+    term.child.expect_exact(f"Options of {strategy}")
+    term.child.expect_exact(question(option))
+    term.child.send(CTRL_C)
+    assert term.finish() != 0
+    assert term.text.rstrip().endswith("Aborted.")
+    assert not out.exists() or not any(out.iterdir())
+    assert not list(Path(terminal_env["TMPDIR"]).iterdir())
+
+
+def test_no_input_in_a_terminal_does_not_start_the_questionnaire(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    out = tmp_path / "out"
+    term = Terminal(["--no-input", str(template), "-o", str(out), "data_volume=low"], terminal_env)
+    assert term.finish() == 0, term.text
+    assert question("project_name") not in term.text
+    assert record_of(out)["data_volume"] == "low"
+
+
+def test_answers_on_the_command_line_are_not_asked(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    out = tmp_path / "out"
+    given = {"project_name": "Given Name", "realtime_sla": "no"}
+    args = [f"{k}={v}" for k, v in given.items()] + ["data_volume=huge"]
+    term = Terminal([str(template), "-o", str(out), *args], terminal_env)
+    term.child.expect_exact("project_name: Given Name (given on the command line)")
+    term.keep_defaults({"data_volume": "high"}, given)
+    assert term.finish() == 0, term.text
+    assert "data_volume='huge' is not allowed" in term.text  # and asked instead
+    assert "realtime_sla: no (given on the command line)" in term.text
+    assert "latency_sla_ms: 100 (default; only asked when" in term.text  # follows the given
+    assert "Recommendation: rest" in term.text
+    for name in ("project_name", "realtime_sla", "latency_sla_ms"):
+        assert question(name) not in term.text
+    record = record_of(out)
+    assert (record["project_name"], record["data_volume"]) == ("Given Name", "high")
+    assert record["realtime_sla"] == "no"
+    assert record["_decision"]["strategy"] == "rest"
+
+
+def test_switched_off_in_a_terminal_cookiecutter_prompts_with_labels(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    out = tmp_path / "out"
+    env = {**terminal_env, "ML_DEPLOY_QUESTIONNAIRE": "off"}
+    term = Terminal([str(template), "-o", str(out)], env)
+    while term.child.expect([PROMPT_END, pexpect.EOF]) == 0:
+        term.child.send("\r")  # every default
+    assert term.finish() == 0, term.text
+    prompts = json.loads((template / "cookiecutter.json").read_text())["__prompts__"]
+    for label in (prompts["project_name"], *prompts["model_type"].values()):
+        assert label in term.text
+    assert "questions about the model" not in term.text  # not the questionnaire
+    record = record_of(out)
+    assert record["model_type"] == "binary_classification"
+    assert record["_decision"]["strategy"] == "rest"
+
+
+def test_switched_off_a_bad_choice_on_the_command_line_is_one_line_not_a_traceback(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    out = tmp_path / "out"
+    env = {**terminal_env, "ML_DEPLOY_QUESTIONNAIRE": "off"}
+    term = Terminal([str(template), "-o", str(out), "data_volume=huge"], env)
+    while term.child.expect([PROMPT_END, pexpect.EOF]) == 0:
+        term.child.send("\r")
+    assert term.finish() == 1
+    assert "Traceback" not in term.text
+    assert term.text.strip().splitlines()[-1].startswith("error: data_volume='huge' is not allowed")
+    assert not out.exists() or not any(out.iterdir())
+
+
+ORG_CONFIG = """\
+default_context:
+  owners: "@acme/ml-platform"
+  python_version: "3.12"
+  ci_provider: gitlab
+  base_image_registry: registry.acme.example/library
+  package_index: https://pypi.acme.example/simple
+"""
+ORG = {
+    "owners": "@acme/ml-platform",
+    "python_version": "3.12",
+    "ci_provider": "gitlab",
+    "base_image_registry": "registry.acme.example/library",
+    "package_index": "https://pypi.acme.example/simple",
+}
+
+
+def test_org_defaults_and_stored_answers_are_the_questionnaire_defaults(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    config = tmp_path / "org.yaml"
+    config.write_text(ORG_CONFIG + "  framework: tensorflow\n")
+    stored = tmp_path / "stored.json"
+    stored.write_text(json.dumps({"python_version": "3.13", "data_volume": "low", "_decision": {}}))
+    out = tmp_path / "out"
+    env = {**terminal_env, "ML_DEPLOY_ANSWERS": str(stored)}
+    term = Terminal([str(template), "-o", str(out), "--config-file", str(config)], env)
+    term.child.expect_exact("note: org default not used: framework='tensorflow' is not allowed")
+    org, kept = " (org default)", " (stored answer)"
+    term.keep_defaults(
+        labels={"owners": org, "data_volume": kept, "python_version": kept}
+        | {"ci_provider": org, "base_image_registry": org, "package_index": org}
+    )
+    assert term.finish() == 0, term.text
+    record = record_of(out)
+    assert {k: record[k] for k in ORG} == {**ORG, "python_version": "3.13"}
+    assert record["data_volume"] == "low"
+    assert record["framework"] == engine.default("framework")
+
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "docs" / "example-org-config.yaml"
+
+
+def test_the_example_org_config_documents_valid_defaults() -> None:
+    example = questionnaire.org_defaults(EXAMPLE_CONFIG)
+    assert set(example) == set(ORG)
+    assert all(engine.check_answer(name, value) is None for name, value in example.items())
+
+
+def no_input_run(template: Path, out: Path, *args: str, **env: str) -> dict:
+    result = subprocess.run(
+        [COOKIECUTTER, "--no-input", str(template), "-o", str(out), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(out.parent), **env},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return record_of(out)
+
+
+def test_org_defaults_apply_without_input(template: Path, tmp_path: Path) -> None:
+    record = no_input_run(template, tmp_path / "out", COOKIECUTTER_CONFIG=str(EXAMPLE_CONFIG))
+    example = questionnaire.org_defaults(EXAMPLE_CONFIG)
+    assert {k: record[k] for k in example} == example
+
+
+def test_stored_answers_beat_org_defaults_without_input_and_the_command_line_beats_both(
+    template: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "org.yaml"
+    config.write_text(ORG_CONFIG)
+    stored = tmp_path / "stored.json"
+    stored.write_text(json.dumps({"python_version": "3.13", "ci_provider": "github"}))
+    env = {"COOKIECUTTER_CONFIG": str(config), "ML_DEPLOY_ANSWERS": str(stored)}
+    record = no_input_run(template, tmp_path / "a", **env)
+    assert (record["python_version"], record["ci_provider"]) == ("3.13", "github")
+    assert record["owners"] == ORG["owners"]
+    record = no_input_run(template, tmp_path / "b", "python_version=3.11", **env)
+    assert (record["python_version"], record["ci_provider"]) == ("3.11", "github")
+
+
+def test_stored_over_org_moves_only_the_answers_they_disagree_on(template: Path) -> None:
+    from hooks import pre_prompt
+
+    context = json.loads((template / "cookiecutter.json").read_text())
+    stored = {
+        "python_version": "3.13",
+        "ci_provider": "gitlab",
+        "owners": "@a/b",
+        "data_volume": "low",
+    }
+    org = {"python_version": "3.12", "ci_provider": "gitlab", "owners": "@c/d"}
+    updated = pre_prompt.stored_over_org(context, stored, org, {"owners": "@e/f"})
+    assert updated["_answers"] == {"python_version": "3.13"}
+    assert "python_version" not in updated and "python_version" not in updated["__prompts__"]
+    assert updated["ci_provider"] == context["ci_provider"]
+    assert updated["owners"] == context["owners"]
+    assert list(updated)[:2] == ["_answers", "__apply_answers"]
+    assert pre_prompt.stored_over_org(context, stored, {}, {}) == context

@@ -1,0 +1,263 @@
+{%- set env = cookiecutter.__package_name | upper -%}
+"""Throughput and latency of the service's /predict next to two references.
+
+Three uvicorn servers on loopback (one worker each, ephemeral ports) are measured one after
+the other, at 1 and at 32 concurrent keep-alive connections:
+
+- service: this project's app, `create_app`, serving the trained model;
+- empty: a FastAPI endpoint that returns a constant, the ceiling of the framework itself;
+- naive: FastAPI with the pickled scikit-learn pipeline fed a one-row pandas DataFrame per
+  request, as a first prototype is often written (a one-row NumPy array when pandas is not
+  installed; the table says which).
+
+    make bench                                  # or: python benchmarks/bench_api.py --help
+
+Targets: the service sustains at least 95% of the empty endpoint's requests per second, and
+its p99 latency at one connection stays within 1 ms.
+"""
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import uvloop
+from fastapi import FastAPI
+
+from {{ cookiecutter.__package_name }}.api import ServiceSettings
+from {{ cookiecutter.__package_name }}.artifact import load_pipeline
+from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+{%- if cookiecutter.stateful == "yes" %}
+from {{ cookiecutter.__package_name }}.state import open_store
+{%- endif %}
+
+SERVICE = "{{ cookiecutter.__package_name }}.api:create_app"
+HOST = "127.0.0.1"
+CONNECTIONS = (1, 32)
+WARM_UP_SECONDS = 0.5
+PANDAS = importlib.util.find_spec("pandas") is not None
+EMPTY = "empty FastAPI endpoint"
+NAIVE_MODEL = "BENCH_NAIVE_MODEL"
+NAIVE = "naive (pickle + pandas DataFrame)" if PANDAS else "naive (pickle + NumPy row)"
+
+
+def create_empty_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict() -> dict[str, str]:
+        return {}
+
+    return app
+
+
+def create_naive_app() -> FastAPI:
+    with Path(os.environ[NAIVE_MODEL]).open("rb") as file:
+        pipeline = pickle.load(file)  # noqa: S301 (written by this benchmark a moment ago)
+    app = FastAPI()
+
+    @app.post("/predict")
+    def predict(row: dict[str, float]) -> dict[str, Any]:
+        if PANDAS:
+            import pandas as pd
+
+            features = pd.DataFrame([row], columns=list(FEATURE_NAMES))
+        else:
+            features = np.array([[row[name] for name in FEATURE_NAMES]])
+        return {"prediction": pipeline.predict(features).tolist()}
+
+    return app
+
+
+@dataclass(frozen=True)
+class Measurement:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q))
+
+
+def http_request(path: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> bool:
+    """Send one request and read its whole response; whether it was a 200."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    await reader.readexactly(length)
+    return head.startswith(b"HTTP/1.1 200")
+
+
+async def load(
+    port: int, request: bytes, connections: int, seconds: float, limit: int
+) -> Measurement:
+    """Keep-alive connections that send requests back to back, after a warm-up.
+
+    A minimal HTTP/1.1 client, so that the figures measure the server rather than a client
+    library; it stops at `seconds` or `limit` requests, whichever comes first.
+    """
+    latencies: list[float] = []
+    errors = 0
+
+    async def connection(until: float) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while time.perf_counter() < until and len(latencies) < limit:
+                started = time.perf_counter()
+                errors += not await exchange(reader, writer, request)
+                latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            writer.close()
+
+    warm_up_until = time.perf_counter() + WARM_UP_SECONDS
+    await asyncio.gather(*(connection(warm_up_until) for _ in range(connections)))
+    latencies.clear()
+    errors = 0
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(started + seconds) for _ in range(connections)))
+    return Measurement(len(latencies), errors, time.perf_counter() - started, latencies)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(app: str, env: dict[str, str]) -> Iterator[int]:
+    """A one-worker uvicorn serving `app` (a factory) on a free loopback port."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", HOST]
+    command += ["--port", str(port), "--app-dir", str(Path(__file__).parent)]
+    command += ["--no-access-log", "--log-level", "warning"]
+    process = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603 (fixed arguments)
+    try:
+        wait_until_serving(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}")
+        connection = HTTPConnection(HOST, port, timeout=1)
+        try:
+            connection.request("GET", "/openapi.json")
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            connection.close()
+    raise RuntimeError("the server did not start within 60 s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Benchmark /predict against references.")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--max-requests", type=int, default=100_000, help="per measurement")
+    args = parser.parse_args(argv)
+
+    settings = ServiceSettings()
+    model_dir = settings.model_dir.resolve()
+    row = dict(zip(FEATURE_NAMES, load_dataset().features[0].tolist(), strict=True))
+    results: dict[tuple[str, int], Measurement] = {}
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-api-")))
+        naive_model = work / "pipeline.pkl"
+        with naive_model.open("wb") as file:
+            pickle.dump(load_pipeline(model_dir), file)
+        service_env = {
+            "{{ env }}_MODEL_DIR": str(model_dir),
+{%- if cookiecutter.legal_review == "yes" %}
+            "{{ env }}_AUDIT_LOG_PATH": str(work / "audit.jsonl"),
+{%- endif %}
+{%- if cookiecutter.stateful == "yes" %}
+            "{{ env }}_STATE_URL": f"sqlite:///{work / 'state.db'}",
+{%- endif %}
+        }
+{%- if cookiecutter.stateful == "yes" %}
+        # The service completes the request from the entity's stored features, as in production.
+        store = open_store(service_env["{{ env }}_STATE_URL"])
+        store.put_many([("bench-entity", row)])
+        store.close()
+        service_body: dict[str, Any] = {"entity_id": "bench-entity"}
+{%- else %}
+        service_body = row
+{%- endif %}
+        targets = [
+            (EMPTY, "bench_api:create_empty_app", {}, row),
+            ("service", SERVICE, service_env, service_body),
+            (NAIVE, "bench_api:create_naive_app", {NAIVE_MODEL: str(naive_model)}, row),
+        ]
+        ports = [stack.enter_context(server(app, env)) for _, app, env, _ in targets]
+        for connections in CONNECTIONS:
+            for (name, _, _, body), port in zip(targets, ports, strict=True):
+                request = http_request("/predict", json.dumps(body).encode())
+                results[name, connections] = uvloop.run(
+                    load(port, request, connections, args.seconds, args.max_requests)
+                )
+
+    print(f"\nPOST /predict, one uvicorn worker each, {args.seconds:g} s per measurement")
+    print(
+        f"{'':36} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs empty':>9}"
+        f" {'non-200':>8}"
+    )
+    for connections in CONNECTIONS:
+        empty = results[EMPTY, connections]
+        for name in (EMPTY, "service", NAIVE):
+            result = results[name, connections]
+            print(
+                f"{name:36} {connections:>5} {result.rps:>9.0f} {result.percentile(50):>8.2f}"
+                f" {result.percentile(99):>8.2f} {result.rps / empty.rps:>8.2f}x"
+                f" {result.errors:>8}"
+            )
+    ratio = min(results["service", c].rps / results[EMPTY, c].rps for c in CONNECTIONS)
+    p99 = results["service", 1].percentile(99)
+    print(f"\nservice / empty throughput: {ratio:.2f}x at worst (target >= 0.95x)")
+    print(f"service p99 at 1 connection: {p99:.2f} ms (target <= 1 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+{%- set classification = cookiecutter.model_type != "regression" -%}
+{%- set framework_distribution = {"scikit-learn": none, "xgboost": "xgboost-cpu", "lightgbm": "lightgbm"}[cookiecutter.framework] -%}
+{%- set estimator = {
+  "scikit-learn": {True: "LogisticRegression", False: "Ridge"},
+  "xgboost": {True: "XGBClassifier", False: "XGBRegressor"},
+  "lightgbm": {True: "LGBMClassifier", False: "LGBMRegressor"},
+}[cookiecutter.framework][classification] -%}
+"""The versioned model artifact and the metadata that says what made it.
+
+    models/
+      20260101T020000Z-3f2a1b9c/  one directory per trained version, never modified
+        model.onnx                the feature pipeline and the model: what serving runs
+        model.skops               the fitted scikit-learn pipeline, for inspection and retraining
+        metadata.json             library versions, data fingerprint, metrics, input schema
+        reference.npz             a sample of the training features (drift checks{% if cookiecutter.legal_review == "yes" %}, explanations{% endif %})
+      current                     a text file naming the version to serve
+
+Loading refuses an artifact made by other library versions than the running ones. Nothing
+here unpickles: ONNX and JSON are data, and skops loads only the types listed below.
+"""
+
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ValidationError
+
+from .features import FEATURE_NAMES
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+MODEL_FILE = "model.onnx"
+PIPELINE_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+REFERENCE_FILE = "reference.npz"
+POINTER_FILE = "current"
+
+LIBRARIES = (
+    "numpy",
+    "onnxruntime",
+    "onnx",
+    "scikit-learn",
+    "skl2onnx",
+{%- if framework_distribution %}
+    "onnxmltools",
+    "{{ framework_distribution }}",
+{%- endif %}
+)
+"""Libraries whose version shapes the artifact or its predictions. Training records them all;
+loading compares the ones installed (a serving image has only numpy and onnxruntime)."""
+
+TRUSTED_PIPELINE_TYPES = frozenset(
+    {
+        "numpy.dtype",
+{%- if cookiecutter.framework == "xgboost" %}
+        "xgboost.core.Booster",
+        "xgboost.sklearn.{{ estimator }}",
+{%- elif cookiecutter.framework == "lightgbm" %}
+        "collections.OrderedDict",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.{{ estimator }}",
+{%- endif %}
+    }
+)
+"""Types outside skops' default allow-list that the fitted pipeline is made of."""
+
+
+class ArtifactError(Exception):
+    """The artifact cannot be used: missing, incomplete, or made by other library versions."""
+
+
+class FeatureRange(BaseModel):
+    name: str
+    min: float
+    max: float
+
+
+class TrainingData(BaseModel):
+    name: str
+    sha256: str
+    rows: int
+    held_out_rows: int
+
+
+class Metadata(BaseModel):
+    version: str
+    created_at: datetime
+    model_type: str
+    estimator: str
+    libraries: dict[str, str]
+    data: TrainingData
+    metrics: dict[str, float]
+    input_schema: list[FeatureRange]
+{%- if classification %}
+    labels: list[str]
+{%- endif %}
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.input_schema)
+
+
+def installed_versions() -> dict[str, str]:
+    """Versions of the `LIBRARIES` installed in the running environment."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def resolve(model_dir: Path) -> Path:
+    """The version directory `model_dir` names: itself, or the one a pointer file names."""
+    if model_dir.is_file():
+        return model_dir.parent / model_dir.read_text(encoding="utf-8").strip()
+    return model_dir
+
+
+def load_metadata(model_dir: Path) -> tuple[Path, Metadata]:
+    """The version directory and its metadata; refuses other library versions.
+
+    Raises ArtifactError with a one-line message when the artifact is missing or unusable.
+    """
+    directory = resolve(model_dir)
+    path = directory / METADATA_FILE
+    if not path.is_file():
+        raise ArtifactError(f"no model artifact at {model_dir}: train one first (make train)")
+    try:
+        metadata = Metadata.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        problem = error.errors()[0]["msg"]
+        raise ArtifactError(f"{path} is not valid model metadata: {problem}") from error
+    mismatches = [
+        f"{name} {recorded} (installed: {installed})"
+        for name, installed in installed_versions().items()
+        if (recorded := metadata.libraries.get(name)) is not None and recorded != installed
+    ]
+    if mismatches:
+        raise ArtifactError(
+            f"model {metadata.version} was made with {', '.join(mismatches)}: install the pinned"
+            " versions or retrain (make train)"
+        )
+    if metadata.feature_names != FEATURE_NAMES:
+        raise ArtifactError(
+            f"model {metadata.version} takes other inputs than FEATURE_NAMES: retrain (make train)"
+        )
+    return directory, metadata
+
+
+def load_reference(directory: Path) -> npt.NDArray[np.float32]:
+    """The sample of training features stored with the model (rows x FEATURE_NAMES)."""
+    with np.load(directory / REFERENCE_FILE, allow_pickle=False) as reference:
+        features: npt.NDArray[np.float32] = reference["features"]
+    return features
+
+
+def load_pipeline(model_dir: Path) -> "Pipeline":
+    """The fitted scikit-learn pipeline, for inspection and retraining (needs the train extra).
+
+    skops refuses every type outside its allow-list and `TRUSTED_PIPELINE_TYPES`, so a
+    tampered file cannot run code on load.
+    """
+    from skops.io import get_untrusted_types, load
+
+    directory, _ = load_metadata(model_dir)
+    path = directory / PIPELINE_FILE
+    untrusted = set(get_untrusted_types(file=path))
+    if unexpected := untrusted - TRUSTED_PIPELINE_TYPES:
+        raise ArtifactError(f"{path} holds unexpected types {sorted(unexpected)}: not loading it")
+    pipeline: Pipeline = load(path, trusted=sorted(untrusted))
+    return pipeline
+
+
+def save(
+    models_dir: Path,
+    metadata: Metadata,
+    onnx_model: bytes,
+    pipeline: "Pipeline",
+    reference: npt.NDArray[np.float32],
+) -> Path:
+    """Write a new version directory, then point `models_dir/current` at it.
+
+    The directory is complete before the pointer moves (both steps are atomic renames), so
+    a reader never sees a half-written model.
+    """
+    from skops.io import dump
+
+    directory = models_dir / metadata.version
+    staging = models_dir / f".{metadata.version}.partial"
+    staging.mkdir(parents=True)
+    (staging / MODEL_FILE).write_bytes(onnx_model)
+    dump(pipeline, staging / PIPELINE_FILE)
+    np.savez_compressed(staging / REFERENCE_FILE, features=reference)
+    metadata_json = metadata.model_dump_json(indent=2) + "\n"
+    (staging / METADATA_FILE).write_text(metadata_json, encoding="utf-8")
+    staging.rename(directory)
+    pointer = models_dir / f".{POINTER_FILE}.partial"
+    pointer.write_text(metadata.version + "\n", encoding="utf-8")
+    pointer.replace(models_dir / POINTER_FILE)
+    return directory

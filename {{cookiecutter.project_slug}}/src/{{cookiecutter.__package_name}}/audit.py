@@ -1,0 +1,60 @@
+"""The prediction audit log: one append-only JSON line per prediction.
+
+A record holds the UTC time, the model version, the sha256 of the input and the whole
+output. The input itself is not stored: `input_digest` of a row the caller kept proves which
+record belongs to it. Rotate or ship the file with your log tooling; nothing here rewrites it.
+"""
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from .schema import Prediction
+
+
+def input_digest(feature_names: Sequence[str], row: npt.NDArray[np.float32]) -> str:
+    """sha256 of the row as the model saw it: canonical JSON of the float32 values by name,
+    missing values as null."""
+    values = {
+        name: None if math.isnan(value) else value
+        for name, value in zip(feature_names, row.tolist(), strict=True)
+    }
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditLog:
+    """Appends one record per prediction to a JSON lines file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(
+        self,
+        feature_names: Sequence[str],
+        rows: npt.NDArray[np.float32],
+        predictions: Sequence[Prediction],
+    ) -> None:
+        """Append the records of one batch with a single write."""
+        time = datetime.now(UTC).isoformat()
+        lines = "".join(
+            json.dumps(
+                {
+                    "time": time,
+                    "model_version": prediction.model_version,
+                    "input_sha256": input_digest(feature_names, row),
+                    "output": prediction.model_dump(exclude={"model_version"}),
+                }
+            )
+            + "\n"
+            for row, prediction in zip(rows, predictions, strict=True)
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(lines)

@@ -1,0 +1,135 @@
+"""Data drift: do new inputs still look like the data the model was trained on?
+
+Each feature of a batch of new rows is compared with the training reference stored in the
+model artifact (`reference.npz`) by two measures:
+
+- PSI, the population stability index over the reference's deciles. Under 0.1 the feature is
+  stable, 0.1 to 0.25 it moved a little, over `PSI_THRESHOLD` (0.25) it moved a lot.
+- The two-sample Kolmogorov-Smirnov test. A p-value under `KS_ALPHA` divided by the number of
+  features (Bonferroni) says the distribution changed.
+
+A feature drifts when both agree: PSI alone is noisy on small batches, and the KS test alone
+flags negligible shifts on large ones. The command line checks a CSV file of rows the model
+was asked to score, or without one what the training data source holds now, and exits with
+1 when any feature drifts:
+
+    python -m {{ cookiecutter.__package_name }}.drift [new_rows.csv] [--model-dir models/current]
+"""
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import ks_2samp
+
+from .artifact import load_metadata, load_reference
+from .data import load_dataset
+
+PSI_THRESHOLD = 0.25
+KS_ALPHA = 0.01
+BINS = 10
+# Share given to an empty bin so that PSI stays finite.
+EMPTY_BIN_SHARE = 1e-4
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    name: str
+    psi: float
+    ks_statistic: float
+    ks_pvalue: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    features: tuple[FeatureDrift, ...]
+
+    @property
+    def drifted(self) -> bool:
+        return any(feature.drifted for feature in self.features)
+
+    def render(self) -> str:
+        lines = [f"{'feature':<30} {'PSI':>8} {'KS':>8} {'p-value':>10}  drifted"]
+        lines += [
+            f"{f.name:<30} {f.psi:>8.3f} {f.ks_statistic:>8.3f} {f.ks_pvalue:>10.2e}  "
+            + ("yes" if f.drifted else "no")
+            for f in self.features
+        ]
+        return "\n".join(lines)
+
+
+def psi(reference: npt.NDArray[np.float32], current: npt.NDArray[np.float32]) -> float:
+    """Population stability index of `current` against `reference`, over reference deciles."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, BINS + 1)[1:-1]))
+
+    def shares(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        return np.clip(counts / len(values), EMPTY_BIN_SHARE, None)
+
+    expected, actual = shares(reference), shares(current)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def compare(
+    reference: npt.NDArray[np.float32],
+    current: npt.NDArray[np.float32],
+    feature_names: Sequence[str],
+) -> DriftReport:
+    """Compare every feature (column) of `current` with the same column of `reference`."""
+    alpha = KS_ALPHA / len(feature_names)
+    features = []
+    for column, name in enumerate(feature_names):
+        expected = reference[:, column][~np.isnan(reference[:, column])]
+        actual = current[:, column][~np.isnan(current[:, column])]
+        index = psi(expected, actual)
+        test = ks_2samp(expected, actual)
+        statistic, pvalue = float(test.statistic), float(test.pvalue)
+        drifted = index > PSI_THRESHOLD and pvalue < alpha
+        features.append(FeatureDrift(name, index, statistic, pvalue, drifted))
+    return DriftReport(tuple(features))
+
+
+def check(model_dir: Path, current: npt.NDArray[np.float32]) -> DriftReport:
+    """Compare `current` (rows x the model's features) with the model's training reference."""
+    directory, metadata = load_metadata(model_dir)
+    return compare(load_reference(directory), current, metadata.feature_names)
+
+
+def read_csv(path: Path, feature_names: Sequence[str]) -> npt.NDArray[np.float32]:
+    """The feature columns of a CSV file with a header row; empty cells are missing values."""
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        missing = set(feature_names) - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path} lacks the columns {', '.join(sorted(missing))}")
+        rows = [[float(row[name] or "nan") for name in feature_names] for row in reader]
+    return np.array(rows, dtype=np.float32).reshape(len(rows), len(feature_names))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Compare new rows with the training data.")
+    parser.add_argument(
+        "csv",
+        type=Path,
+        nargs="?",
+        help="rows with a header naming the features (default: the training data source)",
+    )
+    parser.add_argument("--model-dir", type=Path, default=Path("models/current"))
+    args = parser.parse_args(argv)
+    if args.csv is None:
+        current = load_dataset().features
+    else:
+        current = read_csv(args.csv, load_metadata(args.model_dir)[1].feature_names)
+    report = check(args.model_dir, current)
+    print(report.render())
+    return 1 if report.drifted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

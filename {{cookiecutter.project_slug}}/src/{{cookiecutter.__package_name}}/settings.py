@@ -1,0 +1,31 @@
+"""Runtime settings.
+
+Read from `{{ cookiecutter.__package_name | upper }}_*` environment variables or a `.env` file.
+"""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings every entry point shares. Strategy entry points extend this class."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="{{ cookiecutter.__package_name | upper }}_",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    model_dir: Path = Path("models/current")
+    """The model artifact to serve: a version directory, or the `current` pointer file."""
+{%- if cookiecutter.stateful == "yes" %}
+
+    state_url: str = "sqlite:///state/entities.db"
+    """The per-entity state store: `sqlite:///path.db`, or `postgresql://...` in production."""
+{%- endif %}
+{%- if cookiecutter.legal_review == "yes" %}
+
+    audit_log_path: Path = Path("audit/predictions.jsonl")
+    """Append-only JSON lines: one record per prediction (input hash, output, model version)."""
+{%- endif %}

@@ -1,0 +1,344 @@
+{%- set legal = cookiecutter.legal_review == "yes" -%}
+{%- set stateful = cookiecutter.stateful == "yes" -%}
+"""The HTTP API, in-process: probes, predictions, rejected input, metrics and timeouts."""
+
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from prometheus_client.parser import text_string_to_metric_families
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app, get_predictor
+from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.schema import Features, Prediction
+{%- if stateful %}
+from {{ cookiecutter.__package_name }}.state import open_store
+{%- endif %}
+
+MAX_BATCH_SIZE = 4
+{%- if stateful %}
+ENTITY = "customer-1"
+FEATURES_LOC = ["body", "features"]
+"""Where the features of a request are."""
+{%- else %}
+FEATURES_LOC = ["body"]
+"""Where the features of a request are."""
+{%- endif %}
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, float]]:
+    features = load_dataset().features[:MAX_BATCH_SIZE]
+    return [dict(zip(FEATURE_NAMES, row.tolist(), strict=True)) for row in features]
+
+
+def body(row: dict[str, Any]) -> dict[str, Any]:
+    """The request body that scores `row`."""
+{%- if stateful %}
+    return {"entity_id": ENTITY, "features": row}
+{%- else %}
+    return row
+{%- endif %}
+
+
+@pytest.fixture
+def service_settings(
+    model_dir: Path, tmp_path: Path, rows: list[dict[str, float]]
+) -> ServiceSettings:
+    settings = ServiceSettings(
+        model_dir=model_dir,
+        max_batch_size=MAX_BATCH_SIZE,
+        # Behaviour, not speed, is tested here: a busy CI machine must not turn a slow
+        # answer into a 504. The timeout test sets its own budget.
+        request_timeout_ms=10_000,
+{%- if legal %}
+        audit_log_path=tmp_path / "audit" / "predictions.jsonl",
+{%- endif %}
+{%- if stateful %}
+        state_url=f"sqlite:///{tmp_path / 'state.db'}",
+{%- endif %}
+    )
+{%- if stateful %}
+    store = open_store(settings.state_url)
+    store.put_many([(ENTITY, rows[0])])
+    store.close()
+{%- endif %}
+    return settings
+
+
+@pytest.fixture
+def app(service_settings: ServiceSettings) -> FastAPI:
+    return create_app(service_settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        yield client
+
+
+def expected(predictor: Predictor, rows: Sequence[dict[str, float]]) -> list[dict[str, Any]]:
+    predictions = predictor.predict([Features(**row) for row in rows])
+    return [prediction.model_dump(mode="json") for prediction in predictions]
+
+
+@pytest.mark.anyio
+async def test_alive_and_ready_once_the_model_is_loaded(
+    client: httpx.AsyncClient, predictor: Predictor
+) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["model_version"] == predictor.model_version
+
+
+@pytest.mark.anyio
+async def test_alive_but_not_ready_without_a_model(
+    service_settings: ServiceSettings, tmp_path: Path, rows: list[dict[str, float]]
+) -> None:
+    app = create_app(service_settings.model_copy(update={"model_dir": tmp_path / "no-model"}))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/ready")).status_code == 503
+        predict = await client.post("/predict", json=body(rows[0]))
+    assert predict.status_code == 503
+    assert predict.json() == {"detail": "the model is not loaded"}
+
+
+@pytest.mark.anyio
+async def test_predict_answers_what_the_model_predicts(
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    response = await client.post("/predict", json=body(rows[0]))
+    assert response.status_code == 200
+    assert response.json() == expected(predictor, rows[:1])[0]
+    Prediction.model_validate(response.json())
+
+
+@pytest.mark.anyio
+async def test_batch_answers_every_row_in_order(
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    response = await client.post("/predict/batch", json=[body(row) for row in rows])
+    assert response.status_code == 200
+    assert response.json() == expected(predictor, rows)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("NaN", "finite number"),
+        ("Infinity", "finite number"),
+        ("-Infinity", "finite number"),
+        ("1e999", "finite number"),
+        ('"high"', "valid number"),
+        ("[1.0]", "valid number"),
+    ],
+)
+async def test_predict_rejects_a_value_that_is_not_a_finite_number(
+    client: httpx.AsyncClient, rows: list[dict[str, float]], value: str, message: str
+) -> None:
+    # The JSON text is written by hand: NaN and Infinity are not JSON, but parsers accept them.
+    request = json.dumps(body({**rows[0], FEATURE_NAMES[0]: "<value>"}))
+    response = await client.post(
+        "/predict",
+        content=request.replace('"<value>"', value),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == [*FEATURES_LOC, FEATURE_NAMES[0]]
+    assert message in error["msg"]
+
+
+@pytest.mark.anyio
+async def test_predict_names_unknown_fields(
+    client: httpx.AsyncClient, rows: list[dict[str, float]]
+) -> None:
+    response = await client.post("/predict", json=body({**rows[0], "customer_mood": 1.0}))
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["type"]) == ([*FEATURES_LOC, "customer_mood"], "extra_forbidden")
+{%- if not stateful %}
+
+
+@pytest.mark.anyio
+async def test_predict_names_missing_fields(
+    client: httpx.AsyncClient, rows: list[dict[str, float]]
+) -> None:
+    row = {name: value for name, value in rows[0].items() if name != FEATURE_NAMES[-1]}
+    response = await client.post("/predict", json=row)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", FEATURE_NAMES[-1]], "missing")
+{%- endif %}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "content", "error_type"),
+    [
+        ("/predict", b"{not json", "json_invalid"),
+        ("/predict", b"[]", "model_attributes_type"),
+        ("/predict/batch", b"[]", "too_short"),
+        ("/predict/batch", b"{}", "list_type"),
+    ],
+)
+async def test_rejects_malformed_bodies(
+    client: httpx.AsyncClient, path: str, content: bytes, error_type: str
+) -> None:
+    response = await client.post(
+        path, content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert [error["type"] for error in response.json()["detail"]] == [error_type]
+
+
+@pytest.mark.anyio
+async def test_batch_larger_than_the_limit_is_rejected(
+    client: httpx.AsyncClient, rows: list[dict[str, float]]
+) -> None:
+    response = await client.post("/predict/batch", json=[body(rows[0])] * (MAX_BATCH_SIZE + 1))
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["type"] == "too_long"
+    assert f"at most {MAX_BATCH_SIZE} items" in error["msg"]
+
+
+@pytest.mark.anyio
+async def test_a_body_over_the_size_limit_is_refused_unread(
+    service_settings: ServiceSettings,
+) -> None:
+    app = create_app(service_settings.model_copy(update={"max_body_bytes": 1024}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/predict/batch", json=[{"padding": "x" * 2048}])
+    assert response.status_code == 413
+
+
+@pytest.mark.anyio
+async def test_metrics_count_requests_and_predictions(
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    await client.post("/predict", json=body(rows[0]))
+    await client.post("/predict/batch", json=[body(row) for row in rows])
+    await client.post("/predict", json={})
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families((await client.get("/metrics")).text)
+        for sample in family.samples
+    }
+    version = ("model_version", predictor.model_version)
+    assert samples["predictions_total", (version,)] == 1 + len(rows)
+    post = ("method", "POST")
+    assert samples["http_requests_total", (post, ("route", "/predict"), ("status", "200"))] == 1
+    assert samples["http_requests_total", (post, ("route", "/predict"), ("status", "422"))] == 1
+    assert samples["http_request_duration_seconds_count", (post, ("route", "/predict/batch"))] == 1
+
+
+class SlowPredictor:
+    """Answers like the real predictor, after a delay longer than the latency budget."""
+
+    def __init__(self, predictor: Predictor, delay_s: float) -> None:
+        self.predictor = predictor
+        self.delay_s = delay_s
+        self.model_version = predictor.model_version
+
+    def predict(self, rows: Sequence[Features]) -> list[Prediction]:
+        time.sleep(self.delay_s)
+        return self.predictor.predict(rows)
+
+
+@pytest.mark.anyio
+async def test_a_request_over_the_latency_budget_gets_504_in_time(
+    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    app = create_app(service_settings.model_copy(update={"request_timeout_ms": 50}))
+    slow = SlowPredictor(predictor, delay_s=1.0)
+    app.dependency_overrides[get_predictor] = lambda: slow
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        started = time.perf_counter()
+        response = await client.post("/predict/batch", json=[body(row) for row in rows])
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 504
+    assert response.json() == {"detail": "the request took longer than the 50 ms latency budget"}
+    assert elapsed < slow.delay_s / 2, "the timeout answers before the model finishes"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/health"), ("GET", "/ready"), ("POST", "/predict"), ("POST", "/predict/batch")],
+)
+def test_no_input_makes_the_service_fail(app: FastAPI, method: str, path: str) -> None:
+    """Whatever the schema allows or forbids, every answer is documented and none is a 5xx."""
+    operation = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
+
+    @given(case=operation.as_strategy())
+    @hypothesis_settings(max_examples=50, deadline=None)
+    def call(case: schemathesis.Case[Any]) -> None:
+        # Schema-valid rows can still be refused with the documented 422: values near the
+        # float32 limit overflow the model, which no JSON schema can express.
+        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+    call()
+{%- if stateful %}
+
+
+@pytest.mark.anyio
+async def test_scores_an_entity_from_its_stored_features(
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    response = await client.post("/predict", json={"entity_id": ENTITY})
+    assert response.status_code == 200
+    assert response.json() == expected(predictor, rows[:1])[0]
+
+
+@pytest.mark.anyio
+async def test_answers_404_for_an_unknown_entity(client: httpx.AsyncClient) -> None:
+    response = await client.post("/predict/batch", json=[{"entity_id": "nobody"}])
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no state is stored for entity 'nobody'"}
+
+
+@pytest.mark.anyio
+async def test_names_each_feature_stored_nowhere(
+    client: httpx.AsyncClient, service_settings: ServiceSettings
+) -> None:
+    store = open_store(service_settings.state_url)
+    store.put_many([("partial", {FEATURE_NAMES[0]: 1.0})])
+    store.close()
+    response = await client.post(
+        "/predict/batch", json=[{"entity_id": ENTITY}, {"entity_id": "partial"}]
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert [error["loc"] for error in detail] == [
+        ["body", 1, "features", name] for name in FEATURE_NAMES[1:]
+    ]
+    assert {error["type"] for error in detail} == {"missing"}
+    assert "entity 'partial' has no stored value" in detail[0]["msg"]
+{%- endif %}

@@ -1,0 +1,171 @@
+"""The per-entity state store, on SQLite and on a real PostgreSQL."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.schema import Features
+from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.state import (
+    EntityRequest,
+    EntityStore,
+    IncompleteFeaturesError,
+    KnownFeatures,
+    UnknownEntityError,
+    complete,
+    main,
+    open_store,
+)
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+STATE_URL_VARIABLE = "{{ cookiecutter.__package_name | upper }}_STATE_URL"
+
+
+@pytest.fixture(scope="module")
+def row() -> dict[str, float]:
+    return dict(zip(FEATURE_NAMES, load_dataset().features[0].tolist(), strict=True))
+
+
+def postgres_server() -> str:
+    """The configured PostgreSQL state store (as CI sets it), or a local server."""
+    configured = Settings().state_url
+    return configured if configured.startswith("postgresql://") else LOCAL_POSTGRES
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections work in a schema of their own, dropped afterwards."""
+    server = postgres_server()
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable at {server}: {error}")
+    schema = f"test_state_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        separator = "&" if "?" in server else "?"
+        yield f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'entities.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[EntityStore]:
+    store = open_store(store_url)
+    yield store
+    store.close()
+
+
+def test_stores_and_reads_back_entities(store: EntityStore, row: dict[str, float]) -> None:
+    partial = {FEATURE_NAMES[0]: 1.5}
+    assert store.put_many([("a", row), ("b", partial)]) == 2
+    assert store.get_many(["a", "b", "unknown"]) == {"a": row, "b": partial}
+    assert store.get_many([]) == {}
+
+
+def test_storing_again_replaces_the_values(store: EntityStore, row: dict[str, float]) -> None:
+    store.put_many([("a", row)])
+    store.put_many([("a", {FEATURE_NAMES[0]: 2.0})])
+    assert store.get_many(["a"]) == {"a": {FEATURE_NAMES[0]: 2.0}}
+
+
+def test_the_store_outlives_its_connection(store_url: str, row: dict[str, float]) -> None:
+    first = open_store(store_url)
+    first.put_many([("a", row)])
+    first.close()
+    second = open_store(store_url)
+    assert second.get_many(["a"]) == {"a": row}
+    second.close()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"customer_mood": 1.0}, "unknown features"),
+        ({FEATURE_NAMES[0]: float("nan")}, "finite number"),
+        ({FEATURE_NAMES[0]: "high"}, "valid number"),
+    ],
+)
+def test_refuses_values_the_model_cannot_use_and_stores_nothing(
+    store: EntityStore, row: dict[str, float], values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.put_many([("good", row), ("bad", values)])
+    assert store.get_many(["good", "bad"]) == {}
+
+
+def test_postgres_reconnects_after_the_server_drops_the_connection(
+    postgres_url: str, row: dict[str, float]
+) -> None:
+    store = open_store(postgres_url)
+    store.put_many([("a", row)])
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            " AND query LIKE '%entity_features%'"
+        )
+    assert store.get_many(["a"]) == {"a": row}
+    store.close()
+
+
+def test_complete_fills_the_gaps_from_the_stored_values(
+    store: EntityStore, row: dict[str, float]
+) -> None:
+    store.put_many([("a", row)])
+    given = EntityRequest(entity_id="a", features=KnownFeatures(**{FEATURE_NAMES[0]: 42.0}))
+    (features,) = complete([given], store)
+    assert features == Features(**{**row, FEATURE_NAMES[0]: 42.0})
+
+
+def test_complete_refuses_an_unknown_entity(store: EntityStore) -> None:
+    with pytest.raises(UnknownEntityError, match="'nobody'"):
+        complete([EntityRequest(entity_id="nobody")], store)
+
+
+def test_complete_names_features_stored_nowhere(store: EntityStore, row: dict[str, float]) -> None:
+    store.put_many([("a", row), ("b", {FEATURE_NAMES[0]: 1.0})])
+    with pytest.raises(IncompleteFeaturesError) as raised:
+        complete([EntityRequest(entity_id="a"), EntityRequest(entity_id="b")], store)
+    assert (raised.value.position, raised.value.missing) == (1, FEATURE_NAMES[1:])
+
+
+def test_command_line_loads_a_csv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: dict[str, float]
+) -> None:
+    csv = tmp_path / "entities.csv"
+    csv.write_text(
+        "entity_id," + ",".join(row) + "\n" + "a," + ",".join(map(str, row.values())) + "\n"
+    )
+    url = f"sqlite:///{tmp_path / 'entities.db'}"
+    monkeypatch.setenv(STATE_URL_VARIABLE, url)
+    main(["load", str(csv)])
+    store = open_store(url)
+    assert store.get_many(["a"]) == {"a": row}
+    store.close()
+
+
+def test_command_line_rejects_a_bad_csv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "entities.csv"
+    csv.write_text("entity_id,customer_mood\na,1.0\n")
+    monkeypatch.setenv(STATE_URL_VARIABLE, f"sqlite:///{tmp_path / 'e.db'}")
+    with pytest.raises(SystemExit):
+        main(["load", str(csv)])
+    assert "unknown features ['customer_mood']" in capsys.readouterr().err
