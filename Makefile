@@ -27,7 +27,7 @@ install: $(BIN)/.installed $(CACHE)/node_modules/.installed
 
 ## Generate a project: the questionnaire in a terminal, the defaults otherwise.
 generate: $(BIN)/.installed
-	$(BIN)/cookiecutter . --output-dir $(OUT)
+	$(BIN)/cookiecutter $$([ -t 0 ] || echo --no-input) . --output-dir $(OUT)
 
 lint: install
 	$(BIN)/ruff check decision hooks local_extensions.py tests tools

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+# libyaml's parser when PyYAML has it: ten times faster, and this runs on every bake.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TABLE_PATH = Path(__file__).with_name("table.yaml")
 AUTO = "auto"
 
@@ -24,7 +26,7 @@ AUTO = "auto"
 def table() -> dict[str, Any]:
     """The decision table and answer contract, parsed once."""
     with TABLE_PATH.open(encoding="utf-8") as stream:
-        return yaml.safe_load(stream)
+        return yaml.load(stream, Loader=SafeLoader)
 
 
 def choices(name: str) -> list[str]:

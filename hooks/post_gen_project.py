@@ -11,11 +11,13 @@ MANIFEST = json.loads({{ cookiecutter | manifest | tojson }})
 ANSWERS = json.loads({{ cookiecutter | answers_record | tojson }})
 STRATEGY = ANSWERS["_decision"]["strategy"]
 PACKAGE = {{ cookiecutter.__package_name | tojson }}
+# What `when` conditions read: the answers, with the resolved strategy and batch engine.
+VALUES = {**ANSWERS, "strategy": STRATEGY, "batch_engine": {{ cookiecutter.__batch_engine | tojson }}}
 
 
 def holds(condition: dict) -> bool:
     def accepts(name, wanted):
-        return ANSWERS.get(name) in (wanted if isinstance(wanted, list) else [wanted])
+        return VALUES.get(name) in (wanted if isinstance(wanted, list) else [wanted])
 
     return all(accepts(name, wanted) for name, wanted in condition.items())
 

@@ -1,0 +1,172 @@
+{%- set package = cookiecutter.__package_name -%}
+{%- set engine = cookiecutter.__batch_engine -%}
+"""End-to-end throughput and peak memory of the batch job next to two references.
+
+For each input size (Parquet files of the sample data's rows repeated, in row groups of
+`--chunk-rows`), one after the other:
+
+- job: `{{ package }}-score` ({{ engine }} engine) in its own process: read, validate, score,
+  write predictions and rejects as Parquet, commit; its peak resident memory is measured;
+- raw limit: the same data read with pyarrow batch by batch, one onnxruntime call per batch
+  on the float32 array, the outputs written with pyarrow: no validation, no per-row objects;
+- core limit: the same loop through `Predictor.predict_array` (what the job calls), which
+  builds one `Prediction` per row;
+- naive: pandas `DataFrame.apply` calling the model row by row, on `--naive-rows` rows only,
+  extrapolated to the input size (it is far too slow to run in full).
+
+    make bench                                   # or: python benchmarks/bench_batch.py --help
+
+Targets: the job sustains at least 0.8 of the raw limit's rows per second, and its peak
+memory stays flat as the input grows tenfold (it is bounded by the chunk size).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from {{ package }}.artifact import MODEL_FILE, load_metadata
+from {{ package }}.batch import BatchSettings, prediction_columns
+from {{ package }}.data import load_dataset
+from {{ package }}.features import FEATURE_NAMES
+from {{ package }}.predictor import Predictor
+
+Columns = dict[str, Any]
+Score = Callable[[npt.NDArray[np.float32]], Columns]
+
+
+ROW = "{:>10}  {:<26} {:>8} {:>10} {:>6} {:>12}"
+
+
+def write_input(path: Path, rows: int, chunk_rows: int) -> None:
+    """`rows` rows of the sample data, repeated, written chunk by chunk."""
+    sample = load_dataset().features.astype(np.float64)
+    schema = pa.schema([(name, pa.float64()) for name in FEATURE_NAMES])
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, chunk_rows):
+            count = min(chunk_rows, rows - start)
+            indices = np.arange(start, start + count) % len(sample)
+            writer.write_table(pa.Table.from_arrays(list(sample[indices].T), schema=schema))
+
+
+def batches(path: Path, chunk_rows: int) -> Iterator[npt.NDArray[np.float32]]:
+    for batch in ds.dataset(path).to_batches(batch_size=chunk_rows):
+        columns = [batch.column(name).to_numpy() for name in FEATURE_NAMES]
+        yield np.column_stack(columns).astype(np.float32)
+
+
+def loop(path: Path, output: Path, chunk_rows: int, score: Score) -> float:
+    """Seconds to read `path`, score each batch with `score` and write the outputs."""
+    started = time.perf_counter()
+    writer = None
+    for features in batches(path, chunk_rows):
+        table = pa.table(score(features))
+        writer = writer or pq.ParquetWriter(output, table.schema)
+        writer.write_table(table)
+    if writer is not None:
+        writer.close()
+    return time.perf_counter() - started
+
+
+def raw_scorer(model_dir: Path) -> Score:
+    directory, _ = load_metadata(model_dir)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+    )
+    name = session.get_inputs()[0].name
+
+    def score(features: npt.NDArray[np.float32]) -> Columns:
+        columns: Columns = {}
+        for index, output in enumerate(session.run(None, {name: features})):
+            values = np.asarray(output, dtype=np.float64).reshape(len(features), -1)
+            columns |= {f"output_{index}_{j}": values[:, j] for j in range(values.shape[1])}
+        return columns
+
+    return score
+
+
+def core_scorer(predictor: Predictor) -> Score:
+    def score(features: npt.NDArray[np.float32]) -> Columns:
+        return prediction_columns(predictor, predictor.predict_array(features))
+
+    return score
+
+
+def run_job(path: Path, output_dir: Path, chunk_rows: int, model_dir: Path) -> tuple[float, float]:
+    """Seconds and peak resident memory (MiB) of the job scoring `path` in its own process."""
+    command = [
+        sys.executable,
+        "-m",
+        "{{ package }}.score",
+        f"--input={path}",
+        f"--output-dir={output_dir}",
+        f"--run-id=bench-{path.stem}",
+        f"--chunk-rows={chunk_rows}",
+        f"--model-dir={model_dir}",
+    ]
+    started = time.perf_counter()
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+    _, status, usage = os.wait4(job.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"the job failed: {job.stderr.read().decode() if job.stderr else ''}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def naive_seconds_per_row(path: Path, rows: int, predictor: Predictor) -> float:
+    frame = pd.read_parquet(path).head(rows)
+    started = time.perf_counter()
+    frame.apply(lambda row: predictor.predict_array(row.to_numpy()[np.newaxis, :])[0], axis=1)
+    return (time.perf_counter() - started) / rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1000000,10000000", help="input sizes, comma separated")
+    parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk")
+    parser.add_argument("--naive-rows", type=int, default=5_000, help="rows of the naive baseline")
+    arguments = parser.parse_args()
+    sizes = [int(size) for size in arguments.rows.split(",")]
+    model_dir = BatchSettings().model_dir
+    predictor = Predictor.load(model_dir)
+    print(f"model {predictor.model_version}, {len(FEATURE_NAMES)} features")
+    print(f"chunks of {arguments.chunk_rows} rows; naive baseline on {arguments.naive_rows} rows")
+    print(ROW.format("rows", "variant", "seconds", "rows/s", "x raw", "peak RSS MiB"))
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        for rows in sizes:
+            path = work / f"input-{rows}.parquet"
+            write_input(path, rows, arguments.chunk_rows)
+            raw = loop(path, work / "raw.parquet", arguments.chunk_rows, raw_scorer(model_dir))
+            core = loop(path, work / "core.parquet", arguments.chunk_rows, core_scorer(predictor))
+            job, peak = run_job(path, work / "predictions", arguments.chunk_rows, model_dir)
+            naive = naive_seconds_per_row(path, min(rows, arguments.naive_rows), predictor) * rows
+            for variant, seconds, memory in (
+                ("raw limit (pyarrow + onnx)", raw, ""),
+                ("core limit (predict_array)", core, ""),
+                ("job ({{ engine }})", job, f"{peak:.0f}"),
+                ("naive apply (extrapolated)", naive, ""),
+            ):
+                rate, relative = f"{rows / seconds:,.0f}", f"{raw / seconds:.2f}"
+                print(ROW.format(rows, variant, f"{seconds:.2f}", rate, relative, memory))
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+{%- set package = cookiecutter.__package_name -%}
+{%- set classification = cookiecutter.model_type != "regression" -%}
+{%- set legal = cookiecutter.legal_review == "yes" -%}
+"""Rows per second scored inside the database, next to scoring the same rows in Python.
+
+    python benchmarks/bench_database.py [--rows 100000] [--postgres postgresql://...]
+
+For DuckDB (in memory) and PostgreSQL (a schema of its own, dropped afterwards), the same rows
+of the sample data are scored twice into a new table:
+- in the database: `CREATE TABLE ... AS SELECT * FROM model_predictions`, the compiled model;
+- in Python: the rows pulled out, scored by the ONNX predictor in batches, and written back
+  (DuckDB from numpy arrays, PostgreSQL with COPY).
+The target is in-database throughput at least that of the Python round trip (ratio >= 1).
+"""
+
+# The SQL names in these queries are the package's constants.
+# ruff: noqa: S608
+
+import argparse
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import duckdb
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from {{ package }}.artifact import load_metadata
+{%- if legal %}
+from {{ package }}.audit import AuditLog
+{%- endif %}
+from {{ package }}.data import load_dataset
+from {{ package }}.db import DatabaseSettings, connect, migrate
+from {{ package }}.features import FEATURE_NAMES
+from {{ package }}.predictor import Predictor
+from {{ package }}.sql import INPUT_TABLE, OUTPUTS, VIEW, compile_model, create_input_table
+
+BATCH = 10_000
+"""Rows per model call and per write in the Python round trip."""
+
+
+def sample_rows(rows: int) -> dict[str, Any]:
+    """`rows` rows of the sample data (repeated), as columns: id and the features."""
+    features = load_dataset().features.astype(np.float64)
+    repeated = features[np.arange(rows) % len(features)]
+    columns: dict[str, Any] = {"id": np.arange(rows, dtype=np.int64)}
+    columns.update({name: repeated[:, index] for index, name in enumerate(FEATURE_NAMES)})
+    return columns
+
+
+def score_in_python(predictor: Predictor, features: np.ndarray[Any, Any]) -> list[list[Any]]:
+    """The outputs of `predictor` as columns in `OUTPUTS` order."""
+    outputs: list[list[Any]] = [[] for _ in OUTPUTS]
+    for start in range(0, len(features), BATCH):
+        for prediction in predictor.predict_array(features[start : start + BATCH]):
+{%- if classification %}
+            outputs[0].append(prediction.label)
+            for index, probability in enumerate(prediction.probabilities.values(), start=1):
+                outputs[index].append(probability)
+{%- else %}
+            outputs[0].append(prediction.value)
+{%- endif %}
+    return outputs
+
+
+def timed(work: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def bench_duckdb(
+    columns: dict[str, Any], predictor: Predictor, migrations: Path
+) -> tuple[float, float]:
+    """Seconds to score every row in DuckDB, and in Python with the round trip."""
+    connection = duckdb.connect()
+    create_input_table(connection)
+    connection.register("sample", columns)
+    connection.execute(f"INSERT INTO {INPUT_TABLE} SELECT * FROM sample")
+    for path in sorted((migrations / "duckdb").glob("*.up.sql")):
+        connection.execute(path.read_text(encoding="utf-8"))
+
+    def in_database() -> None:
+        connection.execute(f"CREATE TABLE scored_sql AS SELECT * FROM {VIEW}")
+
+    def in_python() -> None:
+        pulled = connection.execute(
+            f"SELECT id, {', '.join(FEATURE_NAMES)} FROM {INPUT_TABLE}"
+        ).fetchnumpy()
+        features = np.column_stack([pulled[name] for name in FEATURE_NAMES])
+        outputs = score_in_python(predictor, features)
+        scored = {"id": pulled["id"]} | {
+            name: np.array(values, dtype=object if name == "label" else np.float64)
+            for name, values in zip(OUTPUTS, outputs, strict=True)
+        }
+        connection.register("scored", scored)
+        connection.execute("CREATE TABLE scored_python AS SELECT * FROM scored")
+
+    seconds = timed(in_database), timed(in_python)
+    connection.close()
+    return seconds
+
+
+def bench_postgres(
+    server: str, columns: dict[str, Any], predictor: Predictor, migrations: Path
+) -> tuple[float, float] | str:
+    """Seconds to score every row in PostgreSQL, and in Python; or why it could not run."""
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        return f"not reachable at {server}: {str(error).strip()}"
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    separator = "&" if "?" in server else "?"
+    url = f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            return bench_postgres_schema(url, columns, predictor, migrations)
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def bench_postgres_schema(
+    url: str, columns: dict[str, Any], predictor: Predictor, migrations: Path
+) -> tuple[float, float]:
+    with connect(url) as database:
+        create_input_table(database)
+        migrate(database, migrations)
+    names = ["id", *FEATURE_NAMES]
+    with psycopg.connect(url, autocommit=True) as connection:
+        with connection.cursor().copy(
+            sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(INPUT_TABLE), sql.SQL(", ").join(map(sql.Identifier, names))
+            )
+        ) as copy:
+            for row in zip(*(columns[name].tolist() for name in names), strict=True):
+                copy.write_row(row)
+        connection.execute(f"ANALYZE {INPUT_TABLE}")
+
+        def in_database() -> None:
+            connection.execute(f"CREATE TABLE scored_sql AS SELECT * FROM {VIEW}")
+
+        def in_python() -> None:
+            rows = connection.execute(
+                f"SELECT id, {', '.join(FEATURE_NAMES)} FROM {INPUT_TABLE}"
+            ).fetchall()
+            pulled = np.array(rows, dtype=np.float64)
+            outputs = score_in_python(predictor, pulled[:, 1:])
+            definitions = ", ".join(
+                f"{name} {'TEXT' if name == 'label' else 'FLOAT8'}" for name in OUTPUTS
+            )
+            connection.execute(f"CREATE TABLE scored_python (id BIGINT, {definitions})")
+            with connection.cursor().copy(
+                f"COPY scored_python (id, {', '.join(OUTPUTS)}) FROM STDIN"
+            ) as copy:
+                for row in zip(pulled[:, 0].astype(np.int64).tolist(), *outputs, strict=True):
+                    copy.write_row(row)
+
+        return timed(in_database), timed(in_python)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    settings = DatabaseSettings()
+    _, metadata = load_metadata(settings.model_dir)
+{%- if legal %}
+    audit = Path(tempfile.mkdtemp()) / "predictions.jsonl"
+    predictor = Predictor.load(settings.model_dir, AuditLog(audit))
+{%- else %}
+    predictor = Predictor.load(settings.model_dir)
+{%- endif %}
+    migrations = Path(tempfile.mkdtemp()) / "migrations"
+    compile_model(settings.model_dir, migrations)
+    columns = sample_rows(args.rows)
+    print(f"model {metadata.version}, {args.rows} rows of the sample data\n")
+    print(f"{'database':<12}{'in database':>16}{'Python round trip':>20}{'ratio':>8}")
+    results = {
+        "DuckDB": bench_duckdb(columns, predictor, migrations),
+        "PostgreSQL": bench_postgres(args.postgres, columns, predictor, migrations),
+    }
+    for name, result in results.items():
+        if isinstance(result, str):
+            print(f"{name:<12}skipped: {result}")
+            continue
+        in_database, in_python = result
+        print(
+            f"{name:<12}{args.rows / in_database:>12,.0f} r/s{args.rows / in_python:>16,.0f} r/s"
+            f"{in_python / in_database:>7.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+{%- set classification = cookiecutter.model_type != "regression" -%}
+{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
+"""The batch scoring pipeline the engine runs chunk by chunk (or partition by partition).
+
+A chunk is validated with vectorised checks, its valid rows are scored with one model call,
+and its predictions and rejects are committed as one part of the run's output:
+
+    <output_dir>/<run_id>/predictions/part-00000.parquet   scored rows
+    <output_dir>/<run_id>/rejects/part-00000.parquet       rows not scored, with the reason
+    <output_dir>/<run_id>/_commits/part-00000.json         the part's counts, written last
+    <output_dir>/<run_id>/_SUCCESS.json                    the run's counts, once complete
+
+Every file is written under a temporary name and renamed into place, and a part counts only
+once its commit marker exists: a run that is killed and started again with the same run id
+skips the committed parts and redoes the others, so every input row ends up in exactly one
+output row. Downstream readers wait for `_SUCCESS.json`.
+"""
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field
+
+from .features import FEATURE_NAMES
+from .predictor import Predictor, UnscorableInputError
+from .schema import FLOAT32_MAX, Prediction
+from .settings import Settings
+
+PART_NAME = "part-{:05d}"
+
+
+class BatchSettings(Settings):
+    """What to score and where the outputs go (`{{ cookiecutter.__package_name | upper }}_*` variables)."""
+
+    input: str = "data/input.parquet"
+    """A Parquet or CSV file, a directory of Parquet files, or `sqlite:///path.db` with `query`."""
+
+    query: str = ""
+    """The SQL query that reads the rows of a database input. Give it an ORDER BY: a rerun
+    must read the same rows in the same chunks."""
+
+    output_dir: Path = Path("predictions")
+    """Each run writes to its own directory `<output_dir>/<run_id>/`."""
+
+    run_id: str = Field(
+        default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d"),
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    )
+    """Names the run (default: today's UTC date). Running a run id again resumes or, when it
+    is complete, does nothing."""
+
+    chunk_rows: int = Field(default=100_000, gt=0)
+    """Rows scored per model call and per output part: bounds the job's memory."""
+
+
+class InputError(Exception):
+    """The input as a whole cannot be scored (a missing column, an unreadable source)."""
+
+
+class RunMismatchError(Exception):
+    """A run id was reused for another input, chunking or model version."""
+
+
+@dataclass(frozen=True)
+class PartCounts:
+    rows: int
+    scored: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    model_version: str
+    parts: int
+    rows: int
+    scored: int
+    rejected: int
+    output: str
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+def validate(chunk: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]:
+    """The chunk's feature matrix and, per row, why it cannot be scored ("" when it can).
+
+    A row is rejected for its first bad column: a value that is not a number, {% if not imputes %}missing, {% endif %}not
+    finite or outside the float32 range the model computes in.{% if imputes %} A missing value is kept: the
+    feature pipeline imputes it.{% endif %}
+    """
+    absent_columns = [name for name in FEATURE_NAMES if name not in chunk.columns]
+    if absent_columns:
+        raise InputError(f"the input has no column {', '.join(absent_columns)}")
+    features = np.empty((len(chunk), len(FEATURE_NAMES)), dtype=np.float64)
+    reasons = np.full(len(chunk), "", dtype=object)
+    for index, name in enumerate(FEATURE_NAMES):
+        column = chunk[name]
+        numeric = pd.api.types.is_numeric_dtype(column)
+        numbers = column if numeric else pd.to_numeric(column, errors="coerce")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        absent = column.isna().to_numpy()
+        problems = (
+            (np.isnan(values) & ~absent, "not a number"),
+{%- if not imputes %}
+            (absent, "missing"),
+{%- endif %}
+            (np.abs(values) > FLOAT32_MAX, "not finite or outside the float32 range"),
+        )
+        for mask, problem in problems:
+            if mask.any():
+                reasons[mask & (reasons == "")] = f"{name}: {problem}"
+        features[:, index] = values
+    return features, reasons
+
+
+def predict(
+    predictor: Predictor, features: npt.NDArray[np.float64], rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], list[Prediction], dict[int, str]]:
+    """Score `features` in one model call; the rows scored, their predictions and the rows the
+    model could not score with the reason. Only a batch the model refuses is split in two,
+    until the refused rows are found."""
+    try:
+        return rows, predictor.predict_array(features), {}
+    except UnscorableInputError as error:
+        if len(rows) == 1:
+            return rows[:0], [], {int(rows[0]): str(error)}
+    half = len(rows) // 2
+    first = predict(predictor, features[:half], rows[:half])
+    second = predict(predictor, features[half:], rows[half:])
+    return np.concatenate([first[0], second[0]]), first[1] + second[1], first[2] | second[2]
+
+
+def prediction_columns(predictor: Predictor, predictions: list[Prediction]) -> dict[str, Any]:
+    """Predictions as columns: {% if classification %}the label and one probability column per class{% else %}the predicted value{% endif %}{% if cookiecutter.legal_review == "yes" %}, and one
+    explanation column per feature{% endif %}."""
+{%- if classification %}
+    columns: dict[str, Any] = {"label": [p.label for p in predictions]}
+    for label in predictor.metadata.labels:
+        columns[f"probability_{label}"] = np.array(
+            [p.probabilities[label] for p in predictions], dtype=np.float64
+        )
+{%- else %}
+    columns: dict[str, Any] = {"value": np.array([p.value for p in predictions], dtype=np.float64)}
+{%- endif %}
+{%- if cookiecutter.legal_review == "yes" %}
+    for name in FEATURE_NAMES:
+        columns[f"explanation_{name}"] = np.array(
+            [p.explanation[name] for p in predictions], dtype=np.float64
+        )
+{%- endif %}
+    return columns
+
+
+def score_chunk(
+    chunk: pd.DataFrame, part: int, predictor: Predictor, run_id: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The predictions and the rejects of one chunk; together they hold each of its rows once.
+
+    Rows are identified by `part` and `row` (the position in the part){% if cookiecutter.stateful == "yes" %}; other input columns
+    (an entity id) are not carried over{% endif %}.
+    """
+    features, reasons = validate(chunk)
+    rows = np.arange(len(chunk), dtype=np.int64)
+    valid = reasons == ""
+    scored, predictions, unscorable = predict(predictor, features[valid], rows[valid])
+    for row, reason in unscorable.items():
+        reasons[row] = reason
+    scored_frame = pd.DataFrame(
+        {
+            "part": np.full(len(scored), part, dtype=np.int32),
+            "row": scored,
+            **prediction_columns(predictor, predictions),
+            "model_version": predictor.model_version,
+            "run_id": run_id,
+        }
+    )
+    rejected = reasons != ""
+    rejects = chunk.loc[rejected].astype("string").reset_index(drop=True)
+    rejects.insert(0, "part", np.full(len(rejects), part, dtype=np.int32))
+    rejects.insert(1, "row", rows[rejected])
+    rejects["reason"] = pd.array(reasons[rejected], dtype="string")
+    rejects["run_id"] = run_id
+    return scored_frame, rejects
+
+
+class RunOutput:
+    """The output directory of one run: committed parts, and the run's completion record."""
+
+    def __init__(self, settings: BatchSettings) -> None:
+        self.root = settings.output_dir / settings.run_id
+        self.predictions = self.root / "predictions"
+        self.rejects = self.root / "rejects"
+        self.commits = self.root / "_commits"
+        self.success = self.root / "_SUCCESS.json"
+        self.run_id = settings.run_id
+
+    def start(self, identity: dict[str, Any]) -> None:
+        """Create the run's directories, or check a rerun scores the same input the same way.
+
+        Files a killed run left half-written are removed; its committed parts stay.
+        """
+        record = self.root / "_run.json"
+        if record.exists():
+            started = json.loads(record.read_text(encoding="utf-8"))
+            if started != identity:
+                raise RunMismatchError(
+                    f"run {self.run_id} was started with {started}, not {identity}:"
+                    " use another run id"
+                )
+        for directory in (self.predictions, self.rejects, self.commits):
+            directory.mkdir(parents=True, exist_ok=True)
+            for leftover in directory.glob(".*.tmp"):
+                leftover.unlink()
+        if not record.exists():
+            _write_atomically(record, json.dumps(identity, indent=2).encode())
+
+    def completed(self) -> RunSummary | None:
+        """The summary of this run when it already completed."""
+        if not self.success.exists():
+            return None
+        return RunSummary(**json.loads(self.success.read_text(encoding="utf-8")))
+
+    def committed(self) -> dict[int, PartCounts]:
+        return {
+            int(marker.stem.removeprefix("part-")): PartCounts(
+                **json.loads(marker.read_text(encoding="utf-8"))
+            )
+            for marker in self.commits.glob("part-*.json")
+        }
+
+    def commit(self, part: int, predictions: pd.DataFrame, rejects: pd.DataFrame) -> PartCounts:
+        """Write one part's outputs, then its commit marker; each file is whole or absent."""
+        name = PART_NAME.format(part)
+        counts = PartCounts(
+            rows=len(predictions) + len(rejects), scored=len(predictions), rejected=len(rejects)
+        )
+        for directory, frame in ((self.predictions, predictions), (self.rejects, rejects)):
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+            _write_atomically(directory / f"{name}.parquet", sink.getvalue().to_pybytes())
+        _write_atomically(self.commits / f"{name}.json", json.dumps(asdict(counts)).encode())
+        return counts
+
+    def finish(self, parts: int, rows_read: int, model_version: str) -> RunSummary:
+        """Check every part is committed and every row read is scored or rejected, and record it."""
+        committed = self.committed()
+        missing = sorted(set(range(parts)) - committed.keys())
+        if missing or len(committed) != parts:
+            raise RuntimeError(f"run {self.run_id}: parts {missing} are not committed")
+        rows = sum(counts.rows for counts in committed.values())
+        scored = sum(counts.scored for counts in committed.values())
+        rejected = sum(counts.rejected for counts in committed.values())
+        if rows != rows_read or scored + rejected != rows:
+            raise RuntimeError(
+                f"run {self.run_id}: {rows_read} rows read, but {scored} scored"
+                f" + {rejected} rejected = {scored + rejected} rows written"
+            )
+        summary = RunSummary(
+            run_id=self.run_id,
+            model_version=model_version,
+            parts=parts,
+            rows=rows,
+            scored=scored,
+            rejected=rejected,
+            output=str(self.root),
+        )
+        _write_atomically(self.success, summary.as_json().encode())
+        return summary
+
+
+def run_identity(settings: BatchSettings, predictor: Predictor, engine: str) -> dict[str, Any]:
+    """What a rerun of a run id must repeat for its committed parts to stay valid."""
+    return {
+        "input": settings.input,
+        "query": settings.query,
+        "chunk_rows": settings.chunk_rows,
+        "engine": engine,
+        "model_version": predictor.model_version,
+    }
+
+
+def check_counts(parts: Iterable[tuple[int, int]], committed: dict[int, PartCounts]) -> None:
+    """Refuse to resume when a committed part no longer has the rows it had: the input changed."""
+    for part, rows in parts:
+        if part in committed and committed[part].rows != rows:
+            raise RunMismatchError(
+                f"part {part} had {committed[part].rows} rows and now has {rows}: the input changed"
+            )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with temporary.open("wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(path)

@@ -1,0 +1,1 @@
+{% include "strategies/stream/brokers/" ~ cookiecutter.broker ~ ".py.j2" %}

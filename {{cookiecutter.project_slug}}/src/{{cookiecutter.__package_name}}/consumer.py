@@ -1,0 +1,193 @@
+"""The event stream consumer: reads events, scores them in batches, publishes predictions.
+
+    python -m {{ cookiecutter.__package_name }}.consumer
+
+Delivery is at-least-once: `broker.py` acknowledges a batch only after its predictions and
+dead letters are published, so a crash redelivers it. Each prediction carries the source
+event's id (`event_id`): consumers of the output deduplicate on it.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+
+from faststream import FastStream
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .broker import Broker, BrokerSettings, create_broker, declare_topics, subscribe
+from .predictor import Predictor, UnscorableInputError
+from .schema import Features, Prediction
+
+logger = logging.getLogger(__name__)
+
+READY_MESSAGE = "Consumer ready"
+
+
+class StreamSettings(BrokerSettings):
+    """Settings of the stream consumer, on top of the shared and the broker's ones."""
+
+    input_topic: str = "events"
+    """Where the events to score are read from."""
+    output_topic: str = "predictions"
+    """Where the predictions are published."""
+    dead_letter_topic: str = "events-dead-letter"
+    """Where events that cannot be scored go, with the error and the original payload."""
+    consumer_group: str = "{{ cookiecutter.project_slug }}"
+    """Replicas in one group share the events: add replicas to scale out."""
+    max_batch_size: int = Field(default=100, ge=1)
+    """Most events scored in one model call."""
+    graceful_timeout_s: float = Field(default=30.0, gt=0)
+    """On SIGTERM, how long in-flight batches may take to finish before the process exits."""
+
+
+class Event(BaseModel):
+    """An event to score: its id and the features of one row."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, description="The event's id, carried into the prediction.")
+    features: Features
+
+
+class ScoredEvent(Prediction):
+    """The prediction published for one event."""
+
+    event_id: str = Field(description="The source event's id: the idempotency key.")
+
+
+class DeadLetter(BaseModel):
+    """An event that could not be scored."""
+
+    event_id: str | None = Field(description="The event's id, when it could be read.")
+    error: str = Field(description="Why it could not be scored.")
+    payload: str = Field(description="The original payload (bytes that are not UTF-8 escaped).")
+
+
+def parse(payloads: Sequence[bytes]) -> tuple[list[Event], list[DeadLetter]]:
+    """The valid events among the payloads, and dead letters for the others."""
+    events: list[Event] = []
+    dead_letters: list[DeadLetter] = []
+    for payload in payloads:
+        try:
+            events.append(Event.model_validate_json(payload))
+        except ValidationError as error:
+            details = "; ".join(
+                f"{'.'.join(map(str, item['loc'])) or 'event'}: {item['msg']}"
+                for item in error.errors(include_input=False)
+            )
+            error_text = f"invalid event: {details}"
+            dead_letters.append(dead_letter(payload, error_text, readable_id(payload)))
+    return events, dead_letters
+
+
+def readable_id(payload: bytes) -> str | None:
+    """The `id` of an invalid event, when it has one."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None
+    event_id = document.get("id") if isinstance(document, dict) else None
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
+def dead_letter(payload: bytes, error: str, event_id: str | None = None) -> DeadLetter:
+    return DeadLetter(
+        event_id=event_id, error=error, payload=payload.decode(errors="backslashreplace")
+    )
+
+
+def score(
+    predictor: Predictor, events: Sequence[Event]
+) -> tuple[list[ScoredEvent], list[DeadLetter]]:
+    """Score the events in one model call; when some are unscorable, score them one by one
+    so that only those become dead letters."""
+    try:
+        predictions = predictor.predict([event.features for event in events])
+    except UnscorableInputError:
+        if len(events) == 1:
+            raise
+    else:
+        return [
+            ScoredEvent(event_id=event.id, **prediction.model_dump())
+            for event, prediction in zip(events, predictions, strict=True)
+        ], []
+    scored: list[ScoredEvent] = []
+    dead_letters: list[DeadLetter] = []
+    for event in events:
+        try:
+            scored.extend(score(predictor, [event])[0])
+        except UnscorableInputError as error:
+            payload = event.model_dump_json().encode()
+            dead_letters.append(dead_letter(payload, f"unscorable: {error}", event.id))
+    return scored, dead_letters
+
+
+class Consumer:
+    """Turns a batch of raw events into the messages to publish."""
+
+    def __init__(self, predictor: Predictor, settings: StreamSettings) -> None:
+        self.predictor = predictor
+        self.settings = settings
+
+    def handle(self, payloads: Sequence[bytes]) -> dict[str, list[bytes]]:
+        """A prediction or a dead letter for every payload, by the topic it goes to. The
+        broker module publishes them and only then acknowledges the batch."""
+        events, dead_letters = parse(payloads)
+        scored: list[ScoredEvent] = []
+        if events:
+            scored, unscorable = score(self.predictor, events)
+            dead_letters += unscorable
+        for letter in dead_letters:
+            logger.warning("Dead letter for event %s: %s", letter.event_id, letter.error)
+        return {
+            self.settings.output_topic: [event.model_dump_json().encode() for event in scored],
+            self.settings.dead_letter_topic: [
+                letter.model_dump_json().encode() for letter in dead_letters
+            ],
+        }
+
+
+def build_consumer(settings: StreamSettings, predictor: Predictor) -> Broker:
+    """A broker with the consumer subscribed to the input topic."""
+    broker = create_broker(settings, settings.graceful_timeout_s)
+    subscribe(
+        broker,
+        settings,
+        topic=settings.input_topic,
+        group=settings.consumer_group,
+        max_batch_size=settings.max_batch_size,
+        handle=Consumer(predictor, settings).handle,
+    )
+    return broker
+
+
+def create_app(settings: StreamSettings, predictor: Predictor) -> FastStream:
+    """The consumer app: the consumer's broker, and the ready line once it consumes."""
+    broker = build_consumer(settings, predictor)
+    app = FastStream(broker)
+
+    @app.after_startup
+    async def announce() -> None:
+        await declare_topics(broker, [settings.output_topic, settings.dead_letter_topic])
+        logger.info(
+            "%s: model %s, scoring %s into %s",
+            READY_MESSAGE,
+            predictor.model_version,
+            settings.input_topic,
+            settings.output_topic,
+        )
+
+    return app
+
+
+def main() -> None:
+    """Run the consumer until SIGTERM or SIGINT, which drain the in-flight batch first."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = StreamSettings()
+    app = create_app(settings, Predictor.from_settings(settings))
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

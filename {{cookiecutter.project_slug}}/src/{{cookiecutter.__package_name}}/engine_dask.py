@@ -1,0 +1,141 @@
+"""The Dask engine: the input's partitions are scored in parallel by a Dask cluster.
+
+By default the job starts a `distributed.LocalCluster` on this machine; with
+`SCHEDULER_ADDRESS` set it submits to an existing cluster instead (see deploy/batch/dask.yaml).
+Each partition is read, validated, scored and committed by one task, so a worker holds a
+few partitions at a time whatever the input size. Workers write the outputs themselves:
+on a cluster, `output_dir` must be storage every worker and the job share.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass
+from functools import cache
+from pathlib import Path
+
+import dask.dataframe as dd
+import pandas as pd
+import pyarrow.parquet as pq
+from dask.delayed import Delayed, delayed
+from distributed import Client, LocalCluster
+from pydantic import Field
+
+from .batch import (
+    BatchSettings,
+    InputError,
+    PartCounts,
+    RunOutput,
+    RunSummary,
+    run_identity,
+    score_chunk,
+)
+from .features import FEATURE_NAMES
+from .predictor import Predictor
+
+ENGINE = "dask"
+BYTES_PER_ROW = 8 * len(FEATURE_NAMES)
+
+logger = logging.getLogger(__name__)
+
+
+class EngineSettings(BatchSettings):
+    """The shared batch settings and where the Dask cluster is."""
+
+    scheduler_address: str = ""
+    """An existing cluster's scheduler (`tcp://scheduler:8786`); empty starts a LocalCluster."""
+
+    workers: int = Field(default=0, ge=0)
+    """LocalCluster worker processes (0: one per core)."""
+
+    processes: bool = True
+    """LocalCluster workers as processes (true) or as threads of this process (false)."""
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One row group of a Parquet file: read by the task that scores it, so no task result
+    holds input rows and a worker's memory is bounded by the row groups it is scoring."""
+
+    file: Path
+    group: int
+
+    def read(self) -> pd.DataFrame:
+        return pq.ParquetFile(self.file).read_row_group(self.group).to_pandas()
+
+
+def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
+    """The input's partitions: a Parquet row group each, or CSV blocks of about `chunk_rows`
+    rows (delayed Dask DataFrame partitions)."""
+    path = Path(settings.input)
+    if not path.exists():
+        raise InputError(f"the input {path} does not exist (the Dask engine reads files)")
+    if path.suffix == ".csv":
+        # Feature columns are read as text and converted by validation, so one bad value
+        # rejects its row instead of failing the whole read.
+        frame = dd.read_csv(
+            path,
+            dtype=dict.fromkeys(FEATURE_NAMES, "string"),
+            blocksize=settings.chunk_rows * BYTES_PER_ROW * 2,
+        )
+        return list(frame.to_delayed())
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    return [
+        RowGroup(file, group)
+        for file in files
+        for group in range(pq.ParquetFile(file).metadata.num_row_groups)
+    ]
+
+
+@cache
+def _predictor(settings_json: str) -> Predictor:
+    """One predictor per worker process, loaded by its first task."""
+    return Predictor.from_settings(EngineSettings.model_validate_json(settings_json))
+
+
+def score_partition(
+    partition: pd.DataFrame | RowGroup, part: int, settings: EngineSettings
+) -> PartCounts:
+    """Score and commit one partition (runs on a worker)."""
+    predictor = _predictor(settings.model_dump_json())
+    frame = partition.read() if isinstance(partition, RowGroup) else partition
+    predictions, rejects = score_chunk(frame, part, predictor, settings.run_id)
+    return RunOutput(settings).commit(part, predictions, rejects)
+
+
+def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
+    """Score the input into `<output_dir>/<run_id>/`, resuming a run that did not finish."""
+    output = RunOutput(settings)
+    if (summary := output.completed()) is not None:
+        logger.info("run %s is already complete", settings.run_id)
+        return summary
+    output.start(run_identity(settings, predictor, ENGINE))
+    committed = output.committed()
+    partitions = read_partitions(settings)
+    pending = [part for part in range(len(partitions)) if part not in committed]
+    logger.info("%d partitions, %d already committed", len(partitions), len(committed))
+    tasks = [delayed(score_partition)(partitions[part], part, settings) for part in pending]
+    with _client(settings) as client:
+        for part, counts in zip(pending, client.gather(client.compute(tasks)), strict=True):
+            logger.info("part %d: %d rows, %d scored, %d rejected", part, *astuple(counts))
+    rows = sum(counts.rows for counts in output.committed().values())
+    return output.finish(len(partitions), rows, predictor.model_version)
+
+
+@contextmanager
+def _client(settings: EngineSettings) -> Iterator[Client]:
+    """A client of the configured cluster, or of a LocalCluster that lives as long as it."""
+    if settings.scheduler_address:
+        with Client(settings.scheduler_address, set_as_default=False) as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=settings.workers or None,
+            threads_per_worker=1,
+            processes=settings.processes,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        yield client

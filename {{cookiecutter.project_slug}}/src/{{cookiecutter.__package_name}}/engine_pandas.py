@@ -1,0 +1,87 @@
+"""The pandas engine: one process reads the input in chunks of `chunk_rows` and scores them.
+
+Memory is bounded by the chunk size, not by the input size: Parquet and CSV are streamed
+with pyarrow datasets, database rows with a server-side cursor read `chunk_rows` at a time.
+"""
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import astuple
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+
+from .batch import (
+    BatchSettings,
+    InputError,
+    RunOutput,
+    RunSummary,
+    check_counts,
+    run_identity,
+    score_chunk,
+)
+from .features import FEATURE_NAMES
+from .predictor import Predictor
+
+ENGINE = "pandas"
+SQLITE = "sqlite:///"
+
+logger = logging.getLogger(__name__)
+
+
+class EngineSettings(BatchSettings):
+    """The pandas engine needs nothing beyond the shared batch settings."""
+
+
+def read_chunks(settings: BatchSettings) -> Iterator[pd.DataFrame]:
+    """The input, `chunk_rows` rows at a time, in the same chunks on every run."""
+    if settings.input.startswith(SQLITE):
+        if not settings.query:
+            raise InputError("a database input needs a query (the QUERY setting)")
+        with closing(sqlite3.connect(settings.input.removeprefix(SQLITE))) as connection:
+            yield from pd.read_sql_query(settings.query, connection, chunksize=settings.chunk_rows)
+        return
+    path = Path(settings.input)
+    if not path.exists():
+        raise InputError(f"the input {path} does not exist")
+    if path.suffix == ".csv":
+        # Feature columns are read as text and converted by validation, so one bad value
+        # rejects its row instead of failing the whole read.
+        csv = ds.CsvFileFormat(
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(FEATURE_NAMES, pa.string()), strings_can_be_null=True
+            )
+        )
+        dataset = ds.dataset(path, format=csv)
+    else:
+        dataset = ds.dataset(path, format="parquet")
+    # No read-ahead beyond the next batch: memory stays bounded by the chunk size.
+    batches = dataset.to_batches(
+        batch_size=settings.chunk_rows, batch_readahead=1, fragment_readahead=1
+    )
+    for batch in batches:
+        yield batch.to_pandas()
+
+
+def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
+    """Score the input into `<output_dir>/<run_id>/`, resuming a run that did not finish."""
+    output = RunOutput(settings)
+    if (summary := output.completed()) is not None:
+        logger.info("run %s is already complete", settings.run_id)
+        return summary
+    output.start(run_identity(settings, predictor, ENGINE))
+    committed = output.committed()
+    parts = rows_read = 0
+    for part, chunk in enumerate(read_chunks(settings)):
+        parts, rows_read = part + 1, rows_read + len(chunk)
+        if part in committed:
+            check_counts([(part, len(chunk))], committed)
+            continue
+        counts = output.commit(part, *score_chunk(chunk, part, predictor, settings.run_id))
+        logger.info("part %d: %d rows, %d scored, %d rejected", part, *astuple(counts))
+    return output.finish(parts, rows_read, predictor.model_version)

@@ -1,0 +1,288 @@
+"""The scheduled function: an EventBridge schedule scores the CSV files waiting in storage.
+
+Each run reads every `incoming/<name>.csv` under the data URL that has no
+`predictions/<name>.csv` yet, and writes next to it:
+
+- `predictions/<name>.csv`: one line per valid row, in input order: the columns that are not
+  model features (ids, keys) copied through, then the prediction;
+- `rejects/<name>.csv`: the rows that failed validation or that the model cannot score, each
+  with its line number and the reason.
+
+A file is scored in one model call and its outputs are written whole (an S3 PUT, or a rename
+on a local disk), rejects first: a run that stops half-way leaves no prediction file and the
+next run scores that file again. Nothing is ever lost or scored twice.
+
+The storage is S3 in AWS (`s3://bucket/prefix`) and a local directory otherwise (a path or
+`file://` URL): both sit behind the small `Storage` protocol, and boto3 is used only by
+`S3Storage` (the Lambda runtime provides it).
+
+The Lambda handler is `{{ cookiecutter.__package_name }}.scheduled.handler`.
+"""
+
+import argparse
+import csv
+import importlib
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from .features import FEATURE_NAMES
+from .predictor import Predictor, UnscorableInputError
+from .schema import Features, Prediction
+from .settings import Settings
+
+SERVICE = "{{ cookiecutter.project_slug }}"
+INCOMING = "incoming/"
+PREDICTIONS = "predictions/"
+REJECTS = "rejects/"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=SERVICE, service=SERVICE)
+
+
+class ScheduledSettings(Settings):
+    """Settings of the scheduled function, on top of the shared ones."""
+
+    data_url: str = "data"
+    """Where `incoming/`, `predictions/` and `rejects/` are: `s3://bucket/prefix`, or a local
+    directory (a path or a `file://` URL)."""
+
+
+class Storage(Protocol):
+    """The few operations scoring needs, on keys relative to the data URL."""
+
+    def keys(self, prefix: str) -> list[str]: ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def write(self, key: str, data: bytes) -> None: ...
+
+
+class LocalStorage:
+    """A local directory; writes are atomic (a temporary file renamed into place)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def keys(self, prefix: str) -> list[str]:
+        directory = self.root / prefix
+        if not directory.is_dir():
+            return []
+        return sorted(prefix + path.name for path in directory.iterdir() if path.is_file())
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+
+class S3Storage:
+    """A prefix in an S3 bucket, through boto3 (a PUT is atomic: readers see all or nothing)."""
+
+    def __init__(self, bucket: str, prefix: str) -> None:
+        # boto3 comes with the Lambda Python runtime and is not a dependency of this package.
+        self.client = importlib.import_module("boto3").client("s3")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def keys(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
+        return sorted(
+            item["Key"].removeprefix(self.prefix)
+            for page in pages
+            for item in page.get("Contents", [])
+        )
+
+    def read(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)[
+            "Body"
+        ].read()
+        return body
+
+    def write(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+
+def open_storage(data_url: str) -> Storage:
+    """The storage a data URL names: `s3://bucket/prefix`, `file:///path` or a path."""
+    url = urlparse(data_url)
+    if url.scheme == "s3":
+        return S3Storage(url.netloc, url.path)
+    if url.scheme == "file":
+        return LocalStorage(Path(url.path))
+    if url.scheme:
+        raise ValueError(f"unsupported data URL {data_url!r}: use s3://, file:// or a path")
+    return LocalStorage(Path(data_url))
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What scoring one input file produced."""
+
+    name: str
+    scored: int
+    rejected: int
+
+
+def to_csv(header: list[str], rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def flatten(prediction: Prediction) -> dict[str, Any]:
+    """A prediction as flat CSV columns: `probabilities.<class>` for a mapping field."""
+    columns: dict[str, Any] = {}
+    for name, value in prediction.model_dump().items():
+        if isinstance(value, dict):
+            columns.update({f"{name}.{key}": item for key, item in value.items()})
+        else:
+            columns[name] = value
+    return columns
+
+
+def validate(row: dict[str, str]) -> Features:
+    """A CSV row as model input: empty cells are missing values, numbers are parsed."""
+    values = {name: row.get(name) or None for name in FEATURE_NAMES if name in row}
+    return Features.model_validate(values)
+
+
+def score_rows(
+    predictor: Predictor, rows: list[tuple[int, dict[str, str], Features]]
+) -> tuple[list[tuple[dict[str, str], Prediction]], list[tuple[int, dict[str, str], str]]]:
+    """Scored rows and unscorable ones: all in one model call, row by row when a row in the
+    batch is so far outside the training range that the model cannot score it."""
+    try:
+        predictions = predictor.predict([features for _, _, features in rows])
+    except UnscorableInputError:
+        scored: list[tuple[dict[str, str], Prediction]] = []
+        unscorable: list[tuple[int, dict[str, str], str]] = []
+        for line, row, features in rows:
+            try:
+                (prediction,) = predictor.predict([features])
+            except UnscorableInputError as error:
+                unscorable.append((line, row, str(error)))
+            else:
+                scored.append((row, prediction))
+        return scored, unscorable
+    return [(row, p) for (_, row, _), p in zip(rows, predictions, strict=True)], []
+
+
+def score_file(storage: Storage, predictor: Predictor, key: str) -> FileResult:
+    """Score one input file; write its rejects (when there are any), then its predictions."""
+    name = key.removeprefix(INCOMING)
+    reader = csv.DictReader(io.StringIO(storage.read(key).decode("utf-8-sig")))
+    columns = list(reader.fieldnames or [])
+    passthrough = [column for column in columns if column not in FEATURE_NAMES]
+    valid: list[tuple[int, dict[str, str], Features]] = []
+    invalid: list[tuple[int, dict[str, str], str]] = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            valid.append((line, row, validate(row)))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, item['loc'])) or 'row'}: {item['msg']}"
+                for item in error.errors()
+            )
+            invalid.append((line, row, problems))
+    scored, unscorable = score_rows(predictor, valid)
+    rejects = sorted(invalid + unscorable, key=lambda reject: reject[0])
+    if rejects:
+        rows = [{"line": line, **row, "error": error} for line, row, error in rejects]
+        storage.write(REJECTS + name, to_csv(["line", *columns, "error"], rows))
+    output = [
+        {**{column: row[column] for column in passthrough}, **flatten(prediction)}
+        for row, prediction in scored
+    ]
+    header = list(output[0]) if output else passthrough
+    storage.write(PREDICTIONS + name, to_csv(header, output))
+    return FileResult(name, scored=len(output), rejected=len(rejects))
+
+
+def score_pending(storage: Storage, predictor: Predictor) -> list[FileResult]:
+    """Score every incoming CSV file that has no predictions yet."""
+    done = {key.removeprefix(PREDICTIONS) for key in storage.keys(PREDICTIONS)}
+    pending = [
+        key
+        for key in storage.keys(INCOMING)
+        if key.endswith(".csv") and key.removeprefix(INCOMING) not in done
+    ]
+    results = []
+    for key in pending:
+        result = score_file(storage, predictor, key)
+        logger.info(
+            "scored", extra={"file": key, "scored": result.scored, "rejected": result.rejected}
+        )
+        metrics.add_metric(name="RowsScored", unit=MetricUnit.Count, value=result.scored)
+        metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=result.rejected)
+        results.append(result)
+    metrics.add_metric(name="FilesScored", unit=MetricUnit.Count, value=len(results))
+    return results
+
+
+@cache
+def configured() -> tuple[Storage, Predictor]:
+    """Storage and model from the environment, made once per execution environment."""
+    settings = ScheduledSettings()
+    return open_storage(settings.data_url), Predictor.from_settings(settings)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point for the EventBridge schedule's `Scheduled Event`."""
+    logger.info("scheduled run", extra={"time": event.time, "rule": event.resources})
+    storage, predictor = configured()
+    results = score_pending(storage, predictor)
+    return {
+        "files": [result.name for result in results],
+        "scored": sum(result.scored for result in results),
+        "rejected": sum(result.rejected for result in results),
+        "model_version": predictor.model_version,
+    }
+
+
+def write_sample(path: Path, rows: int = 20) -> None:
+    """A sample input file: `rows` rows of the training data with an `id` column, and one
+    row that is not a number, which lands in the rejects (needs the train extra)."""
+    from .data import load_dataset
+
+    features = load_dataset().features[:rows]
+    lines = [
+        {"id": f"sample-{i}", **dict(zip(FEATURE_NAMES, row.tolist(), strict=True))}
+        for i, row in enumerate(features)
+    ]
+    lines.append({"id": "broken", **dict.fromkeys(FEATURE_NAMES, "n/a")})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_csv(["id", *FEATURE_NAMES], lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Tools around the scheduled function.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sample = commands.add_parser("write-sample", help="write a sample input CSV file")
+    sample.add_argument("path", type=Path, help="for example data/incoming/sample.csv")
+    args = parser.parse_args(argv)
+    write_sample(args.path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,507 @@
+{%- set classification = cookiecutter.model_type != "regression" -%}
+{%- set legal = cookiecutter.legal_review == "yes" -%}
+"""Where the entities to score are read from and their predictions are written to.
+
+A store is one database holding three tables: the entities (an entity id column and one
+column per feature), the predictions (one row per entity, upserted, so a rerun replaces
+instead of duplicating) and the rejects (entities that could not be scored, with the reason).
+DuckDB is the embedded default; PostgreSQL is the production store, written with COPY into a
+staging table and one `INSERT ... ON CONFLICT` per batch.
+"""
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import psycopg
+import pyarrow as pa  # type: ignore[import-untyped]
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
+"""A table or column name, optionally schema-qualified: the only names put into SQL text."""
+
+
+def quoted(name: str) -> str:
+    """`name` as a quoted SQL identifier (`schema.table` -> `"schema"."table"`)."""
+    if not re.fullmatch(IDENTIFIER, name):
+        raise ValueError(f"{name!r} is not a plain SQL identifier")
+    return ".".join(f'"{part}"' for part in name.split("."))
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The names of a store's tables, and of the entity id column."""
+
+    entities: str = "entities"
+    predictions: str = "predictions"
+    rejects: str = "prediction_rejects"
+    entity_id: str = "entity_id"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A batch of entities that have no current prediction yet, as read from the source."""
+
+    entity_ids: list[str]
+    features: npt.NDArray[np.float64]
+    """One row per entity, one column per feature; NaN where the source holds NULL or NaN."""
+    missing: list[str]
+    """Per entity, the features whose value is NULL (comma separated, empty when none)."""
+    copies: list[int]
+    """Per entity, how many source rows carry its id (more than one is an error)."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Predictions of one batch, column by column, ready to be upserted."""
+
+    entity_ids: list[str]
+{%- if classification %}
+    labels: list[str]
+    probabilities: list[str]
+    """JSON objects: class name -> probability."""
+{%- else %}
+    values: list[float]
+{%- endif %}
+{%- if legal %}
+    explanations: list[str]
+    """JSON objects: feature -> contribution to the prediction."""
+{%- endif %}
+    model_version: str
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Entities of one batch that could not be scored, and why."""
+
+    entity_ids: list[str]
+    reasons: list[str]
+    model_version: str
+    rejected_at: datetime
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How many entities have a current prediction, a current reject, or neither."""
+
+    entities: int
+    predicted: int
+    rejected: int
+    missing: int
+    without_id: int
+    """Source rows whose entity id is NULL: they can be neither scored nor reported."""
+    first_missing: list[str]
+    first_rejects: list[tuple[str, str]]
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0 and self.without_id == 0
+
+
+class Store(Protocol):
+    """What the precompute job needs from a store."""
+
+    location: str
+
+    def prepare(self) -> None:
+        """Create the predictions and rejects tables unless they exist."""
+
+    def pending(
+        self, feature_names: Sequence[str], model_version: str, batch_size: int, *, rescore: bool
+    ) -> Iterator[Pending]:
+        """The entities without a current prediction or reject (all of them with `rescore`)."""
+
+    def save(self, scored: Scored, rejected: Rejected) -> None:
+        """Upsert one batch's predictions and rejects in one transaction."""
+
+    def load_entities(
+        self,
+        feature_names: Sequence[str],
+        entity_ids: Sequence[str],
+        features: npt.NDArray[np.float64],
+    ) -> None:
+        """Replace the entities table with these rows (the sample data, tests, benchmarks)."""
+
+    def check(self, model_version: str, show: int) -> Completeness:
+        """Compare the entities with the current predictions and rejects."""
+
+    def close(self) -> None: ...
+
+
+PREDICTION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("entity_id", "TEXT PRIMARY KEY"),
+{%- if classification %}
+    ("label", "TEXT NOT NULL"),
+    ("probabilities", "{json} NOT NULL"),
+{%- else %}
+    ("value", "DOUBLE PRECISION NOT NULL"),
+{%- endif %}
+{%- if legal %}
+    ("explanation", "{json} NOT NULL"),
+{%- endif %}
+    ("model_version", "TEXT NOT NULL"),
+    ("scored_at", "TIMESTAMPTZ NOT NULL"),
+)
+REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("entity_id", "TEXT PRIMARY KEY"),
+    ("reason", "TEXT NOT NULL"),
+    ("model_version", "TEXT NOT NULL"),
+    ("rejected_at", "TIMESTAMPTZ NOT NULL"),
+)
+
+CREATE = "CREATE TABLE IF NOT EXISTS {table} ({columns})"
+UPSERT = (
+    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}"
+    " ON CONFLICT (entity_id) DO UPDATE SET {updates}"
+)
+# A scored entity's old reject goes, and so does a rejected entity's stale prediction.
+DELETE_STAGED = "DELETE FROM {table} WHERE entity_id IN (SELECT entity_id FROM {staging})"
+PENDING = """
+SELECT entity_id, missing, copies, {features} FROM (
+    SELECT
+        CAST(e.{entity_id} AS TEXT) AS entity_id,
+        concat_ws(', ', {missing}) AS missing,
+        count(*) OVER (PARTITION BY e.{entity_id}) AS copies,
+        row_number() OVER (PARTITION BY e.{entity_id}) AS nth,
+        {casts}
+    FROM {entities} AS e
+    WHERE e.{entity_id} IS NOT NULL
+) AS source
+WHERE nth = 1
+"""
+NOT_CURRENT = """
+  AND NOT EXISTS (
+    SELECT 1 FROM {predictions} AS p
+    WHERE p.entity_id = source.entity_id AND p.model_version = {version})
+  AND NOT EXISTS (
+    SELECT 1 FROM {rejects} AS r
+    WHERE r.entity_id = source.entity_id AND r.model_version = {version})
+"""
+SOURCE_IDS = (
+    "SELECT DISTINCT CAST({entity_id} AS TEXT) AS entity_id FROM {entities}"
+    " WHERE {entity_id} IS NOT NULL"
+)
+COUNTS = """
+SELECT
+    (SELECT count(*) FROM ids),
+    (SELECT count(*) FROM ids WHERE EXISTS (
+        SELECT 1 FROM {predictions} AS p
+        WHERE p.entity_id = ids.entity_id AND p.model_version = {version})),
+    (SELECT count(*) FROM ids WHERE EXISTS (
+        SELECT 1 FROM {rejects} AS r
+        WHERE r.entity_id = ids.entity_id AND r.model_version = {version})),
+    (SELECT count(*) FROM {entities} WHERE {entity_id} IS NULL)
+"""
+MISSING = """
+SELECT entity_id FROM ids
+WHERE NOT EXISTS (
+    SELECT 1 FROM {predictions} AS p
+    WHERE p.entity_id = ids.entity_id AND p.model_version = {version})
+  AND NOT EXISTS (
+    SELECT 1 FROM {rejects} AS r
+    WHERE r.entity_id = ids.entity_id AND r.model_version = {version})
+"""
+FIRST_REJECTS = """
+SELECT r.entity_id, r.reason FROM {rejects} AS r
+WHERE r.model_version = {version} AND r.entity_id IN (SELECT entity_id FROM ids)
+ORDER BY r.entity_id LIMIT {limit}
+"""
+
+
+class SqlStore:
+    """The SQL both databases share; subclasses connect, read batches and stage rows."""
+
+    json_type = "JSON"
+    placeholder = "$version"
+    location: str
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    def sql(self, template: str, **names: str) -> str:
+        """`template` with the store's table names quoted and `{version}` as a parameter."""
+        return template.format(
+            entities=quoted(self.tables.entities),
+            predictions=quoted(self.tables.predictions),
+            rejects=quoted(self.tables.rejects),
+            entity_id=quoted(self.tables.entity_id),
+            version=self.placeholder,
+            **names,
+        )
+
+    def create_statements(self) -> list[str]:
+        return [
+            self.sql(CREATE, table=quoted(table), columns=columns)
+            for table, schema in (
+                (self.tables.predictions, PREDICTION_COLUMNS),
+                (self.tables.rejects, REJECT_COLUMNS),
+            )
+            for columns in [
+                ", ".join(f"{name} {kind.format(json=self.json_type)}" for name, kind in schema)
+            ]
+        ]
+
+    def pending_query(self, feature_names: Sequence[str], *, rescore: bool) -> str:
+        names = [quoted(name) for name in feature_names]
+        return self.sql(
+            PENDING + ("" if rescore else NOT_CURRENT),
+            features=", ".join(names),
+            missing=", ".join(f"CASE WHEN e.{n} IS NULL THEN '{n[1:-1]}' END" for n in names),
+            casts=", ".join(f"CAST(e.{n} AS DOUBLE PRECISION) AS {n}" for n in names),
+        )
+
+    def entities_statements(self, feature_names: Sequence[str]) -> list[str]:
+        columns = ", ".join(f"{quoted(name)} DOUBLE PRECISION" for name in feature_names)
+        create = "CREATE TABLE {entities} ({entity_id} TEXT PRIMARY KEY, {features})"
+        return [self.sql("DROP TABLE IF EXISTS {entities}"), self.sql(create, features=columns)]
+
+    def upserts(self, staging: str, rejects_staging: str) -> list[str]:
+        statements = []
+        for table, schema, staged, other in (
+            (self.tables.predictions, PREDICTION_COLUMNS, staging, self.tables.rejects),
+            (self.tables.rejects, REJECT_COLUMNS, rejects_staging, self.tables.predictions),
+        ):
+            columns = [name for name, _ in schema]
+            statements += [
+                self.sql(
+                    UPSERT,
+                    table=quoted(table),
+                    staging=staged,
+                    columns=", ".join(columns),
+                    updates=", ".join(f"{c} = excluded.{c}" for c in columns[1:]),
+                ),
+                self.sql(DELETE_STAGED, table=quoted(other), staging=staged),
+            ]
+        return statements
+
+    def check_queries(self, show: int) -> tuple[str, str, str]:
+        """The counts, the first missing ids and the first rejects, each after `WITH ids`."""
+        ids = f"WITH ids AS ({self.sql(SOURCE_IDS)}) "
+        return (
+            ids + self.sql(COUNTS),
+            ids + self.sql(MISSING) + f"ORDER BY entity_id LIMIT {int(show)}",
+            ids + self.sql(FIRST_REJECTS, limit=str(int(show))),
+        )
+
+
+def pending_batch(columns: Sequence[Any], rows: int) -> Pending:
+    """A `Pending` from the query's columns: id, missing, copies, then the features."""
+    entity_ids, missing, copies, *features = columns
+    return Pending(
+        entity_ids=list(entity_ids),
+        features=np.column_stack(features).astype(np.float64).reshape(rows, len(features)),
+        missing=list(missing),
+        copies=[int(count) for count in copies],
+    )
+
+
+def completeness(counts: Sequence[Any], missing: list[Any], rejects: list[Any]) -> Completeness:
+    entities, predicted, rejected, without_id = (int(count) for count in counts)
+    return Completeness(
+        entities=entities,
+        predicted=predicted,
+        rejected=rejected,
+        missing=entities - predicted - rejected,
+        without_id=without_id,
+        first_missing=[str(row[0]) for row in missing],
+        first_rejects=[(str(row[0]), str(row[1])) for row in rejects],
+    )
+
+
+def prediction_columns(scored: Scored) -> dict[str, list[Any]]:
+    return {
+        "entity_id": scored.entity_ids,
+{%- if classification %}
+        "label": scored.labels,
+        "probabilities": scored.probabilities,
+{%- else %}
+        "value": scored.values,
+{%- endif %}
+{%- if legal %}
+        "explanation": scored.explanations,
+{%- endif %}
+        "model_version": [scored.model_version] * len(scored.entity_ids),
+        "scored_at": [scored.scored_at] * len(scored.entity_ids),
+    }
+
+
+def reject_columns(rejected: Rejected) -> dict[str, list[Any]]:
+    return {
+        "entity_id": rejected.entity_ids,
+        "reason": rejected.reasons,
+        "model_version": [rejected.model_version] * len(rejected.entity_ids),
+        "rejected_at": [rejected.rejected_at] * len(rejected.entity_ids),
+    }
+
+
+class DuckDBStore(SqlStore):
+    """A DuckDB database file: the embedded default."""
+
+    def __init__(self, path: Path, tables: Tables) -> None:
+        super().__init__(tables)
+        self.location = str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = duckdb.connect(str(path))
+
+    def prepare(self) -> None:
+        for statement in self.create_statements():
+            self.connection.execute(statement)
+
+    def pending(
+        self, feature_names: Sequence[str], model_version: str, batch_size: int, *, rescore: bool
+    ) -> Iterator[Pending]:
+        query = self.pending_query(feature_names, rescore=rescore)
+        params = None if rescore else {"version": model_version}
+        # A second connection reads while the first one writes each batch.
+        reader = self.connection.cursor()
+        try:
+            for batch in reader.sql(query, params=params).to_arrow_reader(batch_size):
+                columns = [column.to_numpy(zero_copy_only=False) for column in batch.columns]
+                yield pending_batch(columns, batch.num_rows)
+        finally:
+            reader.close()
+
+    def save(self, scored: Scored, rejected: Rejected) -> None:
+        connection = self.connection
+        connection.begin()
+        try:
+            connection.register("staged_predictions", pa.table(prediction_columns(scored)))
+            connection.register("staged_rejects", pa.table(reject_columns(rejected)))
+            for statement in self.upserts("staged_predictions", "staged_rejects"):
+                connection.execute(statement)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.unregister("staged_predictions")
+            connection.unregister("staged_rejects")
+
+    def load_entities(
+        self,
+        feature_names: Sequence[str],
+        entity_ids: Sequence[str],
+        features: npt.NDArray[np.float64],
+    ) -> None:
+        columns = {"entity_id": pa.array(entity_ids, pa.string())}
+        columns |= {name: pa.array(features[:, i]) for i, name in enumerate(feature_names)}
+        connection = self.connection
+        connection.begin()
+        try:
+            for statement in self.entities_statements(feature_names):
+                connection.execute(statement)
+            connection.register("staged_entities", pa.table(columns))
+            connection.execute(self.sql("INSERT INTO {entities} SELECT * FROM staged_entities"))
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.unregister("staged_entities")
+
+    def check(self, model_version: str, show: int) -> Completeness:
+        counts, missing, rejects = (
+            self.connection.execute(query, {"version": model_version}).fetchall()
+            for query in self.check_queries(show)
+        )
+        return completeness(counts[0], missing, rejects)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class PostgresStore(SqlStore):
+    """A PostgreSQL database: rows are COPied into temporary staging tables, then upserted."""
+
+    json_type = "JSONB"
+    placeholder = "%(version)s"
+
+    def __init__(self, url: str, tables: Tables) -> None:
+        super().__init__(tables)
+        self.url = url
+        self.connection = psycopg.connect(url, autocommit=True)
+        info = self.connection.info
+        self.location = f"postgresql://{info.host}:{info.port}/{info.dbname}"
+
+    def prepare(self) -> None:
+        with self.connection.transaction():
+            for statement in self.create_statements():
+                self.connection.execute(statement)
+            for staging, table in (
+                ("staged_predictions", self.tables.predictions),
+                ("staged_rejects", self.tables.rejects),
+            ):
+                self.connection.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging}"
+                    f" (LIKE {quoted(table)}) ON COMMIT DELETE ROWS"
+                )
+
+    def pending(
+        self, feature_names: Sequence[str], model_version: str, batch_size: int, *, rescore: bool
+    ) -> Iterator[Pending]:
+        query = self.pending_query(feature_names, rescore=rescore)
+        params = None if rescore else {"version": model_version}
+        # A second connection streams the rows (a server-side cursor, binary: no parsing of
+        # numbers as text) while the first one writes.
+        with (
+            psycopg.connect(self.url) as reader,
+            reader.cursor(name="pending", binary=True) as cursor,
+        ):
+            cursor.itersize = batch_size
+            cursor.execute(query, params)
+            while rows := cursor.fetchmany(batch_size):
+                yield pending_batch(list(zip(*rows, strict=True)), len(rows))
+
+    def save(self, scored: Scored, rejected: Rejected) -> None:
+        with self.connection.transaction(), self.connection.cursor() as cursor:
+            for staging, columns in (
+                ("staged_predictions", prediction_columns(scored)),
+                ("staged_rejects", reject_columns(rejected)),
+            ):
+                copy_sql = f"COPY {staging} ({', '.join(columns)}) FROM STDIN"
+                with cursor.copy(copy_sql) as copy:
+                    for row in zip(*columns.values(), strict=True):
+                        copy.write_row(row)
+            for statement in self.upserts("staged_predictions", "staged_rejects"):
+                cursor.execute(statement)
+
+    def load_entities(
+        self,
+        feature_names: Sequence[str],
+        entity_ids: Sequence[str],
+        features: npt.NDArray[np.float64],
+    ) -> None:
+        names = ", ".join([quoted(self.tables.entity_id), *map(quoted, feature_names)])
+        with self.connection.transaction(), self.connection.cursor() as cursor:
+            for statement in self.entities_statements(feature_names):
+                cursor.execute(statement)
+            copy_sql = self.sql("COPY {entities} ({names}) FROM STDIN (FORMAT BINARY)", names=names)
+            with cursor.copy(copy_sql) as copy:
+                copy.set_types(["text", *["float8"] * len(feature_names)])
+                for entity_id, row in zip(entity_ids, features.tolist(), strict=True):
+                    copy.write_row((entity_id, *row))
+
+    def check(self, model_version: str, show: int) -> Completeness:
+        with self.connection.cursor() as cursor:
+            results = []
+            for query in self.check_queries(show):
+                cursor.execute(query, {"version": model_version})
+                results.append(cursor.fetchall())
+        counts, missing, rejects = results
+        return completeness(counts[0], missing, rejects)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def open_store(source: str, tables: Tables) -> Store:
+    """The store at `source`: a `postgresql://` URL, or the path of a DuckDB file."""
+    if source.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(source, tables)
+    return DuckDBStore(Path(source), tables)

@@ -1,0 +1,75 @@
+"""The consumer against the in-memory broker: predictions carry the event id and the model
+version; malformed events become dead letters without holding up the others."""
+
+import json
+from typing import Any
+
+import pytest
+
+from broker_testing import TestBroker, listen
+from {{ cookiecutter.__package_name }}.broker import publish
+from {{ cookiecutter.__package_name }}.consumer import (
+    DeadLetter,
+    ScoredEvent,
+    StreamSettings,
+    build_consumer,
+    parse,
+)
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+
+
+def event(event_id: str, row: Any) -> bytes:
+    features = dict(zip(FEATURE_NAMES, row.tolist(), strict=True))
+    return json.dumps({"id": event_id, "features": features}).encode()
+
+
+def test_parse_keeps_valid_events_and_explains_invalid_ones(held_out: Dataset) -> None:
+    valid = event("ok", held_out.features[0])
+    no_id = json.dumps({"features": {}}).encode()
+    events, dead_letters = parse([valid, b"not json", no_id])
+    assert [e.id for e in events] == ["ok"]
+    assert [letter.payload for letter in dead_letters] == ["not json", no_id.decode()]
+    assert [letter.event_id for letter in dead_letters] == [None, None]
+    assert "invalid event" in dead_letters[0].error
+    assert "id: Field required" in dead_letters[1].error
+
+
+def test_parse_escapes_payloads_that_are_not_utf8() -> None:
+    _, (letter,) = parse([b"\xff\xfe"])
+    assert letter.payload == "\\xff\\xfe"
+
+
+@pytest.mark.anyio
+async def test_every_event_gets_a_prediction_or_a_dead_letter(
+    predictor: Predictor, held_out: Dataset
+) -> None:
+    settings = StreamSettings(max_batch_size=8)
+    broker = build_consumer(settings, predictor)
+    predictions: list[ScoredEvent] = []
+    dead_letters: list[DeadLetter] = []
+
+    async def on_prediction(prediction: ScoredEvent) -> None:
+        predictions.append(prediction)
+
+    async def on_dead_letter(letter: DeadLetter) -> None:
+        dead_letters.append(letter)
+
+    listen(broker, settings.output_topic, on_prediction)
+    listen(broker, settings.dead_letter_topic, on_dead_letter)
+
+    rows = {f"event-{i}": row for i, row in enumerate(held_out.features[:5])}
+    payloads = [event(event_id, row) for event_id, row in rows.items()]
+    payloads.insert(2, b'{"id": "broken", "features": {"unknown": 1}}')
+    async with TestBroker(broker) as test_broker:
+        await publish(test_broker, settings.input_topic, payloads)
+
+    assert sorted(p.event_id for p in predictions) == sorted(rows)
+    for scored in predictions:
+        (expected,) = predictor.predict_array(rows[scored.event_id][None, :])
+        assert scored.model_dump(exclude={"event_id"}) == expected.model_dump()
+    (letter,) = dead_letters
+    assert letter.event_id == "broken"
+    assert "features.unknown: Extra inputs are not permitted" in letter.error
+    assert letter.payload == '{"id": "broken", "features": {"unknown": 1}}'

@@ -1,0 +1,216 @@
+"""The HTTP function, called with real API Gateway HTTP API events (payload format 2.0)."""
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.function import (
+    FunctionSettings,
+    configured,
+    create_app,
+    handler,
+    respond,
+)
+from {{ cookiecutter.__package_name }}.invoke import LocalContext
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+MODEL_DIR = "{{ cookiecutter.__package_name | upper }}_MODEL_DIR"
+MAX_BATCH_SIZE = 10
+MAX_BODY_BYTES = 64 * 1024
+
+Call = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+def http_event(
+    body: Any = None, *, path: str = "/predict", raw: str | None = None
+) -> dict[str, Any]:
+    """events/predict.json, the event API Gateway sends, with another path and body."""
+    event: dict[str, Any] = json.loads((EVENTS / "predict.json").read_text(encoding="utf-8"))
+    text = json.dumps(body) if raw is None else raw
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
+    event["headers"]["content-length"] = str(len(text.encode()))
+    event["body"] = text
+    return event
+
+
+def row(held_out: Dataset, index: int = 0) -> dict[str, float]:
+    return dict(zip(FEATURE_NAMES, held_out.features[index].tolist(), strict=True))
+
+
+@pytest.fixture
+def call(model_dir: Path, predictor: Predictor) -> Call:
+    """Send an event through the function's routes; returns the status and the JSON body."""
+    function_settings = FunctionSettings(
+        model_dir=model_dir, max_batch_size=MAX_BATCH_SIZE, max_body_bytes=MAX_BODY_BYTES
+    )
+    app = create_app(function_settings, predictor)
+
+    def send(event: dict[str, Any]) -> tuple[int, Any]:
+        response = respond(event, LocalContext(), function_settings, app)
+        return int(response["statusCode"]), json.loads(response["body"])
+
+    return send
+
+
+def test_the_sample_event_is_answered_by_the_lambda_handler(
+    model_dir: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # anything the function writes stays in the test's directory
+    monkeypatch.setenv(MODEL_DIR, str(model_dir))
+    configured.cache_clear()
+    event = json.loads((EVENTS / "predict.json").read_text(encoding="utf-8"))
+    try:
+        response = handler(event, LocalContext())
+    finally:
+        configured.cache_clear()
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    body = json.loads(response["body"])
+    assert body["model_version"] == predictor.model_version
+
+
+def test_predict_answers_what_the_model_predicts(
+    call: Call, predictor: Predictor, held_out: Dataset
+) -> None:
+    status, body = call(http_event(row(held_out)))
+    assert status == 200
+    (expected,) = predictor.predict_array(held_out.features[:1])
+    assert body == expected.model_dump(mode="json")
+
+
+def test_a_base64_encoded_body_is_decoded(call: Call, held_out: Dataset) -> None:
+    event = http_event(row(held_out))
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+    status, _ = call(event)
+    assert status == 200
+
+
+def test_predict_batch_answers_in_order(
+    call: Call, predictor: Predictor, held_out: Dataset
+) -> None:
+    rows = [row(held_out, i) for i in range(5)]
+    status, body = call(http_event(rows, path="/predict/batch"))
+    assert status == 200
+    expected = predictor.predict_array(held_out.features[:5])
+    assert body == [prediction.model_dump(mode="json") for prediction in expected]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "error_type"),
+    [
+        (lambda r: r.pop(FEATURE_NAMES[0]), FEATURE_NAMES[0], "missing"),
+        (lambda r: r.update(unknown=1.0), "unknown", "extra_forbidden"),
+        (lambda r: r.update({FEATURE_NAMES[0]: "abc"}), FEATURE_NAMES[0], "float_parsing"),
+        (lambda r: r.update({FEATURE_NAMES[0]: 1e39}), FEATURE_NAMES[0], "less_than_equal"),
+    ],
+    ids=["missing", "unknown", "not-a-number", "beyond-float32"],
+)
+def test_a_bad_field_gets_a_422_naming_it(
+    call: Call,
+    held_out: Dataset,
+    change: Callable[[dict[str, Any]], Any],
+    field: str,
+    error_type: str,
+) -> None:
+    body = row(held_out)
+    change(body)
+    status, answer = call(http_event(body))
+    assert status == 422
+    (problem,) = answer["detail"]
+    assert problem["loc"][-1] == field
+    assert problem["type"] == error_type
+    assert problem["msg"]
+    assert "input" not in problem  # rejected values are not echoed back
+
+
+@pytest.mark.parametrize("raw", ["{", "[1, 2]", "null", '"text"', ""], ids=repr)
+def test_a_body_that_is_not_a_json_object_gets_a_422(call: Call, raw: str) -> None:
+    status, answer = call(http_event(raw=raw))
+    assert status == 422
+    assert answer["detail"]
+
+
+@pytest.mark.parametrize("body", ["not base64!", base64.b64encode(b"\xff\xfe{").decode()])
+def test_a_body_that_cannot_be_decoded_gets_a_400(call: Call, body: str) -> None:
+    event = http_event(raw=body)
+    event["isBase64Encoded"] = True
+    status, answer = call(event)
+    assert status == 400
+    assert answer["detail"][0]["type"] == "decode"
+
+
+def test_a_body_that_is_not_json_gets_a_415(call: Call, held_out: Dataset) -> None:
+    event = http_event(row(held_out))
+    event["headers"]["content-type"] = "text/plain"
+    status, answer = call(event)
+    assert status == 415
+    assert answer["detail"][0]["type"] == "unsupported_content_type"
+
+
+def test_nan_and_infinity_get_a_422(call: Call, held_out: Dataset) -> None:
+    text = json.dumps(row(held_out))
+    for value in ("NaN", "Infinity", "-Infinity"):
+        body = text.replace(json.dumps(float(held_out.features[0][0])), value, 1)
+        status, answer = call(http_event(raw=body))
+        assert status == 422, value
+        assert answer["detail"][0]["loc"][-1] == FEATURE_NAMES[0]
+
+
+def test_an_oversized_body_gets_a_413_before_it_is_parsed(call: Call) -> None:
+    status, answer = call(http_event(raw="x" * (MAX_BODY_BYTES + 1)))
+    assert status == 413
+    assert answer["detail"][0]["type"] == "too_large"
+
+
+@pytest.mark.parametrize("size", [0, MAX_BATCH_SIZE + 1])
+def test_an_empty_or_oversized_batch_gets_a_422(call: Call, held_out: Dataset, size: int) -> None:
+    rows = [row(held_out)] * size
+    status, _ = call(http_event(rows, path="/predict/batch"))
+    assert status == 422
+
+
+def test_an_unknown_route_gets_a_404(call: Call, held_out: Dataset) -> None:
+    status, _ = call(http_event(row(held_out), path="/nowhere"))
+    assert status == 404
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+values = st.one_of(finite, st.none(), st.text(max_size=5), st.booleans(), st.integers())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.dictionaries(st.sampled_from([*FEATURE_NAMES, "other"]), values))
+def test_no_body_gets_a_5xx(call: Call, body: dict[str, Any]) -> None:
+    status, _ = call(http_event(body))
+    assert status < 500
+
+
+def test_serving_never_imports_scikit_learn(model_dir: Path, tmp_path: Path) -> None:
+    program = (
+        "import json, sys\n"
+        "from {{ cookiecutter.__package_name }}.invoke import invoke\n"
+        f"event = json.loads(open({str(EVENTS / 'predict.json')!r}).read())\n"
+        "assert invoke(event)['statusCode'] == 200\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    env = {MODEL_DIR: str(model_dir), "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,251 @@
+{%- set package = cookiecutter.__package_name -%}
+{%- set classification = cookiecutter.model_type != "regression" -%}
+{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
+{%- set legal = cookiecutter.legal_review == "yes" -%}
+{%- import "core/dataset.j2" as sample -%}
+{%- set first_feature = sample.datasets[cookiecutter.model_type].features[0][0] -%}
+"""The precompute job against the embedded DuckDB store: completeness, reruns, rejects."""
+{% if classification or legal %}
+import json
+{%- endif %}
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from {{ package }}.data import load_dataset
+from {{ package }}.features import FEATURE_NAMES
+from {{ package }}.precompute import PrecomputeSettings, load_sample, main, run
+from {{ package }}.predictor import Predictor
+from {{ package }}.stores import DuckDBStore, Rejected, Scored, Tables
+
+BATCH_SIZE = 100
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBStore]:
+    store = DuckDBStore(tmp_path / "entities.duckdb", Tables())
+    yield store
+    store.close()
+
+
+Row = tuple[str | None, Sequence[float | None]]
+
+
+def write_entities(store: DuckDBStore, rows: Sequence[Row]) -> None:
+    """An entities table without a primary key, so that it can hold what real sources do."""
+    columns = ", ".join(f"{name} DOUBLE" for name in FEATURE_NAMES)
+    store.connection.execute(f"CREATE TABLE entities (entity_id TEXT, {columns})")
+    placeholders = ", ".join("?" * (len(FEATURE_NAMES) + 1))
+    store.connection.executemany(
+        f"INSERT INTO entities VALUES ({placeholders})",  # noqa: S608 (no input in the text)
+        [[entity_id, *values] for entity_id, values in rows],
+    )
+
+
+def predictions(store: DuckDBStore) -> dict[str, tuple[object, ...]]:
+    """The stored predictions by entity id: {% if classification %}label, probabilities{% else %}value{% endif %}, model version{% if legal %}, explanation{% endif %}."""
+    rows = store.connection.execute(
+        "SELECT entity_id, {% if classification %}label, probabilities{% else %}value{% endif %}, model_version{% if legal %}, explanation{% endif %} FROM predictions"
+    ).fetchall()
+    return {str(row[0]): tuple(row[1:]) for row in rows}
+
+
+def test_every_entity_gets_the_models_prediction(store: DuckDBStore, predictor: Predictor) -> None:
+    entities = load_sample(store)
+
+    counts = run(predictor, store, BATCH_SIZE)
+
+    assert (counts.scored, counts.rejected) == (entities, 0)
+    result = store.check(predictor.model_version, show=5)
+    assert result.complete
+    assert (result.entities, result.predicted, result.missing) == (entities, entities, 0)
+    expected = predictor.predict_array(load_dataset().features)
+    stored = predictions(store)
+    assert len(stored) == entities
+    for row, prediction in enumerate(expected):
+{%- if classification %}
+        label, probabilities, model_version{% if legal %}, explanation{% endif %} = stored[f"sample-{row}"]
+        assert label == prediction.label
+        assert json.loads(str(probabilities)) == pytest.approx(prediction.probabilities)
+{%- else %}
+        value, model_version{% if legal %}, explanation{% endif %} = stored[f"sample-{row}"]
+        assert value == pytest.approx(prediction.value)
+{%- endif %}
+        assert model_version == predictor.model_version
+{%- if legal %}
+        assert json.loads(str(explanation)) == pytest.approx(prediction.explanation)
+{%- endif %}
+
+
+def test_a_rerun_scores_nothing_and_rescore_replaces_in_place(
+    store: DuckDBStore, predictor: Predictor
+) -> None:
+    entities = load_sample(store)
+    run(predictor, store, BATCH_SIZE)
+    first = predictions(store)
+
+    assert run(predictor, store, BATCH_SIZE).scored == 0
+    assert predictions(store) == first
+
+    assert run(predictor, store, BATCH_SIZE, rescore=True).scored == entities
+    again = predictions(store)
+    assert again.keys() == first.keys()
+    assert store.check(predictor.model_version, show=5).complete
+
+
+class CrashingStore(DuckDBStore):
+    """Fails while saving its second batch, as a job killed midway would."""
+
+    saves = 0
+
+    def save(self, scored: Scored, rejected: Rejected) -> None:
+        self.saves += 1
+        if self.saves == 2:
+            raise ConnectionError("lost the database")
+        super().save(scored, rejected)
+
+
+def test_a_rerun_after_a_crash_completes_the_job(tmp_path: Path, predictor: Predictor) -> None:
+    crashing = CrashingStore(tmp_path / "entities.duckdb", Tables())
+    entities = load_sample(crashing)
+    with pytest.raises(ConnectionError):
+        run(predictor, crashing, BATCH_SIZE)
+    # The first batch was committed, the second one rolled back.
+    interrupted = crashing.check(predictor.model_version, show=5)
+    assert 0 < interrupted.predicted <= BATCH_SIZE
+    assert interrupted.predicted + interrupted.missing == entities
+    crashing.close()
+
+    store = DuckDBStore(tmp_path / "entities.duckdb", Tables())
+    counts = run(predictor, store, BATCH_SIZE)
+
+    assert counts.scored == interrupted.missing
+    assert store.check(predictor.model_version, show=5).complete
+    store.close()
+
+
+def test_bad_rows_are_rejected_with_their_reason(store: DuckDBStore, predictor: Predictor) -> None:
+    good = load_dataset().features[0].astype(float).tolist()
+
+    def with_value(value: float | None) -> list[float | None]:
+        return [value, *good[1:]]
+
+    write_entities(
+        store,
+        [
+            ("good", good),
+            ("nan", with_value(math.nan)),
+            ("infinite", with_value(-math.inf)),
+            ("huge", with_value(1e300)),
+            ("null", with_value(None)),
+            ("twice", good),
+            ("twice", good),
+        ],
+    )
+
+    counts = run(predictor, store, BATCH_SIZE)
+
+    result = store.check(predictor.model_version, show=10)
+    reasons = dict(result.first_rejects)
+    first = FEATURE_NAMES[0]
+    assert reasons["nan"] == f"not a number: {first}"
+    assert reasons["infinite"] == f"infinite: {first}"
+    assert reasons["huge"] == f"outside float32 range: {first}"
+    assert reasons["twice"] == "entity id occurs 2 times in the source"
+{%- if imputes %}
+    # NULL is a missing value: the feature pipeline imputes it.
+    assert "null" in predictions(store)
+    assert (counts.scored, counts.rejected) == (2, 4)
+{%- else %}
+    assert reasons["null"] == f"missing: {first}"
+    assert (counts.scored, counts.rejected) == (1, 5)
+{%- endif %}
+    assert result.complete
+    assert result.entities == result.predicted + result.rejected
+
+
+def test_a_rejected_entity_loses_its_stale_prediction(
+    store: DuckDBStore, predictor: Predictor
+) -> None:
+    load_sample(store)
+    run(predictor, store, BATCH_SIZE)
+    poison = "UPDATE entities SET {{ first_feature }} = 'NaN' WHERE entity_id = 'sample-0'"
+    store.connection.execute(poison)
+
+    run(predictor, store, BATCH_SIZE, rescore=True)
+
+    assert "sample-0" not in predictions(store)
+    assert dict(store.check(predictor.model_version, show=5).first_rejects) == {
+        "sample-0": "not a number: {{ first_feature }}"
+    }
+
+
+def test_the_check_names_what_is_missing(store: DuckDBStore, predictor: Predictor) -> None:
+    entities = load_sample(store)
+    run(predictor, store, BATCH_SIZE)
+    store.connection.execute(
+        "DELETE FROM predictions WHERE entity_id IN ('sample-7', 'sample-3', 'sample-42')"
+    )
+
+    result = store.check(predictor.model_version, show=2)
+
+    assert not result.complete
+    assert result.missing == 3
+    assert result.first_missing == ["sample-3", "sample-42"]
+    # Predictions of another model version are not current.
+    assert store.check("another-version", show=0).missing == entities
+
+
+def test_rows_without_an_entity_id_fail_the_check(store: DuckDBStore, predictor: Predictor) -> None:
+    good = load_dataset().features[0].astype(float).tolist()
+    write_entities(store, [("a", good), (None, good)])
+
+    run(predictor, store, BATCH_SIZE)
+
+    result = store.check(predictor.model_version, show=5)
+    assert (result.predicted, result.without_id, result.complete) == (1, 1, False)
+
+
+def test_the_command_line_scores_checks_and_exits_1_when_incomplete(
+    tmp_path: Path,
+    model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "entities.duckdb"
+    monkeypatch.setenv("{{ package | upper }}_SOURCE", str(source))
+    monkeypatch.setenv("{{ package | upper }}_MODEL_DIR", str(model_dir))
+{%- if cookiecutter.legal_review == "yes" %}
+    monkeypatch.setenv("{{ package | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
+{%- endif %}
+    entities = len(load_dataset().features)
+
+    assert main(["load-sample"]) == 0
+    assert main(["run"]) == 0
+    assert f"{entities} entities: {entities} with a current prediction" in capsys.readouterr().out
+
+    store = DuckDBStore(source, Tables())
+    store.connection.execute("DELETE FROM predictions WHERE entity_id = 'sample-5'")
+    store.close()
+    assert main(["check"]) == 1
+    assert "first 1: sample-5" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["entities; DROP TABLE x", "a.b.c", "1table", ""])
+def test_table_names_must_be_plain_identifiers(name: str) -> None:
+    with pytest.raises(ValidationError):
+        PrecomputeSettings(entities_table=name)
+
+
+def test_entities_are_read_in_batches_of_at_most_the_batch_size(
+    store: DuckDBStore, predictor: Predictor
+) -> None:
+    load_sample(store)
+    store.prepare()
+    batches = store.pending(predictor.feature_names, predictor.model_version, 64, rescore=False)
+    sizes = [len(batch.entity_ids) for batch in batches]
+    assert max(sizes) <= 64
+    assert sum(sizes) == len(load_dataset().features)

@@ -1,0 +1,116 @@
+{%- set package = cookiecutter.__package_name -%}
+{%- import "core/dataset.j2" as sample -%}
+{%- set first_feature = sample.datasets[cookiecutter.model_type].features[0][0] -%}
+"""The precompute job against a real PostgreSQL: COPY, upsert, reruns and the check.
+
+Each test works in a schema of its own, dropped afterwards. The server is
+`{{ package | upper }}_TEST_POSTGRES_URL` (default: the local one); the tests are skipped, saying
+so, when it cannot be reached.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from {{ package }}.precompute import load_sample, run
+from {{ package }}.predictor import Predictor
+from {{ package }}.stores import PostgresStore, Tables
+
+pytestmark = pytest.mark.integration
+
+URL = os.environ.get(
+    "{{ package | upper }}_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BATCH_SIZE = 100
+COUNT = "SELECT count(*), count(DISTINCT entity_id) FROM {schema}.predictions"
+LOSE_TWO = "DELETE FROM {schema}.predictions WHERE entity_id IN ('sample-1', 'sample-2')"
+LOSE_ONE = "DELETE FROM {schema}.predictions WHERE entity_id = 'sample-9'"
+INFINITE_FIRST_FEATURE = (
+    "UPDATE {schema}.entities SET {{ first_feature }} = 'Infinity' WHERE entity_id = 'sample-0'"
+)
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL at {URL} is unreachable: {error}")
+    name = f"precompute_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield name
+    finally:
+        admin.execute(f"DROP SCHEMA {name} CASCADE")
+        admin.close()
+
+
+def sql(store: PostgresStore, schema: str, statement: str) -> list[tuple[Any, ...]]:
+    """The rows of `statement`, run with `{schema}` standing for the test's schema."""
+    cursor = store.connection.execute(statement.format(schema=schema))
+    return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture
+def store(schema: str) -> Iterator[PostgresStore]:
+    tables = Tables(
+        entities=f"{schema}.entities",
+        predictions=f"{schema}.predictions",
+        rejects=f"{schema}.prediction_rejects",
+    )
+    store = PostgresStore(URL, tables)
+    yield store
+    store.close()
+
+
+def test_every_entity_gets_one_current_prediction(
+    store: PostgresStore, schema: str, predictor: Predictor
+) -> None:
+    entities = load_sample(store)
+
+    counts = run(predictor, store, BATCH_SIZE)
+
+    assert (counts.scored, counts.rejected) == (entities, 0)
+    result = store.check(predictor.model_version, show=5)
+    assert result.complete
+    assert (result.entities, result.predicted) == (entities, entities)
+    assert sql(store, schema, COUNT) == [(entities, entities)]
+
+
+def test_reruns_upsert_in_place_and_complete_after_a_crash(
+    store: PostgresStore, schema: str, predictor: Predictor
+) -> None:
+    entities = load_sample(store)
+    run(predictor, store, BATCH_SIZE)
+    # A crash midway leaves some entities without a prediction: the rerun scores those only.
+    sql(store, schema, LOSE_TWO)
+    assert not store.check(predictor.model_version, show=5).complete
+
+    assert run(predictor, store, BATCH_SIZE).scored == 2
+    assert run(predictor, store, BATCH_SIZE, rescore=True).scored == entities
+
+    result = store.check(predictor.model_version, show=5)
+    assert (result.complete, result.predicted) == (True, entities)
+    assert sql(store, schema, COUNT) == [(entities, entities)]
+
+
+def test_bad_rows_are_rejected_and_missing_entities_named(
+    store: PostgresStore, schema: str, predictor: Predictor
+) -> None:
+    entities = load_sample(store)
+    sql(store, schema, INFINITE_FIRST_FEATURE)
+
+    counts = run(predictor, store, BATCH_SIZE)
+
+    assert (counts.scored, counts.rejected) == (entities - 1, 1)
+    result = store.check(predictor.model_version, show=5)
+    assert result.complete
+    assert result.first_rejects == [("sample-0", "infinite: {{ first_feature }}")]
+
+    sql(store, schema, LOSE_ONE)
+    result = store.check(predictor.model_version, show=5)
+    assert (result.complete, result.missing, result.first_missing) == (False, 1, ["sample-9"])

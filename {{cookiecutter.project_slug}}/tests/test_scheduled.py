@@ -1,0 +1,145 @@
+"""The scheduled function, triggered by a real EventBridge scheduled event.
+
+Storage is a local directory (`LocalStorage`): the S3 adapter is a thin layer over boto3's
+list, get and put calls, which the Lambda runtime provides and these tests do not install.
+"""
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.invoke import LocalContext
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.scheduled import (
+    LocalStorage,
+    configured,
+    flatten,
+    handler,
+    open_storage,
+    score_pending,
+    to_csv,
+    write_sample,
+)
+
+EVENT = Path(__file__).resolve().parents[1] / "events" / "scheduled.json"
+ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"
+ROWS = 8
+
+
+def input_file(held_out: Dataset) -> bytes:
+    """ROWS valid rows with an id column, a row with a word in it and one with a missing column."""
+    rows: list[dict[str, Any]] = [
+        {"id": f"row-{i}", **dict(zip(FEATURE_NAMES, held_out.features[i].tolist(), strict=True))}
+        for i in range(ROWS)
+    ]
+    rows.insert(3, {**rows[0], "id": "word", FEATURE_NAMES[0]: "twelve"})
+    rows.append({**rows[0], "id": "short", FEATURE_NAMES[-1]: None})
+    return to_csv(["id", *FEATURE_NAMES], rows)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_a_file_is_scored_with_bad_rows_rejected(
+    tmp_path: Path, predictor: Predictor, held_out: Dataset
+) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.write("incoming/day-1.csv", input_file(held_out))
+
+    (result,) = score_pending(storage, predictor)
+
+    predictions = read_csv(tmp_path / "predictions" / "day-1.csv")
+    scored = [f"row-{i}" for i in range(ROWS)]
+{%- if cookiecutter.feature_engineering == "yes" %}
+    # A missing value is imputed by the feature pipeline: only the word is rejected.
+    assert [p["id"] for p in predictions] == [*scored, "short"]
+{%- else %}
+    assert [p["id"] for p in predictions] == scored
+{%- endif %}
+    expected = predictor.predict_array(held_out.features[:ROWS])
+    for written, prediction in zip(predictions[:ROWS], expected, strict=True):
+        flat = flatten(prediction)
+        assert written.keys() == {"id", *flat}
+        assert written["model_version"] == prediction.model_version
+        for name, value in flat.items():
+            if isinstance(value, float):
+                assert float(written[name]) == pytest.approx(value, abs=1e-6)
+    rejects = read_csv(tmp_path / "rejects" / "day-1.csv")
+{%- if cookiecutter.feature_engineering == "yes" %}
+    assert [(r["line"], r["id"]) for r in rejects] == [("5", "word")]
+    assert result.scored == ROWS + 1
+{%- else %}
+    assert [(r["line"], r["id"]) for r in rejects] == [("5", "word"), ("11", "short")]
+    assert result.scored == ROWS
+{%- endif %}
+    assert FEATURE_NAMES[0] in rejects[0]["error"]
+    assert result.rejected == len(rejects)
+
+
+def test_a_scored_file_is_not_scored_again(
+    tmp_path: Path, predictor: Predictor, held_out: Dataset
+) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.write("incoming/day-1.csv", input_file(held_out))
+    assert [r.name for r in score_pending(storage, predictor)] == ["day-1.csv"]
+    written = (tmp_path / "predictions" / "day-1.csv").stat().st_mtime_ns
+
+    storage.write("incoming/day-2.csv", input_file(held_out))
+    storage.write("incoming/notes.txt", b"not a CSV file")
+    assert [r.name for r in score_pending(storage, predictor)] == ["day-2.csv"]
+    assert score_pending(storage, predictor) == []
+    assert (tmp_path / "predictions" / "day-1.csv").stat().st_mtime_ns == written
+
+
+def test_a_file_without_valid_rows_gets_an_empty_prediction_file(
+    tmp_path: Path, predictor: Predictor
+) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.write("incoming/empty.csv", ("id," + ",".join(FEATURE_NAMES) + "\n").encode())
+    (result,) = score_pending(storage, predictor)
+    assert (result.scored, result.rejected) == (0, 0)
+    assert (tmp_path / "predictions" / "empty.csv").read_text() == "id\n"
+    assert not (tmp_path / "rejects" / "empty.csv").exists()
+
+
+def test_writes_leave_no_partial_files(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.write("predictions/a.csv", b"x\n")
+    storage.write("predictions/a.csv", b"y\n")
+    assert storage.keys("predictions/") == ["predictions/a.csv"]
+    assert storage.read("predictions/a.csv") == b"y\n"
+
+
+def test_data_urls_name_a_local_directory_or_are_refused(tmp_path: Path) -> None:
+    for url in (str(tmp_path), f"file://{tmp_path}"):
+        storage = open_storage(url)
+        assert isinstance(storage, LocalStorage)
+        assert storage.root == tmp_path
+    with pytest.raises(ValueError, match="unsupported data URL"):
+        open_storage("ftp://example.com/data")
+
+
+def test_the_scheduled_event_runs_the_lambda_handler(
+    tmp_path: Path, model_dir: Path, held_out: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # anything the function writes stays in the test's directory
+    monkeypatch.setenv(ENV_PREFIX + "MODEL_DIR", str(model_dir))
+    monkeypatch.setenv(ENV_PREFIX + "DATA_URL", f"file://{tmp_path / 'data'}")
+    write_sample(tmp_path / "data" / "incoming" / "sample.csv", rows=5)
+    event = json.loads(EVENT.read_text(encoding="utf-8"))
+    assert event["detail-type"] == "Scheduled Event"
+    configured.cache_clear()
+    try:
+        answer = handler(event, LocalContext())
+    finally:
+        configured.cache_clear()
+    assert answer["files"] == ["sample.csv"]
+    assert (answer["scored"], answer["rejected"]) == (5, 1)
+    assert len(read_csv(tmp_path / "data" / "predictions" / "sample.csv")) == 5
