@@ -55,7 +55,8 @@ def decide(context: dict[str, Any]) -> str:
     errors = engine.validation_errors(answers)
     if not errors:
         decision = engine.decide(answers)
-        errors = [error] if (error := engine.generation_error(decision.strategy)) else []
+        error = engine.generation_error(decision.strategy, answers)
+        errors = [error] if error else []
     if errors:
         _discard_temporary_template_copy()
         raise InvalidAnswers("\n".join(f"error: {error}" for error in errors))

@@ -266,15 +266,22 @@ def check_answer(name: str, value: Any) -> str | None:
     return f"{name}={str(value)!r} is not allowed: use {allowed}"
 
 
-def generation_error(strategy: str) -> str | None:
-    """Why a decided strategy cannot be generated, or None when it can."""
+def generation_error(strategy: str, answers: dict[str, Any] | None = None) -> str | None:
+    """Why the decided strategy cannot be generated with these answers, or None."""
     generated = table()["generated"]
-    if strategy in generated:
-        return None
-    return (
-        f"deployment_strategy resolved to {strategy!r}, which this template does not generate "
-        f"yet: it generates {', '.join(generated)} (set deployment_strategy to one of them)"
-    )
+    if strategy not in generated:
+        return (
+            f"deployment_strategy resolved to {strategy!r}, which this template does not "
+            f"generate yet: it generates {', '.join(generated)} (set deployment_strategy to "
+            "one of them)"
+        )
+    values = {**(answers or {}), "strategy": strategy}
+    for rule in table()["unsupported"]:
+        wanted = {k: v if isinstance(v, list) else [v] for k, v in rule["when"].items()}
+        if all(str(values.get(k)) in map(str, accepted) for k, accepted in wanted.items()):
+            given = ", ".join(f"{k}={values[k]}" for k in wanted)
+            return f"{given} is not supported: {rule['why']}; use {rule['allowed']}"
+    return None
 
 
 def validation_errors(answers: dict[str, Any]) -> list[str]:

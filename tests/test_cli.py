@@ -159,3 +159,19 @@ def test_fuzzed_answers_never_traceback_and_never_leave_output(
             lines = output.strip().splitlines()
             assert lines and all(line.startswith("error: ") for line in lines), output
             assert list(Path(out).iterdir()) == []
+
+
+@pytest.mark.parametrize("framework", ["xgboost", "lightgbm"])
+def test_database_with_a_tree_framework_is_refused(
+    template: Path, tmp_path: Path, framework: str
+) -> None:
+    answers = [f"{k}={v}" for k, v in SOURCE_ROWS["database"].items()]
+    result = run_cookiecutter(template, tmp_path, *answers, f"framework={framework}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.strip() == (
+        f"error: strategy=database, framework={framework} is not supported: the database "
+        "strategy compiles scikit-learn pipelines to SQL only (orbital gives wrong XGBoost "
+        "probabilities and cannot translate LightGBM); use framework=scikit-learn, or another "
+        "deployment_strategy"
+    )
+    assert list(tmp_path.iterdir()) == []
