@@ -161,6 +161,18 @@ def test_cruft_create_and_update_redecide(template_repo: Path, tmp_path: Path) -
     assert record(project)["_decision"]["strategy"] == "rest"
     assert (project / "src/fraud_scorer/api.py").exists()
 
+    cruft_update(project, STREAM_CHANGES)
+
+    assert record(project)["_decision"]["strategy"] == "stream"
+    assert (
+        json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["data_volume"]
+        == "massive"
+    )
+    assert not (project / "src/fraud_scorer/api.py").exists()
+
+
+def cruft_update(project: Path, changes: dict[str, str]) -> None:
+    """Commit the project (cruft refuses an unclean tree), then update it with `changes`."""
     git = ("git", "-c", "user.name=t", "-c", "user.email=t@example.com")
     run("git", "init", "-q", cwd=project)
     run("git", "add", "-A", cwd=project)
@@ -170,16 +182,9 @@ def test_cruft_create_and_update_redecide(template_repo: Path, tmp_path: Path) -
         "update",
         "-y",
         "--variables-to-update",
-        json.dumps(STREAM_CHANGES),
+        json.dumps(changes),
         cwd=project,
     )
-
-    assert record(project)["_decision"]["strategy"] == "stream"
-    assert (
-        json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["data_volume"]
-        == "massive"
-    )
-    assert not (project / "src/fraud_scorer/api.py").exists()
 
 
 def test_cruft_update_applies_changed_options(template_repo: Path, tmp_path: Path) -> None:
@@ -197,18 +202,7 @@ def test_cruft_update_applies_changed_options(template_repo: Path, tmp_path: Pat
     project = out / "fraud-scorer"
     assert not (project / "src/fraud_scorer/state.py").exists()
 
-    git = ("git", "-c", "user.name=t", "-c", "user.email=t@example.com")
-    run("git", "init", "-q", cwd=project)
-    run("git", "add", "-A", cwd=project)
-    run(*git, "commit", "-qm", "generated", cwd=project)
-    run(
-        str(BIN / "cruft"),
-        "update",
-        "-y",
-        "--variables-to-update",
-        '{"stateful": "yes"}',
-        cwd=project,
-    )
+    cruft_update(project, {"stateful": "yes"})
 
     assert record(project)["stateful"] == "yes"
     assert (project / "src/fraud_scorer/state.py").exists()
