@@ -43,4 +43,4 @@ pins: install
 
 ## The documentation site (strict), built into the tooling cache, outside the repo.
 docs: $(BIN)/.installed
-	$(BIN)/mkdocs build --strict --site-dir $(CACHE)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(CACHE)/site
