@@ -32,6 +32,22 @@ def run(*command: str, cwd: Path | None = None, env: dict | None = None) -> str:
     return result.stdout
 
 
+def regenerate(template: Path, project: Path, *changes: str) -> None:
+    """The regeneration command documented in the generated README, run inside the project."""
+    env = {**ENV, "ML_DEPLOY_ANSWERS": ".cookiecutter.json", "PWD": str(project)}
+    run(
+        str(BIN / "cookiecutter"),
+        "--no-input",
+        "-f",
+        "-o",
+        "..",
+        str(template),
+        *changes,
+        cwd=project,
+        env=env,
+    )
+
+
 def record(project: Path) -> dict:
     return json.loads((project / ".cookiecutter.json").read_text())
 
@@ -70,32 +86,11 @@ def test_documented_command_regenerates_with_changed_options(
     project = tmp_path / "fraud-scorer"
     assert not (project / "src/fraud_scorer/audit.py").exists()
 
-    env = {**ENV, "ML_DEPLOY_ANSWERS": ".cookiecutter.json", "PWD": str(project)}
-    run(
-        str(BIN / "cookiecutter"),
-        "--no-input",
-        "-f",
-        "-o",
-        "..",
-        str(template),
-        "legal_review=yes",
-        cwd=project,
-        env=env,
-    )
+    regenerate(template, project, "legal_review=yes")
     assert record(project)["legal_review"] == "yes"
     assert (project / "src/fraud_scorer/audit.py").exists()
 
-    run(
-        str(BIN / "cookiecutter"),
-        "--no-input",
-        "-f",
-        "-o",
-        "..",
-        str(template),
-        "legal_review=no",
-        cwd=project,
-        env=env,
-    )
+    regenerate(template, project, "legal_review=no")
     assert not (project / "src/fraud_scorer/audit.py").exists()
 
 
@@ -119,19 +114,7 @@ def test_documented_command_regenerates_with_changed_answers(
     assert record(project)["_decision"]["strategy"] == "rest"
 
     # The command in the generated README, run from inside the project.
-    changes = [f"{k}={v}" for k, v in STREAM_CHANGES.items()]
-    env = {**ENV, "ML_DEPLOY_ANSWERS": ".cookiecutter.json", "PWD": str(project)}
-    run(
-        str(BIN / "cookiecutter"),
-        "--no-input",
-        "-f",
-        "-o",
-        "..",
-        str(template),
-        *changes,
-        cwd=project,
-        env=env,
-    )
+    regenerate(template, project, *(f"{k}={v}" for k, v in STREAM_CHANGES.items()))
 
     regenerated = record(project)
     assert regenerated["_decision"]["strategy"] == "stream"
