@@ -33,7 +33,7 @@ from {{ package }}.engine_{{ engine }} import EngineSettings, run
 from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor, UnscorableInputError
 from {{ package }}.sample_input import BAD_VALUES, sample_frame
-from {{ package }}.schema import Prediction
+from {{ package }}.schema import Scores
 from {{ package }}.score import main
 
 CHUNK_ROWS = 200
@@ -80,53 +80,55 @@ def assert_each_row_once(settings: EngineSettings, rows: int) -> None:
 
 def test_validation_rejects_each_bad_value_with_its_reason() -> None:
     frame = sample_frame()
-    _, reasons = validate(frame)
-    bad = reasons[-len(BAD_VALUES) :].tolist()
-    assert bad[0] == f"{FEATURE_NAMES[0]}: not a number"
+    _, reasons = validate(pa.Table.from_pandas(frame.astype("string")))
+    first = len(frame) - len(BAD_VALUES)
     out_of_range = "not finite or outside the float32 range"
-    assert bad[1] == f"{FEATURE_NAMES[1 % len(FEATURE_NAMES)]}: {out_of_range}"
-    assert bad[2] == f"{FEATURE_NAMES[2 % len(FEATURE_NAMES)]}: {out_of_range}"
-{%- if imputes %}
-    assert bad[3] == ""  # a missing value is imputed by the feature pipeline
-{%- else %}
-    assert bad[3] == f"{FEATURE_NAMES[3 % len(FEATURE_NAMES)]}: missing"
+    assert reasons == {
+        first: f"{FEATURE_NAMES[0]}: not a number",
+        first + 1: f"{FEATURE_NAMES[1 % len(FEATURE_NAMES)]}: {out_of_range}",
+        first + 2: f"{FEATURE_NAMES[2 % len(FEATURE_NAMES)]}: {out_of_range}",
+{%- if not imputes %}
+        first + 3: f"{FEATURE_NAMES[3 % len(FEATURE_NAMES)]}: missing",
 {%- endif %}
-    assert (reasons[: -len(BAD_VALUES)] == "").all()
+    }{% if imputes %}  # the missing value is imputed by the feature pipeline{% endif %}
 
 
 def test_validation_refuses_an_input_without_the_feature_columns() -> None:
     with pytest.raises(InputError, match=FEATURE_NAMES[0]):
-        validate(pd.DataFrame({"other": [1.0]}))
+        validate(pa.table({"other": [1.0]}))
 
 
 class RefusesLargeValues:
     """A model that cannot score rows holding a value over 100, like an overflowing one."""
 
-    def predict_array(self, features: npt.NDArray[np.float64]) -> list[Prediction]:
-        if (features > 100).any():
-            raise UnscorableInputError("overflow")
-        prediction = Prediction(
-{%- if classification %}
-            label="a",
-            probabilities={"a": 1.0},
-{%- else %}
-            value=1.0,
-{%- endif %}
+    def score_array(self, features: npt.NDArray[np.float32]) -> Scores:
+        refused = (features > 100).any(axis=1)
+        if refused.any():
+            raise UnscorableInputError(np.flatnonzero(refused), "overflow")
+        rows = len(features)
+        return Scores(
             model_version="v",
+{%- if classification %}
+            labels=("a",),
+            predicted=np.zeros(rows, dtype=np.intp),
+            probabilities=np.ones((rows, 1), dtype=np.float32),
+{%- else %}
+            values=np.ones(rows, dtype=np.float32),
+{%- endif %}
 {%- if cookiecutter.legal_review == "yes" %}
-            explanation={},
+            feature_names=(),
+            explanations=np.zeros((rows, 0), dtype=np.float32),
 {%- endif %}
         )
-        return [prediction] * len(features)
 
 
 def test_only_the_rows_the_model_refuses_are_rejected() -> None:
-    features = np.zeros((10, 2))
+    features = np.zeros((10, 2), dtype=np.float32)
     features[[3, 7], 0] = 1000
     model: Predictor = RefusesLargeValues()  # type: ignore[assignment]
-    scored, predictions, refused = predict(model, features, np.arange(10))
+    scored, scores, refused = predict(model, features, np.arange(10))
     assert scored.tolist() == [0, 1, 2, 4, 5, 6, 8, 9]
-    assert len(predictions) == 8
+    assert len(scores) == 8
     assert refused == {3: "overflow", 7: "overflow"}
 
 

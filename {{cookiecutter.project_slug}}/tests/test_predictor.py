@@ -73,8 +73,20 @@ def test_predictions_name_the_model_version(predictor: Predictor, held_out: Data
 {%- endif %}
 
 
+def test_scores_are_the_predictions_as_arrays(predictor: Predictor, held_out: Dataset) -> None:
+    scores = predictor.score_array(held_out.features)
+
+    assert scores.predictions() == predictor.predict_array(held_out.features)
+{%- if classification %}
+    assert scores.probabilities.shape == (len(held_out.features), len(LABELS))
+{%- else %}
+    assert scores.values.shape == (len(held_out.features),)
+{%- endif %}
+
+
 def test_no_rows_give_no_predictions(predictor: Predictor) -> None:
     assert predictor.predict([]) == []
+    assert len(predictor.score_array(np.empty((0, len(FEATURE_NAMES))))) == 0
 
 
 @pytest.mark.parametrize("value", [np.inf, -1e39{% if cookiecutter.feature_engineering == "no" %}, np.nan{% endif %}])
@@ -84,8 +96,9 @@ def test_an_array_with_values_float32_cannot_hold_is_refused(
     rows = np.ones((2, len(FEATURE_NAMES)))
     rows[1, 0] = value
 
-    with pytest.raises(UnscorableInputError, match="values must be"):
+    with pytest.raises(UnscorableInputError, match=r"rows \[1\]: values must be") as error:
         predictor.predict_array(rows)
+    assert error.value.rows.tolist() == [1]
 
 
 {%- if cookiecutter.framework == "scikit-learn" %}
@@ -97,8 +110,9 @@ def test_inputs_that_overflow_the_model_are_refused_not_answered_with_nan(
     rows = np.ones((3, len(FEATURE_NAMES)))
     rows[2] = FLOAT32_MAX / 2
 
-    with pytest.raises(UnscorableInputError, match=r"rows \[2\] are so far outside"):
+    with pytest.raises(UnscorableInputError, match=r"rows \[2\]: inputs so far outside") as error:
         predictor.predict_array(rows)
+    assert error.value.rows.tolist() == [2]
 {%- else %}
 
 

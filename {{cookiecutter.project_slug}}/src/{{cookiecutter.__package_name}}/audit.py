@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .schema import Prediction
+from .schema import Scores
 
 
 def input_digest(feature_names: Sequence[str], row: npt.NDArray[np.float32]) -> str:
@@ -39,7 +39,7 @@ class AuditLog:
         self,
         feature_names: Sequence[str],
         rows: npt.NDArray[np.float32],
-        predictions: Sequence[Prediction],
+        scores: Scores,
     ) -> None:
         """Append the records of one batch with a single write."""
         time = datetime.now(UTC).isoformat()
@@ -47,13 +47,13 @@ class AuditLog:
             json.dumps(
                 {
                     "time": time,
-                    "model_version": prediction.model_version,
+                    "model_version": scores.model_version,
                     "input_sha256": input_digest(feature_names, row),
-                    "output": prediction.model_dump(exclude={"model_version"}),
+                    "output": output,
                 }
             )
             + "\n"
-            for row, prediction in zip(rows, predictions, strict=True)
+            for row, output in zip(rows, scores.outputs(), strict=True)
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as log:

@@ -34,7 +34,7 @@ from pydantic import Field
 
 from .features import FEATURE_NAMES
 from .predictor import Predictor, UnscorableInputError
-from .schema import FLOAT32_MAX, Prediction
+from .schema import Scores
 from .settings import Settings
 
 PART_NAME = "part-{:05d}"
@@ -93,106 +93,137 @@ class RunSummary:
         return json.dumps(asdict(self))
 
 
-def validate(chunk: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]:
-    """The chunk's feature matrix and, per row, why it cannot be scored ("" when it can).
+def validate(chunk: pa.Table) -> tuple[npt.NDArray[np.float32], dict[int, str]]:
+    """The chunk's features as the model takes them (float32, a row per input row) and, for
+    each row that cannot be scored, why: {row position: reason}.
 
     A row is rejected for its first bad column: a value that is not a number, {% if not imputes %}missing, {% endif %}not
     finite or outside the float32 range the model computes in.{% if imputes %} A missing value is kept: the
     feature pipeline imputes it.{% endif %}
     """
-    absent_columns = [name for name in FEATURE_NAMES if name not in chunk.columns]
+    absent_columns = [name for name in FEATURE_NAMES if name not in chunk.column_names]
     if absent_columns:
         raise InputError(f"the input has no column {', '.join(absent_columns)}")
-    features = np.empty((len(chunk), len(FEATURE_NAMES)), dtype=np.float64)
-    reasons = np.full(len(chunk), "", dtype=object)
-    for index, name in enumerate(FEATURE_NAMES):
-        column = chunk[name]
-        numeric = pd.api.types.is_numeric_dtype(column)
-        numbers = column if numeric else pd.to_numeric(column, errors="coerce")
-        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-        absent = column.isna().to_numpy()
-        problems = (
-            (np.isnan(values) & ~absent, "not a number"),
-{%- if not imputes %}
-            (absent, "missing"),
+    # Filled column by column, then made row-major once: cheaper than row-major writes.
+    features = np.empty((chunk.num_rows, len(FEATURE_NAMES)), dtype=np.float32, order="F")
+    not_numbers = np.zeros(features.shape, dtype=bool)
+    # A value beyond float32's range becomes infinite here: rejected below.
+    with np.errstate(over="ignore"):
+        for index, name in enumerate(FEATURE_NAMES):
+            column = chunk.column(name)
+            if is_numeric(column.type):
+                features[:, index] = column.cast(pa.float64()).to_numpy()
+            else:
+                # Text (CSV, or a database's text column): what does not parse is not a number.
+                text = column.to_pandas()
+                numbers = pd.to_numeric(text, errors="coerce")
+                features[:, index] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+                not_numbers[:, index] = numbers.isna().to_numpy() & text.notna().to_numpy()
+    features = np.ascontiguousarray(features)
+    finite = np.isfinite(features)
+    if finite.all():
+        return features, {}
+    absent = np.isnan(features) & ~not_numbers
+{%- if imputes %}
+    bad = ~(finite | absent)
+{%- else %}
+    bad = ~finite
 {%- endif %}
-            (np.abs(values) > FLOAT32_MAX, "not finite or outside the float32 range"),
-        )
-        for mask, problem in problems:
-            if mask.any():
-                reasons[mask & (reasons == "")] = f"{name}: {problem}"
-        features[:, index] = values
+    reasons: dict[int, str] = {}
+    for row in np.flatnonzero(bad.any(axis=1)).tolist():
+        first = int(np.argmax(bad[row]))
+        if not_numbers[row, first]:
+            problem = "not a number"
+{%- if not imputes %}
+        elif absent[row, first]:
+            problem = "missing"
+{%- endif %}
+        else:
+            problem = "not finite or outside the float32 range"
+        reasons[row] = f"{FEATURE_NAMES[first]}: {problem}"
     return features, reasons
 
 
+def is_numeric(column_type: pa.DataType) -> bool:
+    checks = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_boolean)
+    return any(bool(check(column_type)) for check in checks)
+
+
 def predict(
-    predictor: Predictor, features: npt.NDArray[np.float64], rows: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], list[Prediction], dict[int, str]]:
-    """Score `features` in one model call; the rows scored, their predictions and the rows the
-    model could not score with the reason. Only a batch the model refuses is split in two,
-    until the refused rows are found."""
+    predictor: Predictor, features: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], Scores, dict[int, str]]:
+    """Score `features` in one model call: the rows scored, their scores, and the rows the
+    model refused with the reason. Refused rows are left out and the rest scored again."""
     try:
-        return rows, predictor.predict_array(features), {}
+        return rows, predictor.score_array(features), {}
     except UnscorableInputError as error:
-        if len(rows) == 1:
-            return rows[:0], [], {int(rows[0]): str(error)}
-    half = len(rows) // 2
-    first = predict(predictor, features[:half], rows[:half])
-    second = predict(predictor, features[half:], rows[half:])
-    return np.concatenate([first[0], second[0]]), first[1] + second[1], first[2] | second[2]
+        keep = np.ones(len(rows), dtype=bool)
+        keep[error.rows] = False
+        refused = {int(row): error.reason for row in rows[error.rows]}
+    scored, scores, more_refused = predict(predictor, features[keep], rows[keep])
+    return scored, scores, refused | more_refused
 
 
-def prediction_columns(predictor: Predictor, predictions: list[Prediction]) -> dict[str, Any]:
-    """Predictions as columns: {% if classification %}the label and one probability column per class{% else %}the predicted value{% endif %}{% if cookiecutter.legal_review == "yes" %}, and one
+def prediction_columns(scores: Scores) -> dict[str, pa.Array | npt.NDArray[Any]]:
+    """Scores as columns: {% if classification %}the label and one probability column per class{% else %}the predicted value{% endif %}{% if cookiecutter.legal_review == "yes" %}, and one
     explanation column per feature{% endif %}."""
 {%- if classification %}
-    columns: dict[str, Any] = {"label": [p.label for p in predictions]}
-    for label in predictor.metadata.labels:
-        columns[f"probability_{label}"] = np.array(
-            [p.probabilities[label] for p in predictions], dtype=np.float64
-        )
+    labels = pa.DictionaryArray.from_arrays(scores.predicted.astype(np.int32), scores.labels)
+    columns: dict[str, pa.Array | npt.NDArray[Any]] = {"label": labels}
+    for index, label in enumerate(scores.labels):
+        columns[f"probability_{label}"] = scores.probabilities[:, index].astype(np.float64)
 {%- else %}
-    columns: dict[str, Any] = {"value": np.array([p.value for p in predictions], dtype=np.float64)}
+    columns: dict[str, pa.Array | npt.NDArray[Any]] = {"value": scores.values.astype(np.float64)}
 {%- endif %}
 {%- if cookiecutter.legal_review == "yes" %}
-    for name in FEATURE_NAMES:
-        columns[f"explanation_{name}"] = np.array(
-            [p.explanation[name] for p in predictions], dtype=np.float64
-        )
+    for index, name in enumerate(FEATURE_NAMES):
+        columns[f"explanation_{name}"] = scores.explanations[:, index].astype(np.float64)
 {%- endif %}
     return columns
 
 
 def score_chunk(
-    chunk: pd.DataFrame, part: int, predictor: Predictor, run_id: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    chunk: pa.Table, part: int, predictor: Predictor, run_id: str
+) -> tuple[pa.Table, pa.Table]:
     """The predictions and the rejects of one chunk; together they hold each of its rows once.
 
-    Rows are identified by `part` and `row` (the position in the part){% if cookiecutter.stateful == "yes" %}; other input columns
-    (an entity id) are not carried over{% endif %}.
+    Rows are identified by `part` and `row` (the position in the part). Rejects keep every
+    input column, as text.
     """
     features, reasons = validate(chunk)
-    rows = np.arange(len(chunk), dtype=np.int64)
-    valid = reasons == ""
-    scored, predictions, unscorable = predict(predictor, features[valid], rows[valid])
-    for row, reason in unscorable.items():
-        reasons[row] = reason
-    scored_frame = pd.DataFrame(
+    rows = np.arange(len(features), dtype=np.int64)
+    if reasons:
+        valid = np.ones(len(rows), dtype=bool)
+        valid[list(reasons)] = False
+        features, rows = features[valid], rows[valid]
+    scored, scores, refused = predict(predictor, features, rows)
+    reasons |= refused
+    predictions = pa.table(
         {
             "part": np.full(len(scored), part, dtype=np.int32),
             "row": scored,
-            **prediction_columns(predictor, predictions),
-            "model_version": predictor.model_version,
-            "run_id": run_id,
+            **prediction_columns(scores),
+            "model_version": repeated(predictor.model_version, len(scored)),
+            "run_id": repeated(run_id, len(scored)),
         }
     )
-    rejected = reasons != ""
-    rejects = chunk.loc[rejected].astype("string").reset_index(drop=True)
-    rejects.insert(0, "part", np.full(len(rejects), part, dtype=np.int32))
-    rejects.insert(1, "row", rows[rejected])
-    rejects["reason"] = pd.array(reasons[rejected], dtype="string")
-    rejects["run_id"] = run_id
-    return scored_frame, rejects
+    rejected = np.array(sorted(reasons), dtype=np.int64)
+    inputs = chunk.take(rejected)
+    rejects = pa.table(
+        {
+            "part": np.full(len(rejected), part, dtype=np.int32),
+            "row": rejected,
+            **{name: inputs.column(name).cast(pa.string()) for name in inputs.column_names},
+            "reason": pa.array([reasons[row] for row in rejected.tolist()], type=pa.string()),
+            "run_id": repeated(run_id, len(rejected)),
+        }
+    )
+    return predictions, rejects
+
+
+def repeated(value: str, rows: int) -> pa.DictionaryArray:
+    """A column holding `value` in every row: dictionary-encoded, as Parquet stores it."""
+    return pa.DictionaryArray.from_arrays(np.zeros(rows, dtype=np.int32), pa.array([value]))
 
 
 class RunOutput:
@@ -240,15 +271,17 @@ class RunOutput:
             for marker in self.commits.glob("part-*.json")
         }
 
-    def commit(self, part: int, predictions: pd.DataFrame, rejects: pd.DataFrame) -> PartCounts:
+    def commit(self, part: int, predictions: pa.Table, rejects: pa.Table) -> PartCounts:
         """Write one part's outputs, then its commit marker; each file is whole or absent."""
         name = PART_NAME.format(part)
         counts = PartCounts(
             rows=len(predictions) + len(rejects), scored=len(predictions), rejected=len(rejects)
         )
-        for directory, frame in ((self.predictions, predictions), (self.rejects, rejects)):
+        for directory, table in ((self.predictions, predictions), (self.rejects, rejects)):
             sink = pa.BufferOutputStream()
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+            # Dictionary encoding pays off for the repeated text columns only.
+            repeats = [field.name for field in table.schema if pa.types.is_dictionary(field.type)]
+            pq.write_table(table, sink, use_dictionary=repeats)
             _write_atomically(directory / f"{name}.parquet", sink.getvalue().to_pybytes())
         _write_atomically(self.commits / f"{name}.json", json.dumps(asdict(counts)).encode())
         return counts

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dask.dataframe as dd
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from dask.delayed import Delayed, delayed
 from distributed import Client, LocalCluster
@@ -60,8 +61,8 @@ class RowGroup:
     file: Path
     group: int
 
-    def read(self) -> pd.DataFrame:
-        return pq.ParquetFile(self.file).read_row_group(self.group).to_pandas()
+    def read(self) -> pa.Table:
+        return pq.ParquetFile(self.file).read_row_group(self.group)
 
 
 def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
@@ -98,8 +99,11 @@ def score_partition(
 ) -> PartCounts:
     """Score and commit one partition (runs on a worker)."""
     predictor = _predictor(settings.model_dump_json())
-    frame = partition.read() if isinstance(partition, RowGroup) else partition
-    predictions, rejects = score_chunk(frame, part, predictor, settings.run_id)
+    if isinstance(partition, RowGroup):
+        chunk = partition.read()
+    else:
+        chunk = pa.Table.from_pandas(partition, preserve_index=False)
+    predictions, rejects = score_chunk(chunk, part, predictor, settings.run_id)
     return RunOutput(settings).commit(part, predictions, rejects)
 
 

@@ -38,13 +38,16 @@ class EngineSettings(BatchSettings):
     """The pandas engine needs nothing beyond the shared batch settings."""
 
 
-def read_chunks(settings: BatchSettings) -> Iterator[pd.DataFrame]:
+def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
     """The input, `chunk_rows` rows at a time, in the same chunks on every run."""
     if settings.input.startswith(SQLITE):
         if not settings.query:
             raise InputError("a database input needs a query (the QUERY setting)")
         with closing(sqlite3.connect(settings.input.removeprefix(SQLITE))) as connection:
-            yield from pd.read_sql_query(settings.query, connection, chunksize=settings.chunk_rows)
+            for frame in pd.read_sql_query(
+                settings.query, connection, chunksize=settings.chunk_rows
+            ):
+                yield pa.Table.from_pandas(frame, preserve_index=False)
         return
     path = Path(settings.input)
     if not path.exists():
@@ -59,13 +62,18 @@ def read_chunks(settings: BatchSettings) -> Iterator[pd.DataFrame]:
         )
         dataset = ds.dataset(path, format=csv)
     else:
-        dataset = ds.dataset(path, format="parquet")
-    # No read-ahead beyond the next batch: memory stays bounded by the chunk size.
+        # Column chunks are read as they are decoded, not pre-buffered ahead of the consumer.
+        parquet = ds.ParquetFileFormat(
+            default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
+        )
+        dataset = ds.dataset(path, format=parquet)
+    # No read-ahead and no scanner threads: both let the reader run ahead of a slower
+    # consumer. Memory stays bounded by the chunk size.
     batches = dataset.to_batches(
-        batch_size=settings.chunk_rows, batch_readahead=1, fragment_readahead=1
+        batch_size=settings.chunk_rows, batch_readahead=0, fragment_readahead=0, use_threads=False
     )
     for batch in batches:
-        yield batch.to_pandas()
+        yield pa.Table.from_batches([batch])
 
 
 def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:

@@ -31,7 +31,7 @@ from .artifact import ArtifactError
 from .data import load_dataset
 from .features import FEATURE_NAMES
 from .predictor import Predictor, UnscorableInputError
-from .schema import FLOAT32_MAX, Prediction
+from .schema import FLOAT32_MAX, Scores
 from .settings import Settings
 from .stores import (
     IDENTIFIER,
@@ -115,46 +115,46 @@ def problems(batch: Pending, feature_names: Sequence[str]) -> list[str | None]:
     return reasons
 
 
-def predict(predictor: Predictor, features: npt.NDArray[np.float64]) -> list[Prediction | None]:
-    """Predictions in one model call; row by row, to single out the rows whose output
-    overflows, only when that call refuses the batch."""
-    try:
-        return list(predictor.predict_array(features))
-    except UnscorableInputError:
-        predictions: list[Prediction | None] = []
-        for row in features:
-            try:
-                predictions.extend(predictor.predict_array(row[np.newaxis, :]))
-            except UnscorableInputError:
-                predictions.append(None)
-        return predictions
+def predict(
+    predictor: Predictor, features: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.bool_], Scores]:
+    """Which rows the model scores, and their scores, in one model call; rows whose output
+    overflows are left out and the rest scored again."""
+    scorable = np.ones(len(features), dtype=bool)
+    while True:
+        try:
+            return scorable, predictor.score_array(features[scorable])
+        except UnscorableInputError as error:
+            scorable[np.flatnonzero(scorable)[error.rows]] = False
 
 
 def score(predictor: Predictor, batch: Pending) -> tuple[Scored, Rejected]:
     """The batch's predictions and rejects."""
     now = datetime.now(UTC)
     reasons = problems(batch, predictor.feature_names)
-    valid = [row for row, reason in enumerate(reasons) if reason is None]
-    scored_ids: list[str] = []
-    predictions: list[Prediction] = []
-    for row, prediction in zip(valid, predict(predictor, batch.features[valid]), strict=True):
-        if prediction is None:
-            reasons[row] = "the model's output is not finite: inputs far outside the training range"
-        else:
-            scored_ids.append(batch.entity_ids[row])
-            predictions.append(prediction)
+    valid = np.array([reason is None for reason in reasons], dtype=bool)
+    scorable, scores = predict(predictor, batch.features[valid])
+    for row in np.flatnonzero(valid)[~scorable].tolist():
+        reasons[row] = "the model's output is not finite: inputs far outside the training range"
+    scored_ids = [batch.entity_ids[row] for row in np.flatnonzero(valid)[scorable].tolist()]
     rejected = [row for row, reason in enumerate(reasons) if reason is not None]
     return (
         Scored(
             entity_ids=scored_ids,
 {%- if classification %}
-            labels=[prediction.label for prediction in predictions],
-            probabilities=[json.dumps(prediction.probabilities) for prediction in predictions],
+            labels=scores.predicted_labels().tolist(),
+            probabilities=[
+                json.dumps(dict(zip(scores.labels, row, strict=True)))
+                for row in scores.probabilities.tolist()
+            ],
 {%- else %}
-            values=[prediction.value for prediction in predictions],
+            values=scores.values.tolist(),
 {%- endif %}
 {%- if legal %}
-            explanations=[json.dumps(prediction.explanation) for prediction in predictions],
+            explanations=[
+                json.dumps(dict(zip(scores.feature_names, row, strict=True)))
+                for row in scores.explanations.tolist()
+            ],
 {%- endif %}
             model_version=predictor.model_version,
             scored_at=now,

@@ -8,7 +8,7 @@ stay out of the serving image, and the feature pipeline runs inside the ONNX gra
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ from .artifact import MODEL_FILE, ArtifactError, Metadata, load_metadata{% if le
 {%- if legal %}
 from .audit import AuditLog
 {%- endif %}
-from .schema import FLOAT32_MAX, Features, Prediction
+from .schema import Features, Prediction, Scores
 from .settings import Settings
 
 
@@ -30,6 +30,12 @@ class UnscorableInputError(ValueError):
     """Rows the model cannot score: missing values, values float32 cannot hold, or inputs so
     far outside the training range that the model's arithmetic overflows."""
 {%- endif %}
+
+    def __init__(self, rows: npt.NDArray[np.intp], reason: str) -> None:
+        super().__init__(f"rows {rows.tolist()}: {reason}")
+        self.rows = rows
+        """Positions, in the batch, of the rows refused; the others can be scored."""
+        self.reason = reason
 
 
 class Predictor:
@@ -108,87 +114,106 @@ class Predictor:
 
     def predict_array(self, features: npt.ArrayLike) -> list[Prediction]:
         """Score a (rows, features) array whose columns are `feature_names`, in one model call."""
-        data = np.asarray(features, dtype=np.float64)
-        if data.ndim != 2 or data.shape[1] != len(self.feature_names):
+        return self.score_array(features).predictions()
+
+    def score_array(self, features: npt.ArrayLike) -> Scores:
+        """Like `predict_array`, but the answers stay arrays: the fast path for many rows."""
+        # A value beyond float32's range becomes infinite here, and is refused below.
+        with np.errstate(over="ignore"):
+            x = np.asarray(features, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != len(self.feature_names):
             raise ValueError(
-                f"expected an array of shape (rows, {len(self.feature_names)}), got {data.shape}"
+                f"expected an array of shape (rows, {len(self.feature_names)}), got {x.shape}"
             )
 {%- if cookiecutter.feature_engineering == "yes" %}
         # NaN marks a missing value, which the feature pipeline imputes.
-        if (np.abs(data) > FLOAT32_MAX).any():
-            raise UnscorableInputError("values must be finite and within float32 range")
+        refused = np.isinf(x)
+        if refused.any():
+            raise UnscorableInputError(
+                np.flatnonzero(refused.any(axis=1)),
+                "values must be finite and within float32 range",
+            )
 {%- else %}
-        if not np.isfinite(data).all() or (np.abs(data) > FLOAT32_MAX).any():
-            raise UnscorableInputError("values must be present, finite and within float32 range")
+        refused = ~np.isfinite(x)
+        if refused.any():
+            raise UnscorableInputError(
+                np.flatnonzero(refused.any(axis=1)),
+                "values must be present, finite and within float32 range",
+            )
 {%- endif %}
-        x = data.astype(np.float32)
-        if len(x) == 0:
-            return []
+        rows = len(x)
 {%- if legal %}
-        rows, width = x.shape
+        width = x.shape[1]
         # The rows and, per row, one copy per feature with that feature set to its training
         # mean: the explanations come from the same single model call.
         ablated = np.repeat(x[:, np.newaxis, :], width, axis=1)
         ablated[:, np.arange(width), np.arange(width)] = self._reference_mean
-        batch = np.concatenate([x, ablated.reshape(rows * width, width)])
-        outputs = self._session.run(None, {self._input_name: batch})
+        outputs = self._run(np.concatenate([x, ablated.reshape(rows * width, width)]))
 {%- else %}
-        rows = len(x)
-        outputs = self._session.run(None, {self._input_name: x})
+        outputs = self._run(x)
 {%- endif %}
 {%- if classification %}
-        labels = self._metadata.labels
-        predicted: npt.NDArray[np.int64] = outputs[0][:rows]
-        probabilities: npt.NDArray[np.float32] = outputs[1][:rows]
+        labels = tuple(self._metadata.labels)
+        predicted = np.asarray(outputs[0], dtype=np.intp).reshape(-1)[:rows]
+        probabilities = np.asarray(outputs[1], dtype=np.float32).reshape(-1, len(labels))
 {%- if legal %}
-        ablated_probabilities = outputs[1][rows:].reshape(rows, width, -1)
-        contributions = (
+        ablated_probabilities = probabilities[rows:].reshape(rows, width, len(labels))
+        probabilities = probabilities[:rows]
+        explanations = (
             probabilities[np.arange(rows), predicted][:, np.newaxis]
             - ablated_probabilities[np.arange(rows), :, predicted]
         )
-{%- endif %}
-        self._refuse_overflows(probabilities{% if legal %}, contributions{% endif %})
-        predictions = [
-            Prediction(
-                label=labels[predicted[i]],
-                probabilities=dict(zip(labels, probabilities[i].tolist(), strict=True)),
-                model_version=self.model_version,
-{%- if legal %}
-                explanation=dict(zip(self.feature_names, contributions[i].tolist(), strict=True)),
-{%- endif %}
-            )
-            for i in range(rows)
-        ]
+        self._refuse_overflows(probabilities, explanations)
 {%- else %}
-        values: npt.NDArray[np.float32] = outputs[0].reshape(-1)[:rows]
+        self._refuse_overflows(probabilities)
+{%- endif %}
+        scores = Scores(
+            model_version=self.model_version,
+            labels=labels,
+            predicted=predicted,
+            probabilities=probabilities,
+{%- else %}
+        values = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
 {%- if legal %}
-        contributions = values[:, np.newaxis] - outputs[0].reshape(-1)[rows:].reshape(rows, width)
+        explanations = values[:rows, np.newaxis] - values[rows:].reshape(rows, width)
 {%- endif %}
-        self._refuse_overflows(values[:, np.newaxis]{% if legal %}, contributions{% endif %})
-        predictions = [
-            Prediction(
-                value=float(values[i]),
-                model_version=self.model_version,
-{%- if legal %}
-                explanation=dict(zip(self.feature_names, contributions[i].tolist(), strict=True)),
-{%- endif %}
-            )
-            for i in range(rows)
-        ]
+        values = values[:rows]
+        self._refuse_overflows(values[:, np.newaxis]{% if legal %}, explanations{% endif %})
+        scores = Scores(
+            model_version=self.model_version,
+            values=values,
 {%- endif %}
 {%- if legal %}
-        self._audit_log.record(self.feature_names, x, predictions)
+            feature_names=self.feature_names,
+            explanations=explanations,
+        )
+        self._audit_log.record(self.feature_names, x, scores)
+        return scores
+{%- else %}
+        )
+        return scores
 {%- endif %}
-        return predictions
+
+    def _run(self, batch: npt.NDArray[np.float32]) -> list[npt.NDArray[Any]]:
+        """The model's outputs for `batch`; no call for zero rows (some converted models
+        refuse an empty input), just outputs of the right shapes."""
+        if len(batch):
+            return list(self._session.run(None, {self._input_name: batch}))
+{%- if classification %}
+        return [np.empty(0, dtype=np.intp), np.empty((0, len(self._metadata.labels)), np.float32)]
+{%- else %}
+        return [np.empty(0, dtype=np.float32)]
+{%- endif %}
 
     @staticmethod
     def _refuse_overflows(*outputs: npt.NDArray[np.float32]) -> None:
         """Refuse rows whose outputs are not finite rather than answer NaN."""
+        if all(np.isfinite(output).all() for output in outputs):
+            return
         overflowed = np.zeros(len(outputs[0]), dtype=bool)
         for output in outputs:
             overflowed |= ~np.isfinite(output).all(axis=1)
-        if overflowed.any():
-            raise UnscorableInputError(
-                f"rows {np.flatnonzero(overflowed).tolist()} are so far outside the training"
-                " range that the model's output is not finite"
-            )
+        raise UnscorableInputError(
+            np.flatnonzero(overflowed),
+            "inputs so far outside the training range that the model's output is not finite",
+        )
