@@ -23,16 +23,20 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from . import lint_tools
+from .dockerfile_runner import DockerfileRunner
 
 BIN = Path(sys.executable).parent
 SNAPSHOTS = Path(__file__).with_name("snapshots")
@@ -46,6 +50,8 @@ class Combination:
     answers: dict[str, str] = field(default_factory=dict)
     # Why tier 2 cannot run it here (e.g. a Python version this machine does not have).
     tier1_only: str | None = None
+    # How to start the image built from its Dockerfile (one combination per strategy).
+    image: dict[str, Any] | None = None
 
 
 def load_combinations() -> list[Combination]:
@@ -60,6 +66,7 @@ def load_combinations() -> list[Combination]:
                 data["main_job"],
                 {k: str(v) for k, v in c["answers"].items()},
                 c.get("tier1_only"),
+                c.get("image"),
             )
             for c in data["combinations"]
         ]
@@ -329,3 +336,67 @@ def test_quickstart_and_own_checks_pass(baked, combination: Combination, tmp_pat
     run("make typecheck", project, env)
 
     assert installed_pins(project) == declared_pins(project)
+
+
+def base_image_python(version: str) -> Path | None:
+    """A clean Python of the image's version that an unprivileged user can run (the
+    harness's own interpreter may live in root's home)."""
+    for directory in ("/usr/local/bin", "/usr/bin"):
+        candidate = Path(directory) / f"python{version}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+IMAGE_COMBINATIONS = [c for c in selected(COMBINATIONS) if c.image and not c.tier1_only]
+
+
+@pytest.mark.generated
+@pytest.mark.parametrize("combination", IMAGE_COMBINATIONS, ids=lambda c: c.id)
+def test_image_builds_and_starts_from_its_dockerfile(baked, combination: Combination) -> None:
+    """The Dockerfile's build steps and start command, run as written in clean virtualenvs
+    and as the image's unprivileged user (tests/dockerfile_runner.py; no Docker engine here)."""
+    assert combination.image is not None
+    if os.geteuid() != 0:
+        pytest.skip("running the start command as the image's user needs root")
+    project = baked(combination)
+    python = base_image_python(combination.answers.get("python_version", "3.11"))
+    if python is None:
+        pytest.skip("no Python of the image's version outside root's home")
+    package = next(path.name for path in (project / "src").iterdir() if path.is_dir())
+    port = free_port()
+    scratch = Path(tempfile.mkdtemp(prefix="image-"))
+    try:
+        runner = DockerfileRunner(project / "Dockerfile", project, scratch, python, {8000: port})
+        image = runner.build()
+        print("\n".join(runner.report.steps + runner.report.skipped))
+        spec = combination.image
+        for command in spec.get("before", []):
+            runner.prepare(
+                image, runner.stages["builder"], [c.format(package=package) for c in command]
+            )
+        process = runner.start(image, arguments=spec.get("arguments"))
+        try:
+            if spec["kind"] == "job":
+                output, _ = process.communicate(timeout=600)
+                assert process.returncode == 0, output
+            elif spec["kind"] == "server":
+                wait_until(lambda: runner.healthy(image), process, timeout=120)
+            else:
+                wait_for_output(re.compile(combination.main_job["ready"]), process, timeout=120)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def wait_until(healthy: Callable[[], bool], process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else "exited"
+        if healthy():
+            return
+        time.sleep(1)
+    raise AssertionError(f"the HEALTHCHECK did not pass within {timeout} s")

@@ -28,7 +28,6 @@ import numpy.typing as npt
 from pydantic import Field
 
 from .artifact import ArtifactError
-from .data import load_dataset
 from .features import FEATURE_NAMES
 from .predictor import Predictor, UnscorableInputError
 from .schema import FLOAT32_MAX, Scores
@@ -186,6 +185,8 @@ def run(predictor: Predictor, store: Store, batch_size: int, *, rescore: bool = 
 
 def load_sample(store: Store) -> int:
     """The sample data set as the entities table, one entity per row: `sample-0`, ..."""
+    from .data import load_dataset  # the sample data needs the train extra
+
     features = load_dataset().features.astype(np.float64)
     entity_ids = [f"{SAMPLE_ID_PREFIX}{row}" for row in range(len(features))]
     store.load_entities(FEATURE_NAMES, entity_ids, features)

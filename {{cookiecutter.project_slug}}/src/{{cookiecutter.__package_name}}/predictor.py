@@ -53,6 +53,11 @@ class Predictor:
         self._session = session
         self._input_name: str = session.get_inputs()[0].name
         self._metadata = metadata
+        # Read on every call: kept rather than rebuilt from the metadata each time.
+        self._feature_names = metadata.feature_names
+{%- if classification %}
+        self._labels = tuple(metadata.labels)
+{%- endif %}
 {%- if legal %}
         self._reference_mean = reference_mean
         self._audit_log = audit_log
@@ -98,7 +103,7 @@ class Predictor:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return self._metadata.feature_names
+        return self._feature_names
 
     @property
     def metadata(self) -> Metadata:
@@ -153,7 +158,7 @@ class Predictor:
         outputs = self._run(x)
 {%- endif %}
 {%- if classification %}
-        labels = tuple(self._metadata.labels)
+        labels = self._labels
         predicted = np.asarray(outputs[0], dtype=np.intp).reshape(-1)[:rows]
         probabilities = np.asarray(outputs[1], dtype=np.float32).reshape(-1, len(labels))
 {%- if legal %}
@@ -200,7 +205,7 @@ class Predictor:
         if len(batch):
             return list(self._session.run(None, {self._input_name: batch}))
 {%- if classification %}
-        return [np.empty(0, dtype=np.intp), np.empty((0, len(self._metadata.labels)), np.float32)]
+        return [np.empty(0, dtype=np.intp), np.empty((0, len(self._labels)), np.float32)]
 {%- else %}
         return [np.empty(0, dtype=np.float32)]
 {%- endif %}

@@ -1,0 +1,60 @@
+"""The Dockerfile runner's own rules: which paths it maps into a stage, which files
+.dockerignore keeps out of the build context (Docker's semantics, not git's)."""
+
+from pathlib import Path
+
+import pytest
+
+from .dockerfile_runner import Stage, dockerignore_rules, excluded
+
+ROOT = Path("/scratch/stages/runtime")
+
+
+@pytest.mark.parametrize(
+    ("text", "mapped"),
+    [
+        ("python -m venv /opt/venv", f"python -m venv {ROOT}/opt/venv"),
+        ("PATH=/opt/venv/bin:/usr/bin", f"PATH={ROOT}/opt/venv/bin:/usr/bin"),
+        ('pip install "/tmp/wheels/a b.whl"', f'pip install "{ROOT}/tmp/wheels/a b.whl"'),
+        ("--index-url https://pypi.org/simple .", "--index-url https://pypi.org/simple ."),
+        ("urlopen('http://127.0.0.1:8000/health')", "urlopen('http://127.0.0.1:8000/health')"),
+        ("cp src/ build/ && echo > /dev/null", "cp src/ build/ && echo > /dev/null"),
+    ],
+)
+def test_absolute_image_paths_are_mapped_into_the_stage(text: str, mapped: str) -> None:
+    assert Stage("runtime", ROOT, {}).map(text) == mapped
+
+
+GENERATED_IGNORE = """\
+# everything but the package sources
+*
+!pyproject.toml
+!README.md
+!src/
+**/__pycache__
+**/*.py[cod]
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "is_excluded"),
+    [
+        ("pyproject.toml", False),
+        ("README.md", False),
+        ("src", False),
+        ("src/package/api.py", False),
+        ("src/package/__pycache__/api.cpython-311.pyc", True),
+        ("src/package/api.pyc", True),
+        (".venv/bin/python", True),
+        ("models/current", True),
+        ("tests/test_api.py", True),
+    ],
+)
+def test_dockerignore_follows_dockers_rules(path: str, is_excluded: bool) -> None:
+    assert excluded(Path(path), dockerignore_rules(GENERATED_IGNORE)) is is_excluded
+
+
+def test_a_single_star_stops_at_a_slash() -> None:
+    rules = dockerignore_rules("docs/*.md")
+    assert excluded(Path("docs/a.md"), rules)
+    assert not excluded(Path("docs/adr/b.md"), rules)
