@@ -4,6 +4,9 @@ version; malformed events become dead letters without holding up the others."""
 import json
 from typing import Any
 
+{% if cookiecutter.framework == "scikit-learn" -%}
+import numpy as np
+{% endif -%}
 import pytest
 
 from broker_testing import TestBroker, listen
@@ -14,10 +17,16 @@ from {{ cookiecutter.__package_name }}.consumer import (
     StreamSettings,
     build_consumer,
     parse,
+{%- if cookiecutter.framework == "scikit-learn" %}
+    score,
+{%- endif %}
 )
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.predictor import Predictor
+{%- if cookiecutter.framework == "scikit-learn" %}
+from {{ cookiecutter.__package_name }}.schema import FLOAT32_MAX
+{%- endif %}
 
 
 def event(event_id: str, row: Any) -> bytes:
@@ -73,3 +82,20 @@ async def test_every_event_gets_a_prediction_or_a_dead_letter(
     assert letter.event_id == "broken"
     assert "features.unknown: Extra inputs are not permitted" in letter.error
     assert letter.payload == '{"id": "broken", "features": {"unknown": 1}}'
+{%- if cookiecutter.framework == "scikit-learn" %}
+
+
+def test_only_the_event_the_model_cannot_score_becomes_a_dead_letter(
+    predictor: Predictor, held_out: Dataset
+) -> None:
+    huge = np.full(len(FEATURE_NAMES), FLOAT32_MAX / 2)
+    payloads = [event("fine", held_out.features[0]), event("huge", huge)]
+    events, _ = parse([*payloads, event("also", held_out.features[1])])
+
+    scored, dead_letters = score(predictor, events)
+
+    assert [prediction.event_id for prediction in scored] == ["fine", "also"]
+    (letter,) = dead_letters
+    assert letter.event_id == "huge"
+    assert letter.error.startswith("unscorable: inputs so far outside the training range")
+{%- endif %}

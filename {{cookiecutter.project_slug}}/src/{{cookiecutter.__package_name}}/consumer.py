@@ -100,26 +100,27 @@ def dead_letter(payload: bytes, error: str, event_id: str | None = None) -> Dead
 def score(
     predictor: Predictor, events: Sequence[Event]
 ) -> tuple[list[ScoredEvent], list[DeadLetter]]:
-    """Score the events in one model call; when some are unscorable, score them one by one
-    so that only those become dead letters."""
-    try:
-        predictions = predictor.predict([event.features for event in events])
-    except UnscorableInputError:
-        if len(events) == 1:
-            raise
-    else:
-        return [
-            ScoredEvent(event_id=event.id, **prediction.model_dump())
-            for event, prediction in zip(events, predictions, strict=True)
-        ], []
-    scored: list[ScoredEvent] = []
+    """Score the events in one model call; the events the model refuses become dead letters
+    and the others are scored again without them."""
+    features = predictor.features_of([event.features for event in events])
     dead_letters: list[DeadLetter] = []
-    for event in events:
+    while True:
         try:
-            scored.extend(score(predictor, [event])[0])
+            scores = predictor.score_array(features)
+            break
         except UnscorableInputError as error:
-            payload = event.model_dump_json().encode()
-            dead_letters.append(dead_letter(payload, f"unscorable: {error}", event.id))
+            refused = set(error.rows.tolist())
+            for position in sorted(refused):
+                event = events[position]
+                payload = event.model_dump_json().encode()
+                error_text = f"unscorable: {error.reason}"
+                dead_letters.append(dead_letter(payload, error_text, event.id))
+            kept = [position for position in range(len(events)) if position not in refused]
+            events, features = [events[position] for position in kept], features[kept]
+    scored = [
+        ScoredEvent(event_id=event.id, model_version=scores.model_version, **output)
+        for event, output in zip(events, scores.outputs(), strict=True)
+    ]
     return scored, dead_letters
 
 

@@ -111,11 +111,14 @@ class Predictor:
 
     def predict(self, rows: Sequence[Features]) -> list[Prediction]:
         """Score validated rows in one model call."""
-        features = np.array(
+        return self.predict_array(self.features_of(rows))
+
+    def features_of(self, rows: Sequence[Features]) -> npt.NDArray[np.float32]:
+        """Validated rows as the (rows, features) array the model takes."""
+        return np.array(
             [[getattr(row, name) for name in self.feature_names] for row in rows],
             dtype=np.float32,
         ).reshape(len(rows), len(self.feature_names))
-        return self.predict_array(features)
 
     def predict_array(self, features: npt.ArrayLike) -> list[Prediction]:
         """Score a (rows, features) array whose columns are `feature_names`, in one model call."""
