@@ -44,7 +44,8 @@ class BatchSettings(Settings):
     """What to score and where the outputs go (`{{ cookiecutter.__package_name | upper }}_*` variables)."""
 
     input: str = "data/input.parquet"
-    """A Parquet or CSV file, a directory of Parquet files, or `sqlite:///path.db` with `query`."""
+    """A Parquet or CSV file, a directory of Parquet files, or a database with `query`:
+    `sqlite:///path.db` or `postgresql://user@host:5432/database` (pandas engine only)."""
 
     query: str = ""
     """The SQL query that reads the rows of a database input. Give it an ORDER BY: a rerun

@@ -1,7 +1,8 @@
 """The pandas engine: one process reads the input in chunks of `chunk_rows` and scores them.
 
 Memory is bounded by the chunk size, not by the input size: Parquet and CSV are streamed
-with pyarrow datasets, database rows with a server-side cursor read `chunk_rows` at a time.
+with pyarrow datasets, SQLite rows read `chunk_rows` at a time, PostgreSQL rows through a
+server-side cursor.
 """
 
 import logging
@@ -12,6 +13,7 @@ from dataclasses import astuple
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
@@ -30,6 +32,7 @@ from .predictor import Predictor
 
 ENGINE = "pandas"
 SQLITE = "sqlite:///"
+POSTGRESQL = ("postgresql://", "postgres://")
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +43,17 @@ class EngineSettings(BatchSettings):
 
 def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
     """The input, `chunk_rows` rows at a time, in the same chunks on every run."""
+    if settings.input.startswith((SQLITE, *POSTGRESQL)) and not settings.query:
+        raise InputError("a database input needs a query (the QUERY setting)")
     if settings.input.startswith(SQLITE):
-        if not settings.query:
-            raise InputError("a database input needs a query (the QUERY setting)")
         with closing(sqlite3.connect(settings.input.removeprefix(SQLITE))) as connection:
             for frame in pd.read_sql_query(
                 settings.query, connection, chunksize=settings.chunk_rows
             ):
                 yield pa.Table.from_pandas(frame, preserve_index=False)
+        return
+    if settings.input.startswith(POSTGRESQL):
+        yield from read_postgresql(settings.input, settings.query, settings.chunk_rows)
         return
     path = Path(settings.input)
     if not path.exists():
@@ -74,6 +80,29 @@ def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
     )
     for batch in batches:
         yield pa.Table.from_batches([batch])
+
+
+def read_postgresql(url: str, query: str, chunk_rows: int) -> Iterator[pa.Table]:
+    """The query's rows through a server-side cursor: PostgreSQL sends `chunk_rows` at a time."""
+    try:
+        connection = psycopg.connect(url, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        raise InputError(f"cannot connect to the input database: {one_line(error)}") from error
+    with connection, connection.cursor(name="batch_input") as cursor:
+        try:
+            cursor.execute(query)
+            while rows := cursor.fetchmany(chunk_rows):
+                names = [column.name for column in cursor.description or []]
+                columns = zip(*rows, strict=True)
+                yield pa.table(
+                    {name: pa.array(values) for name, values in zip(names, columns, strict=True)}
+                )
+        except psycopg.Error as error:
+            raise InputError(f"the input query failed: {one_line(error)}") from error
+
+
+def one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
 
 
 def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:

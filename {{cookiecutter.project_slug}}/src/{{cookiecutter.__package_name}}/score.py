@@ -20,8 +20,14 @@ logger = logging.getLogger(__name__)
 
 def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", help="Parquet or CSV file, Parquet directory, sqlite:///x.db")
+{%- if cookiecutter.__batch_engine == "pandas" %}
+    parser.add_argument(
+        "--input", help="Parquet or CSV file, Parquet directory, sqlite:///x.db, postgresql://..."
+    )
     parser.add_argument("--query", help="SQL query for a database input (with an ORDER BY)")
+{%- else %}
+    parser.add_argument("--input", help="a Parquet or CSV file, or a directory of Parquet files")
+{%- endif %}
     parser.add_argument("--output-dir", type=Path, help="where runs write (default: predictions)")
     parser.add_argument("--run-id", help="the run to write, resume or skip (default: today, UTC)")
     parser.add_argument("--chunk-rows", type=int, help="rows per chunk (default: 100000)")
