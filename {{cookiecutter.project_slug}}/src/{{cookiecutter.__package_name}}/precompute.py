@@ -39,6 +39,7 @@ from .stores import (
     Rejected,
     Scored,
     Store,
+    StoreError,
     Tables,
     open_store,
 )
@@ -50,7 +51,9 @@ class PrecomputeSettings(Settings):
     """Settings of the precompute job, on top of the shared ones."""
 
     source: str = "data/entities.duckdb"
-    """The store: a DuckDB file, or `postgresql://user:password@host:5432/database`."""
+    """The store: a DuckDB file, `postgresql://user:password@host:5432/database`, or a
+    directory of Parquet files (`<entities_table>.parquet` in, `<predictions_table>.parquet`
+    and `<rejects_table>.parquet` out; an existing directory, or a path ending in `/`)."""
     entities_table: str = Field(default="entities", pattern=IDENTIFIER)
     """The entities to score: an entity id column and one column per feature."""
     entity_id_column: str = Field(default="entity_id", pattern=IDENTIFIER)
@@ -239,13 +242,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ArtifactError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        if arguments.command == "run":
-            counts = run(predictor, store, settings.batch_size, rescore=arguments.rescore)
-            print(
-                f"scored {counts.scored} entities and rejected {counts.rejected}"
-                f" in {counts.seconds:.1f} s"
-            )
-        result = store.check(predictor.model_version, settings.show)
+        try:
+            if arguments.command == "run":
+                counts = run(predictor, store, settings.batch_size, rescore=arguments.rescore)
+                print(
+                    f"scored {counts.scored} entities and rejected {counts.rejected}"
+                    f" in {counts.seconds:.1f} s"
+                )
+            result = store.check(predictor.model_version, settings.show)
+        except StoreError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(report(result, settings, predictor.model_version))
         print(
             f"predictions: table {settings.predictions_table}, rejects: table"

@@ -2,11 +2,12 @@
 {%- set legal = cookiecutter.legal_review == "yes" -%}
 """Where the entities to score are read from and their predictions are written to.
 
-A store is one database holding three tables: the entities (an entity id column and one
-column per feature), the predictions (one row per entity, upserted, so a rerun replaces
-instead of duplicating) and the rejects (entities that could not be scored, with the reason).
-DuckDB is the embedded default; PostgreSQL is the production store, written with COPY into a
-staging table and one `INSERT ... ON CONFLICT` per batch.
+A store holds three tables: the entities (an entity id column and one column per feature),
+the predictions (one row per entity, upserted, so a rerun replaces instead of duplicating)
+and the rejects (entities that could not be scored, with the reason). DuckDB is the embedded
+default; PostgreSQL is the production store, written with COPY into a staging table and one
+`INSERT ... ON CONFLICT` per batch; a directory of Parquet files serves a source system that
+exchanges files.
 """
 
 import re
@@ -21,9 +22,14 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
 """A table or column name, optionally schema-qualified: the only names put into SQL text."""
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is (say, it holds no entities)."""
 
 
 def quoted(name: str) -> str:
@@ -500,8 +506,81 @@ class PostgresStore(SqlStore):
         self.connection.close()
 
 
+READ_FILE = "INSERT INTO {table} SELECT * FROM read_parquet({file})"
+CLEAR = "DELETE FROM {table}"
+WRITE_FILE = "COPY (SELECT * FROM {table} ORDER BY entity_id) TO {file} (FORMAT parquet)"
+ENTITIES_VIEW = "CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet({file})"
+
+
+class ParquetStore(DuckDBStore):
+    """A directory of Parquet files, for a source system that exchanges files.
+
+    The entities are read from `<entities>.parquet`. The predictions and rejects live in an
+    in-memory DuckDB, loaded from `<predictions>.parquet` and `<rejects>.parquet` when the job
+    starts and written back after every batch: to a temporary file, then renamed, so each
+    file is always whole and a rerun resumes from what the last one wrote.
+    """
+
+    def __init__(self, directory: Path, tables: Tables) -> None:
+        SqlStore.__init__(self, tables)
+        self.location = str(directory)
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.connection = duckdb.connect()
+        for name in (tables.entities, tables.predictions, tables.rejects):
+            if "." in name:
+                schema = quoted(name.split(".")[0])
+                self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+    def file(self, table: str) -> Path:
+        return self.directory / f"{table}.parquet"
+
+    def prepare(self) -> None:
+        entities = self.file(self.tables.entities)
+        if not entities.exists():
+            raise StoreError(f"no entities to score: {entities} does not exist")
+        self.execute(ENTITIES_VIEW, self.tables.entities, entities)
+        super().prepare()
+        # The files are the store: what is in memory is replaced by what they hold.
+        for table in (self.tables.predictions, self.tables.rejects):
+            self.execute(CLEAR, table)
+            if self.file(table).exists():
+                self.execute(READ_FILE, table, self.file(table))
+
+    def save(self, scored: Scored, rejected: Rejected) -> None:
+        super().save(scored, rejected)
+        for table in (self.tables.predictions, self.tables.rejects):
+            temporary = self.directory / f".{table}.parquet.tmp"
+            self.execute(WRITE_FILE, table, temporary)
+            temporary.replace(self.file(table))
+
+    def load_entities(
+        self,
+        feature_names: Sequence[str],
+        entity_ids: Sequence[str],
+        features: npt.NDArray[np.float64],
+    ) -> None:
+        columns = {"entity_id": pa.array(entity_ids, pa.string())}
+        columns |= {name: pa.array(features[:, i]) for i, name in enumerate(feature_names)}
+        temporary = self.directory / f".{self.tables.entities}.parquet.tmp"
+        pq.write_table(pa.table(columns), temporary)
+        temporary.replace(self.file(self.tables.entities))
+
+    def check(self, model_version: str, show: int) -> Completeness:
+        self.prepare()
+        return super().check(model_version, show)
+
+    def execute(self, template: str, table: str, file: Path | None = None) -> None:
+        """`template` with `table` quoted and `file` as an SQL string literal."""
+        literal = "'" + str(file).replace("'", "''") + "'"
+        self.connection.execute(template.format(table=quoted(table), file=literal))
+
+
 def open_store(source: str, tables: Tables) -> Store:
-    """The store at `source`: a `postgresql://` URL, or the path of a DuckDB file."""
+    """The store at `source`: a `postgresql://` URL, a directory of Parquet files (an existing
+    directory, or a path ending in `/`), or the path of a DuckDB file."""
     if source.startswith(("postgresql://", "postgres://")):
         return PostgresStore(source, tables)
+    if source.endswith("/") or Path(source).is_dir():
+        return ParquetStore(Path(source), tables)
     return DuckDBStore(Path(source), tables)
