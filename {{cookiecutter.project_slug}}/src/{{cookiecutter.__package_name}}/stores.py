@@ -337,6 +337,15 @@ def prediction_columns(scored: Scored) -> dict[str, list[Any]]:
     }
 
 
+def entity_table(
+    feature_names: Sequence[str], entity_ids: Sequence[str], features: npt.NDArray[np.float64]
+) -> pa.Table:
+    """Entities as an Arrow table: the entity id, then one column per feature."""
+    columns = {"entity_id": pa.array(entity_ids, pa.string())}
+    columns |= {name: pa.array(features[:, i]) for i, name in enumerate(feature_names)}
+    return pa.table(columns)
+
+
 def reject_columns(rejected: Rejected) -> dict[str, list[Any]]:
     return {
         "entity_id": rejected.entity_ids,
@@ -395,14 +404,13 @@ class DuckDBStore(SqlStore):
         entity_ids: Sequence[str],
         features: npt.NDArray[np.float64],
     ) -> None:
-        columns = {"entity_id": pa.array(entity_ids, pa.string())}
-        columns |= {name: pa.array(features[:, i]) for i, name in enumerate(feature_names)}
+        entities = entity_table(feature_names, entity_ids, features)
         connection = self.connection
         connection.begin()
         try:
             for statement in self.entities_statements(feature_names):
                 connection.execute(statement)
-            connection.register("staged_entities", pa.table(columns))
+            connection.register("staged_entities", entities)
             connection.execute(self.sql("INSERT INTO {entities} SELECT * FROM staged_entities"))
             connection.commit()
         except BaseException:
@@ -560,10 +568,8 @@ class ParquetStore(DuckDBStore):
         entity_ids: Sequence[str],
         features: npt.NDArray[np.float64],
     ) -> None:
-        columns = {"entity_id": pa.array(entity_ids, pa.string())}
-        columns |= {name: pa.array(features[:, i]) for i, name in enumerate(feature_names)}
         temporary = self.directory / f".{self.tables.entities}.parquet.tmp"
-        pq.write_table(pa.table(columns), temporary)
+        pq.write_table(entity_table(feature_names, entity_ids, features), temporary)
         temporary.replace(self.file(self.tables.entities))
 
     def check(self, model_version: str, show: int) -> Completeness:
