@@ -249,3 +249,21 @@ def test_entities_are_read_in_batches_of_at_most_the_batch_size(
     sizes = [len(batch.entity_ids) for batch in batches]
     assert max(sizes) <= 64
     assert sum(sizes) == len(load_dataset().features)
+
+
+def test_a_store_without_entities_is_one_clear_error(
+    tmp_path: Path,
+    model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("{{ package | upper }}_SOURCE", str(tmp_path / "empty.duckdb"))
+    monkeypatch.setenv("{{ package | upper }}_MODEL_DIR", str(model_dir))
+{%- if cookiecutter.legal_review == "yes" %}
+    monkeypatch.setenv("{{ package | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
+{%- endif %}
+
+    expected = f"no entities to score: there is no table entities in {tmp_path / 'empty.duckdb'}"
+    for command in ("run", "check"):
+        assert main([command]) == 2
+        assert capsys.readouterr().err == f"error: {expected}\n"

@@ -18,7 +18,7 @@ import pytest
 
 from {{ package }}.precompute import load_sample, run
 from {{ package }}.predictor import Predictor
-from {{ package }}.stores import PostgresStore, Tables
+from {{ package }}.stores import PostgresStore, StoreError, Tables
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +114,13 @@ def test_bad_rows_are_rejected_and_missing_entities_named(
     sql(store, schema, LOSE_ONE)
     result = store.check(predictor.model_version, show=5)
     assert (result.complete, result.missing, result.first_missing) == (False, 1, ["sample-9"])
+
+
+def test_a_schema_without_entities_is_one_clear_error(
+    store: PostgresStore, schema: str, predictor: Predictor
+) -> None:
+    missing = rf"^no entities to score: there is no table {schema}\.entities in "
+    with pytest.raises(StoreError, match=missing):
+        run(predictor, store, BATCH_SIZE)
+    with pytest.raises(StoreError, match=missing):
+        store.check(predictor.model_version, show=5)

@@ -220,12 +220,17 @@ ORDER BY r.entity_id LIMIT {limit}
 """
 
 
+ENTITIES_EXIST = "SELECT 1 FROM {entities} LIMIT 0"
+
+
 class SqlStore:
     """The SQL both databases share; subclasses connect, read batches and stage rows."""
 
     json_type = "JSON"
     placeholder = "$version"
     location: str
+    connection: Any
+    missing_table_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
@@ -240,6 +245,15 @@ class SqlStore:
             version=self.placeholder,
             **names,
         )
+
+    def require_entities(self) -> None:
+        """Refuse, in one line, a store whose entities table does not exist."""
+        try:
+            self.connection.execute(self.sql(ENTITIES_EXIST))
+        except self.missing_table_errors as error:
+            raise StoreError(
+                f"no entities to score: there is no table {self.tables.entities} in {self.location}"
+            ) from error
 
     def create_statements(self) -> list[str]:
         return [
@@ -358,6 +372,8 @@ def reject_columns(rejected: Rejected) -> dict[str, list[Any]]:
 class DuckDBStore(SqlStore):
     """A DuckDB database file: the embedded default."""
 
+    missing_table_errors = (duckdb.CatalogException,)
+
     def __init__(self, path: Path, tables: Tables) -> None:
         super().__init__(tables)
         self.location = str(path)
@@ -365,6 +381,7 @@ class DuckDBStore(SqlStore):
         self.connection = duckdb.connect(str(path))
 
     def prepare(self) -> None:
+        self.require_entities()
         for statement in self.create_statements():
             self.connection.execute(statement)
 
@@ -420,6 +437,7 @@ class DuckDBStore(SqlStore):
             connection.unregister("staged_entities")
 
     def check(self, model_version: str, show: int) -> Completeness:
+        self.require_entities()
         counts, missing, rejects = (
             self.connection.execute(query, {"version": model_version}).fetchall()
             for query in self.check_queries(show)
@@ -435,6 +453,7 @@ class PostgresStore(SqlStore):
 
     json_type = "JSONB"
     placeholder = "%(version)s"
+    missing_table_errors = (psycopg.errors.UndefinedTable,)
 
     def __init__(self, url: str, tables: Tables) -> None:
         super().__init__(tables)
@@ -444,6 +463,7 @@ class PostgresStore(SqlStore):
         self.location = f"postgresql://{info.host}:{info.port}/{info.dbname}"
 
     def prepare(self) -> None:
+        self.require_entities()
         with self.connection.transaction():
             for statement in self.create_statements():
                 self.connection.execute(statement)
@@ -502,6 +522,7 @@ class PostgresStore(SqlStore):
                     copy.write_row((entity_id, *row))
 
     def check(self, model_version: str, show: int) -> Completeness:
+        self.require_entities()
         with self.connection.cursor() as cursor:
             results = []
             for query in self.check_queries(show):
