@@ -48,9 +48,8 @@ from {{ package }}.stores import (
 )
 
 Batches = list[tuple[Scored, Rejected]]
-DEFAULT_URL = os.environ.get(
-    "{{ package | upper }}_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 
 
 def entities(count: int) -> tuple[list[str], np.ndarray[Any, np.dtype[np.float64]]]:

@@ -8,7 +8,6 @@ so, when it cannot be reached.
 """
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +21,11 @@ from {{ package }}.engine_pandas import EngineSettings, run
 from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
 
+from postgres_testing import LOCAL_POSTGRES, own_schema
+
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get(
-    "{{ package | upper }}_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 CHUNK_ROWS = 200
 READ_ROWS = "SELECT * FROM {schema}.rows ORDER BY id"
 READ_MISSING_TABLE = "SELECT * FROM {schema}.missing"
@@ -34,17 +33,8 @@ READ_MISSING_TABLE = "SELECT * FROM {schema}.missing"
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL at {URL} is unreachable: {error}")
-    name = f"batch_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {name}")
-    try:
+    with own_schema(URL, "batch") as name:
         yield name
-    finally:
-        admin.execute(f"DROP SCHEMA {name} CASCADE")
-        admin.close()
 
 
 def settings_for(query: str, tmp_path: Path, model_dir: Path, url: str = URL) -> EngineSettings:

@@ -9,7 +9,6 @@ import numpy as np
 {% endif -%}
 import pytest
 
-from broker_testing import TestBroker, listen
 from {{ cookiecutter.__package_name }}.broker import publish
 from {{ cookiecutter.__package_name }}.consumer import (
     DeadLetter,
@@ -27,6 +26,8 @@ from {{ cookiecutter.__package_name }}.predictor import Predictor
 {%- if cookiecutter.framework == "scikit-learn" %}
 from {{ cookiecutter.__package_name }}.schema import FLOAT32_MAX
 {%- endif %}
+
+from broker_testing import TestBroker, listen
 
 
 def event(event_id: str, row: Any) -> bytes:

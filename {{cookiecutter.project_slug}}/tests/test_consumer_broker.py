@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from broker_testing import KILL_TEST_SETTINGS, listen, remove_topics
 from {{ package }}.broker import Broker, create_broker, declare_topics, publish
 from {{ package }}.consumer import (
     READY_MESSAGE,
@@ -32,7 +31,10 @@ from {{ package }}.data import Dataset
 from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
 
+from broker_testing import KILL_TEST_SETTINGS, listen, remove_topics
+
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+ENV_PREFIX = "{{ package | upper }}_"
 
 TIMEOUT_S = 60
 
@@ -141,13 +143,10 @@ def start_consumer(
     settings: StreamSettings, log: Path, **overrides: str
 ) -> subprocess.Popen[bytes]:
     """`python -m {{ package }}.consumer` with the test's settings, once it is ready."""
+    variables = {name: str(value) for name, value in settings.model_dump().items()} | overrides
     environment = {
         **os.environ,
-        **{
-            f"{{ package | upper }}_{name.upper()}": str(value)
-            for name, value in settings.model_dump().items()
-        },
-        **{f"{{ package | upper }}_{name.upper()}": value for name, value in overrides.items()},
+        **{f"{ENV_PREFIX}{name.upper()}": value for name, value in variables.items()},
     }
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -8,15 +8,11 @@
 
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
-import psycopg
 import pytest
-from psycopg import sql
 from sklearn.neighbors import KNeighbors{{ "Classifier" if classification else "Regressor" }}
 from sklearn.pipeline import Pipeline
 
@@ -51,7 +47,8 @@ from {{ package }}.sql import (
 )
 from {{ package }}.train import train
 
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema
+
 COLUMNS = ", ".join(["id", *FEATURE_NAMES])
 PLACEHOLDERS = ", ".join("?" * (len(FEATURE_NAMES) + 1))
 
@@ -74,16 +71,8 @@ def postgres_server() -> str:
 def postgres_url() -> Iterator[str]:
     """A URL whose connections work in a schema of their own, dropped afterwards."""
     server = postgres_server()
-    try:
-        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {server}: {error}")
-    schema = f"test_database_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        separator = "&" if "?" in server else "?"
-        yield f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
-        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with own_schema(server, "test_database") as schema:
+        yield in_schema(server, schema)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

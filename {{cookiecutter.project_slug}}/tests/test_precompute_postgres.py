@@ -9,22 +9,20 @@ so, when it cannot be reached.
 """
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 
 from {{ package }}.precompute import load_sample, run
 from {{ package }}.predictor import Predictor
 from {{ package }}.stores import PostgresStore, StoreError, Tables
 
+from postgres_testing import LOCAL_POSTGRES, own_schema
+
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get(
-    "{{ package | upper }}_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 BATCH_SIZE = 100
 COUNT = "SELECT count(*), count(DISTINCT entity_id) FROM {schema}.predictions"
 LOSE_TWO = "DELETE FROM {schema}.predictions WHERE entity_id IN ('sample-1', 'sample-2')"
@@ -36,17 +34,8 @@ INFINITE_FIRST_FEATURE = (
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL at {URL} is unreachable: {error}")
-    name = f"precompute_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {name}")
-    try:
+    with own_schema(URL, "precompute") as name:
         yield name
-    finally:
-        admin.execute(f"DROP SCHEMA {name} CASCADE")
-        admin.close()
 
 
 def sql(store: PostgresStore, schema: str, statement: str) -> list[tuple[Any, ...]]:

@@ -1,14 +1,11 @@
 """The per-entity state store, on SQLite and on a real PostgreSQL."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from {{ cookiecutter.__package_name }}.data import load_dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
@@ -25,7 +22,8 @@ from {{ cookiecutter.__package_name }}.state import (
     open_store,
 )
 
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema
+
 STATE_URL_VARIABLE = "{{ cookiecutter.__package_name | upper }}_STATE_URL"
 
 
@@ -44,16 +42,8 @@ def postgres_server() -> str:
 def postgres_url() -> Iterator[str]:
     """A URL whose connections work in a schema of their own, dropped afterwards."""
     server = postgres_server()
-    try:
-        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {server}: {error}")
-    schema = f"test_state_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        separator = "&" if "?" in server else "?"
-        yield f"{server}{separator}options={quote(f'-csearch_path={schema}')}"
-        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with own_schema(server, "test_state") as schema:
+        yield in_schema(server, schema)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

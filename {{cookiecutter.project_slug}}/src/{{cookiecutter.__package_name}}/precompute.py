@@ -44,6 +44,7 @@ from .stores import (
     open_store,
 )
 
+PROG = "{{ package }}-precompute"
 SAMPLE_ID_PREFIX = "sample-"
 
 
@@ -218,9 +219,7 @@ def report(result: Completeness, settings: PrecomputeSettings, model_version: st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="{{ package }}-precompute", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("load-sample", help="replace the entities table with the sample data")
     run_parser = commands.add_parser("run", help="score the entities, then check completeness")
