@@ -234,10 +234,12 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         allowed = [str(v) for v in spec["choices"]]
         return None if value in allowed else "one of " + ", ".join(allowed)
     if kind == "slug":
+        longest = spec["max_length"]
         return (
             None
-            if _SLUG.match(value)
-            else "lower-case letters, digits and single hyphens, starting with a letter"
+            if _SLUG.match(value) and len(value) <= longest
+            else "lower-case letters, digits and single hyphens, starting with a letter,"
+            f" at most {longest} characters (give a shorter project_slug)"
         )
     if kind == "positive_int":
         return None if value.isdigit() and int(value) > 0 else "a positive whole number"

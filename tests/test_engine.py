@@ -125,6 +125,7 @@ def test_revisit_lists_single_changes_that_flip_the_choice() -> None:
         ("latency_sla_ms", "-5", "positive whole number"),
         ("project_slug", "My Project", "project_slug='My Project' is not allowed"),
         ("project_slug", "-x", "starting with a letter"),
+        ("project_slug", "customer-lifetime-value", "at most 20 characters"),
         ("owners", "ml-team", "@user or @org/team"),
         ("schedule", "every day", "five cron fields"),
         ("author_email", "nobody", "email address"),

@@ -152,12 +152,35 @@ def test_config_files_parse(baked, combination: Combination) -> None:
 
 @pytest.mark.parametrize("combination", selected(COMBINATIONS), ids=lambda c: c.id)
 def test_python_is_ruff_clean_and_formatted(baked, combination: Combination) -> None:
-    project = baked(combination)
+    assert_ruff_clean(baked(combination))
+
+
+def assert_ruff_clean(project: Path) -> None:
     for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
         result = subprocess.run(
             [str(BIN / "ruff"), *command], cwd=project, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The shortest and the longest slug allowed, sorting before and after the test helpers'
+# module names: line lengths and import order in the generated code depend on the name.
+NAME_EXTREMES = ("ab", "zz-" + "a" * 17)
+
+
+@pytest.mark.parametrize(
+    "combination",
+    # The first combination of each strategy.
+    sorted({c.strategy: c for c in reversed(selected(COMBINATIONS))}.values(), key=str),
+    ids=lambda c: c.strategy,
+)
+@pytest.mark.parametrize("slug", NAME_EXTREMES)
+def test_every_allowed_name_length_is_ruff_clean(
+    cookies_session, combination: Combination, slug: str
+) -> None:
+    result = cookies_session.bake(extra_context={**combination.answers, "project_slug": slug})
+    assert result.exit_code == 0, result.exception
+    assert_ruff_clean(Path(result.project_path))
 
 
 @pytest.mark.parametrize("combination", selected(COMBINATIONS), ids=lambda c: c.id)
