@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from .features import FEATURE_NAMES
-from .predictor import Predictor, UnscorableInputError
+from .predictor import Predictor, score_accepted
 from .schema import Scores
 from .settings import Settings
 
@@ -153,16 +153,10 @@ def is_numeric(column_type: pa.DataType) -> bool:
 def predict(
     predictor: Predictor, features: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], Scores, dict[int, str]]:
-    """Score `features` in one model call: the rows scored, their scores, and the rows the
-    model refused with the reason. Refused rows are left out and the rest scored again."""
-    try:
-        return rows, predictor.score_array(features), {}
-    except UnscorableInputError as error:
-        keep = np.ones(len(rows), dtype=bool)
-        keep[error.rows] = False
-        refused = {int(row): error.reason for row in rows[error.rows]}
-    scored, scores, more_refused = predict(predictor, features[keep], rows[keep])
-    return scored, scores, refused | more_refused
+    """Score `features` (the chunk's `rows`): the rows scored, their scores, and the rows the
+    model refused with the reason."""
+    accepted, scores, refused = score_accepted(predictor, features)
+    return rows[accepted], scores, {int(rows[i]): reason for i, reason in refused.items()}
 
 
 def prediction_columns(scores: Scores) -> dict[str, pa.Array | npt.NDArray[Any]]:

@@ -16,7 +16,7 @@ from faststream import FastStream
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .broker import Broker, BrokerSettings, create_broker, declare_topics, subscribe
-from .predictor import Predictor, UnscorableInputError
+from .predictor import Predictor, score_accepted
 from .schema import Features, Prediction
 
 logger = logging.getLogger(__name__)
@@ -103,23 +103,18 @@ def score(
     """Score the events in one model call; the events the model refuses become dead letters
     and the others are scored again without them."""
     features = predictor.features_of([event.features for event in events])
-    dead_letters: list[DeadLetter] = []
-    while True:
-        try:
-            scores = predictor.score_array(features)
-            break
-        except UnscorableInputError as error:
-            refused = set(error.rows.tolist())
-            for position in sorted(refused):
-                event = events[position]
-                payload = event.model_dump_json().encode()
-                error_text = f"unscorable: {error.reason}"
-                dead_letters.append(dead_letter(payload, error_text, event.id))
-            kept = [position for position in range(len(events)) if position not in refused]
-            events, features = [events[position] for position in kept], features[kept]
+    accepted, scores, refused = score_accepted(predictor, features)
+    dead_letters = [
+        dead_letter(
+            events[position].model_dump_json().encode(),
+            f"unscorable: {reason}",
+            events[position].id,
+        )
+        for position, reason in sorted(refused.items())
+    ]
     scored = [
-        ScoredEvent(event_id=event.id, model_version=scores.model_version, **output)
-        for event, output in zip(events, scores.outputs(), strict=True)
+        ScoredEvent(event_id=events[position].id, model_version=scores.model_version, **output)
+        for position, output in zip(accepted.tolist(), scores.outputs(), strict=True)
     ]
     return scored, dead_letters
 

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import Field
 
 from .artifact import ArtifactError
 from .features import FEATURE_NAMES
-from .predictor import Predictor, UnscorableInputError
-from .schema import FLOAT32_MAX, Scores
+from .predictor import Predictor, score_accepted
+from .schema import FLOAT32_MAX
 from .settings import Settings
 from .stores import (
     IDENTIFIER,
@@ -118,28 +117,15 @@ def problems(batch: Pending, feature_names: Sequence[str]) -> list[str | None]:
     return reasons
 
 
-def predict(
-    predictor: Predictor, features: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.bool_], Scores]:
-    """Which rows the model scores, and their scores, in one model call; rows whose output
-    overflows are left out and the rest scored again."""
-    scorable = np.ones(len(features), dtype=bool)
-    while True:
-        try:
-            return scorable, predictor.score_array(features[scorable])
-        except UnscorableInputError as error:
-            scorable[np.flatnonzero(scorable)[error.rows]] = False
-
-
 def score(predictor: Predictor, batch: Pending) -> tuple[Scored, Rejected]:
     """The batch's predictions and rejects."""
     now = datetime.now(UTC)
     reasons = problems(batch, predictor.feature_names)
-    valid = np.array([reason is None for reason in reasons], dtype=bool)
-    scorable, scores = predict(predictor, batch.features[valid])
-    for row in np.flatnonzero(valid)[~scorable].tolist():
+    valid = np.flatnonzero([reason is None for reason in reasons])
+    accepted, scores, refused = score_accepted(predictor, batch.features[valid])
+    for row in valid[list(refused)].tolist():
         reasons[row] = "the model's output is not finite: inputs far outside the training range"
-    scored_ids = [batch.entity_ids[row] for row in np.flatnonzero(valid)[scorable].tolist()]
+    scored_ids = [batch.entity_ids[row] for row in valid[accepted].tolist()]
     rejected = [row for row, reason in enumerate(reasons) if reason is not None]
     return (
         Scored(

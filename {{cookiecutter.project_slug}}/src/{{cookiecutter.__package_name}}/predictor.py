@@ -225,3 +225,22 @@ class Predictor:
             np.flatnonzero(overflowed),
             "inputs so far outside the training range that the model's output is not finite",
         )
+
+
+def score_accepted(
+    predictor: Predictor, features: npt.NDArray[np.floating[Any]]
+) -> tuple[npt.NDArray[np.intp], Scores, dict[int, str]]:
+    """Score the rows the model accepts: their positions in `features`, their scores, and
+    why each refused row was refused, by position. A refused row is left out and the rest
+    scored again, so one bad row costs one more model call rather than the whole batch."""
+    accepted = np.arange(len(features))
+    remaining = features
+    refused: dict[int, str] = {}
+    while True:
+        try:
+            return accepted, predictor.score_array(remaining), refused
+        except UnscorableInputError as error:
+            refused |= dict.fromkeys(accepted[error.rows].tolist(), error.reason)
+            keep = np.ones(len(accepted), dtype=bool)
+            keep[error.rows] = False
+            accepted, remaining = accepted[keep], remaining[keep]
