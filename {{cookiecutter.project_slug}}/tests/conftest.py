@@ -10,14 +10,16 @@ from {{ cookiecutter.__package_name }}.audit import AuditLog
 {% endif -%}
 from {{ cookiecutter.__package_name }}.data import Dataset, load_dataset, split
 from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.train import train
 
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models directory holding one freshly trained version."""
+    """A models directory holding one freshly trained version, trained on the project's
+    training data (the `training_data` setting; the sample data set by default)."""
     models = tmp_path_factory.mktemp("models")
-    train(models)
+    train(models, Settings().training_data)
     return models
 
 
@@ -30,7 +32,7 @@ def model_dir(models_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def held_out() -> Dataset:
     """The rows the model was not trained on."""
-    return split(load_dataset())[1]
+    return split(load_dataset(Settings().training_data))[1]
 {%- if legal %}
 
 

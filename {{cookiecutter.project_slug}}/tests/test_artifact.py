@@ -13,7 +13,9 @@ from {{ cookiecutter.__package_name }}.artifact import (
     load_pipeline,
     resolve,
 )
+from {{ cookiecutter.__package_name }}.contract import load_contract
 from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.features import model_frame
 
 
 @pytest.fixture
@@ -60,10 +62,10 @@ def test_library_missing_from_the_running_environment_is_not_compared(
 
 def test_a_model_of_other_inputs_is_refused(version_copy: Path) -> None:
     metadata = json.loads((version_copy / METADATA_FILE).read_text(encoding="utf-8"))
-    metadata["input_schema"].reverse()
+    metadata["contract"]["inputs"].reverse()
     (version_copy / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
 
-    with pytest.raises(ArtifactError, match="takes other inputs than FEATURE_NAMES"):
+    with pytest.raises(ArtifactError, match="takes other inputs or predicts another target"):
         load_metadata(version_copy)
 
 
@@ -78,6 +80,7 @@ def test_fitted_pipeline_loads_with_its_trusted_types_only(
     model_dir: Path, held_out: Dataset
 ) -> None:
     pipeline = load_pipeline(model_dir)
+    frame = model_frame(held_out.columns, load_contract())
 
-    assert pipeline.predict(held_out.features).shape == (len(held_out.features),)
-    assert np.isfinite(pipeline.predict(held_out.features)).all()
+    assert pipeline.predict(frame).shape == (len(held_out),)
+    assert np.isfinite(pipeline.predict(frame)).all()

@@ -1,7 +1,5 @@
 import json
 
-import numpy as np
-
 from {{ cookiecutter.__package_name }}.audit import AuditLog, input_digest
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
@@ -15,13 +13,14 @@ def read(log: AuditLog) -> list[dict[str, object]]:
 def test_every_prediction_is_recorded_with_input_hash_output_and_version(
     predictor: Predictor, audit_log: AuditLog, held_out: Dataset
 ) -> None:
-    rows = held_out.features[:3]
+    rows = held_out.columns.take(slice(0, 3))
 
-    predictions = predictor.predict_array(rows)
+    predictions = predictor.predict_columns(rows)
 
     records = read(audit_log)
     assert [record["input_sha256"] for record in records] == [
-        input_digest(FEATURE_NAMES, row) for row in rows
+        input_digest(FEATURE_NAMES, [*numbers, *categories])
+        for numbers, categories in zip(rows.numbers.tolist(), rows.categories.tolist(), strict=True)
     ]
     assert [record["output"] for record in records] == [
         prediction.model_dump(exclude={"model_version"}) for prediction in predictions
@@ -33,10 +32,10 @@ def test_every_prediction_is_recorded_with_input_hash_output_and_version(
 def test_the_log_is_only_appended_to(
     predictor: Predictor, audit_log: AuditLog, held_out: Dataset
 ) -> None:
-    predictor.predict_array(held_out.features[:2])
+    predictor.predict_columns(held_out.columns.take(slice(0, 2)))
     first = audit_log.path.read_text(encoding="utf-8")
 
-    predictor.predict_array(held_out.features[2:3])
+    predictor.predict_columns(held_out.columns.take(slice(2, 3)))
 
     after = audit_log.path.read_text(encoding="utf-8")
     assert after.startswith(first)
@@ -44,10 +43,9 @@ def test_the_log_is_only_appended_to(
 
 
 def test_input_digest_identifies_the_values_and_maps_missing_to_null() -> None:
-    row = np.arange(len(FEATURE_NAMES), dtype=np.float32)
-    gap = row.copy()
-    gap[0] = np.nan
+    row = [float(index) for index in range(len(FEATURE_NAMES))]
+    gap = [float("nan"), *row[1:]]
 
-    assert input_digest(FEATURE_NAMES, row) == input_digest(FEATURE_NAMES, row.copy())
+    assert input_digest(FEATURE_NAMES, row) == input_digest(FEATURE_NAMES, list(row))
     assert input_digest(FEATURE_NAMES, row) != input_digest(FEATURE_NAMES, gap)
     assert len(input_digest(FEATURE_NAMES, gap)) == 64

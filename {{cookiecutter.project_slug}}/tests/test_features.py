@@ -1,88 +1,148 @@
-{%- set fe = cookiecutter.feature_engineering == "yes" -%}
-{%- set trees = cookiecutter.framework != "scikit-learn" -%}
-import math
-{%- if fe %}
 from pathlib import Path
-{%- endif %}
+from typing import Any
 
-{% if fe -%}
 import numpy as np
-{% endif -%}
 import pytest
+from hypothesis import given, settings
 from pydantic import ValidationError
 
-{% if fe -%}
 from {{ cookiecutter.__package_name }}.artifact import load_pipeline
-{% endif -%}
-from {{ cookiecutter.__package_name }}.data import identifier, load_dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES{% if fe %}, build_feature_pipeline{% endif %}
-{%- if fe %}
+from {{ cookiecutter.__package_name }}.contract import (
+    ContractError,
+    Input,
+    identifier,
+    load_contract,
+    parse_contract,
+    write_contract,
+)
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.predictor import Predictor
-{%- endif %}
 from {{ cookiecutter.__package_name }}.schema import Features
 
+from contract_testing import CONTRACT, first, rows, valid_row
 
-def valid_row() -> dict[str, float]:
-    return dict(zip(FEATURE_NAMES, load_dataset().features[0].tolist(), strict=True))
+NUMBER = first("number") or first("integer")
 
 
-def test_feature_names_are_the_data_set_columns_as_identifiers() -> None:
+def test_feature_names_are_the_contract_inputs_in_model_order() -> None:
     assert all(name.isidentifier() for name in FEATURE_NAMES)
-    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
-    assert load_dataset().features.shape[1] == len(FEATURE_NAMES)
-    assert identifier("Mean concave points (cm)") == "mean_concave_points_cm"
+    assert sorted(FEATURE_NAMES) == sorted(item.name for item in CONTRACT.inputs)
+    kinds = [item.kind == "category" for item in (*CONTRACT.numbers, *CONTRACT.categories)]
+    assert kinds == sorted(kinds)
 
 
-def test_request_schema_has_one_field_per_feature_in_model_order() -> None:
-    assert tuple(Features.model_fields) == FEATURE_NAMES
+@pytest.mark.parametrize(
+    ("column", "name"),
+    [
+        ("Min.Price", "min_price"),
+        ("ShelveLoc", "shelve_loc"),
+        ("mean radius (cm)", "mean_radius_cm"),
+        ("2nd score", "x_2nd_score"),
+        ("class", "x_class"),
+    ],
+)
+def test_column_names_map_to_identifiers(column: str, name: str) -> None:
+    assert identifier(column) == name
 
 
-def test_a_valid_row_is_accepted() -> None:
-    assert Features(**valid_row()).model_dump() == valid_row()
+def test_request_schema_has_one_field_per_input_in_contract_order() -> None:
+    assert tuple(Features.model_fields) == tuple(item.name for item in CONTRACT.inputs)
 
 
-def test_unknown_fields_are_rejected() -> None:
+def test_a_valid_row_is_accepted(held_out: Dataset) -> None:
+    assert Features(**valid_row(held_out)).model_dump() == valid_row(held_out)
+
+
+@settings(max_examples=50, deadline=None)
+@given(row=rows())
+def test_every_row_the_contract_allows_is_accepted(row: dict[str, Any]) -> None:
+    assert Features.model_validate(row).model_dump() == row
+
+
+def test_unknown_fields_are_rejected(held_out: Dataset) -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        Features.model_validate(valid_row() | {"unexpected": 1.0})
+        Features.model_validate(valid_row(held_out) | {"unexpected": 1.0})
 
 
-def test_missing_fields_are_rejected() -> None:
-    row = valid_row()
+def test_missing_fields_are_rejected(held_out: Dataset) -> None:
+    row = valid_row(held_out)
     del row[FEATURE_NAMES[0]]
 
     with pytest.raises(ValidationError, match=FEATURE_NAMES[0]):
         Features(**row)
 
 
-@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e39, "many"])
-def test_values_must_be_finite_numbers(value: object) -> None:
-    with pytest.raises(ValidationError, match=FEATURE_NAMES[0]):
-        Features.model_validate(valid_row() | {FEATURE_NAMES[0]: value})
-{%- if fe %}
+@pytest.mark.parametrize(
+    "value", [float("inf"), float("-inf"), float("nan"), 1e39, "many", "17.5", True]
+)
+def test_numbers_must_be_finite_numbers_without_coercion(held_out: Dataset, value: object) -> None:
+    assert NUMBER is not None
+    with pytest.raises(ValidationError, match=NUMBER.name):
+        Features.model_validate(valid_row(held_out) | {NUMBER.name: value})
 
 
-def test_feature_pipeline_imputes_missing_values{% if not trees %}_and_standardises{% endif %}() -> None:
-    features = load_dataset().features
-    with_gaps = features.copy()
-    with_gaps[::7, 0] = np.nan
+def test_a_contract_error_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    text = CONTRACT.dump().replace("kind: number", "kind: decimal", 1)
 
-    transformed = build_feature_pipeline().fit_transform(with_gaps)
+    with pytest.raises(ContractError, match=r"inputs\.0\.kind") as error:
+        parse_contract(text)
 
-    assert not np.isnan(transformed).any()
-{%- if trees %}
-    np.testing.assert_array_equal(transformed[:, 1:], features[:, 1:])
-{%- else %}
-    np.testing.assert_allclose(transformed.mean(axis=0), 0, atol=1e-5)
-    np.testing.assert_allclose(transformed.std(axis=0), 1, atol=1e-3)
-{%- endif %}
+    assert "\n" not in str(error.value)
 
 
-def test_null_inputs_get_the_training_median_inside_the_served_model(
-    predictor: Predictor, model_dir: Path
+def test_writing_a_contract_replaces_it_whole(tmp_path: Path) -> None:
+    path = tmp_path / "features.yaml"
+    write_contract(CONTRACT, path)
+
+    assert load_contract(path) == CONTRACT
+    assert [p.name for p in tmp_path.iterdir()] == ["features.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("model_type", "levels"),
+    [("binary_classification", ("a", "b", "c")), ("regression", ("a", "b"))],
+)
+def test_a_target_that_does_not_fit_the_model_type_is_refused(
+    model_type: str, levels: tuple[str, ...]
 ) -> None:
-    median = load_pipeline(model_dir).named_steps["features"].named_steps["impute"].statistics_[0]
-    missing = Features.model_validate(valid_row() | {FEATURE_NAMES[0]: None})
-    imputed = Features.model_validate(valid_row() | {FEATURE_NAMES[0]: float(median)})
+    contract = CONTRACT.model_copy(
+        update={"target": CONTRACT.target.model_copy(update={"kind": "category", "levels": levels})}
+    )
+    with pytest.raises(ContractError, match="target"):
+        contract.check_model_type(model_type)
+
+
+def test_a_category_needs_its_levels() -> None:
+    with pytest.raises(ValidationError, match="levels"):
+        Input(name="colour", column="colour", kind="category")
+
+
+@pytest.mark.parametrize(
+    "item", [i for i in CONTRACT.numbers if i.nullable][:1], ids=lambda item: item.name
+)
+def test_null_inputs_get_the_training_median_inside_the_served_model(
+    predictor: Predictor, model_dir: Path, held_out: Dataset, item: Input
+) -> None:
+    numbers = load_pipeline(model_dir).named_steps["features"].named_transformers_["numbers"]
+    median = numbers.named_steps["impute"].statistics_[CONTRACT.numbers.index(item)]
+    missing = Features.model_validate(valid_row(held_out) | {item.name: None})
+    value = int(median) if item.kind == "integer" else float(median)
+    imputed = Features.model_validate(valid_row(held_out) | {item.name: value})
 
     assert predictor.predict([missing]) == predictor.predict([imputed])
-{%- endif %}
+
+
+@pytest.mark.parametrize("item", CONTRACT.categories[:1], ids=lambda item: item.name)
+def test_a_level_never_seen_in_training_scores_as_none_of_the_levels(
+    predictor: Predictor, model_dir: Path, held_out: Dataset, item: Input
+) -> None:
+    """The documented policy: an unseen level one-hot encodes as all zeros, and is scored."""
+    encoder = load_pipeline(model_dir).named_steps["features"].named_transformers_["categories"]
+    row = Features.model_validate(valid_row(held_out) | {item.name: "never-seen-level"})
+    position = CONTRACT.categories.index(item)
+    encoded = encoder.transform(np.array([[*predictor.columns_of([row]).categories[0]]]))
+    offsets = np.cumsum([0, *(len(levels) for levels in encoder.categories_)])
+
+    assert not encoded[0, offsets[position] : offsets[position + 1]].any()
+    assert len(predictor.predict([row])) == 1

@@ -7,42 +7,69 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from {{ cookiecutter.__package_name }}.artifact import load_pipeline
-from {{ cookiecutter.__package_name }}.data import {% if classification %}LABELS, {% endif %}Dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.contract import Columns
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_frame
 from {{ cookiecutter.__package_name }}.predictor import Predictor, UnscorableInputError
 from {{ cookiecutter.__package_name }}.schema import FLOAT32_MAX, Features
+
+from contract_testing import CONTRACT, complete_rows, rows
+
+LABELS = CONTRACT.labels
+
+
+def constant_columns(count: int, value: float) -> Columns:
+    """`count` rows: every number `value`, every category its first level."""
+    return Columns(
+        np.full((count, len(CONTRACT.numbers)), value, dtype=np.float32),
+        np.array(
+            [[item.levels[0] for item in CONTRACT.categories if item.levels]] * count, dtype=object
+        ).reshape(count, len(CONTRACT.categories)),
+    )
 
 
 def test_onnx_serving_equals_the_fitted_pipeline_on_held_out_data(
     predictor: Predictor, model_dir: Path, held_out: Dataset
 ) -> None:
     pipeline = load_pipeline(model_dir)
+    frame = model_frame(held_out.columns, CONTRACT)
 
-    predictions = predictor.predict_array(held_out.features)
+    predictions = predictor.predict_columns(held_out.columns)
 
 {%- if classification %}
-    labels = [LABELS[label] for label in pipeline.predict(held_out.features)]
+    labels = [LABELS[label] for label in pipeline.predict(frame)]
     assert [prediction.label for prediction in predictions] == labels
     served = np.array([list(prediction.probabilities.values()) for prediction in predictions])
-    np.testing.assert_allclose(served, pipeline.predict_proba(held_out.features), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(served, pipeline.predict_proba(frame), rtol=0, atol=1e-6)
 {%- else %}
     served = np.array([prediction.value for prediction in predictions])
-    expected = pipeline.predict(held_out.features)
+    expected = pipeline.predict(frame)
     assert np.max(np.abs(served - expected) / np.maximum(1.0, np.abs(expected))) <= 1e-6
 {%- endif %}
 
 
-def test_validated_rows_and_arrays_get_the_same_predictions(
+def test_validated_rows_and_columns_get_the_same_predictions(
     predictor: Predictor, held_out: Dataset
 ) -> None:
-    rows = [
-        Features(**dict(zip(FEATURE_NAMES, row.tolist(), strict=True)))
-        for row in held_out.features[:5]
-    ]
+    validated = [Features(**row) for row in complete_rows(held_out, 5)]
 
-    assert predictor.predict(rows) == predictor.predict_array(held_out.features[:5])
+    assert predictor.predict(validated) == predictor.predict_columns(
+        predictor.columns_of(validated)
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(row=rows())
+def test_every_row_the_contract_allows_is_scored(predictor: Predictor, row: dict[str, Any]) -> None:
+    nullable = {item.name for item in CONTRACT.inputs if item.nullable}
+    if any(value is None and name not in nullable for name, value in row.items()):
+        return
+    (prediction,) = predictor.predict([Features(**row)])
+
+    assert prediction.model_version == predictor.model_version
 
 
 def test_a_batch_is_scored_in_one_model_call(
@@ -58,12 +85,12 @@ def test_a_batch_is_scored_in_one_model_call(
 
     monkeypatch.setattr(session, "run", counting_run)
 
-    assert len(predictor.predict_array(held_out.features)) == len(held_out.features)
+    assert len(predictor.predict_columns(held_out.columns)) == len(held_out)
     assert len(calls) == 1
 
 
 def test_predictions_name_the_model_version(predictor: Predictor, held_out: Dataset) -> None:
-    (prediction,) = predictor.predict_array(held_out.features[:1])
+    (prediction,) = predictor.predict_columns(held_out.columns.take(slice(0, 1)))
 
     assert prediction.model_version == predictor.model_version
     assert predictor.feature_names == FEATURE_NAMES
@@ -74,31 +101,42 @@ def test_predictions_name_the_model_version(predictor: Predictor, held_out: Data
 
 
 def test_scores_are_the_predictions_as_arrays(predictor: Predictor, held_out: Dataset) -> None:
-    scores = predictor.score_array(held_out.features)
+    scores = predictor.score(held_out.columns)
 
-    assert scores.predictions() == predictor.predict_array(held_out.features)
+    assert scores.predictions() == predictor.predict_columns(held_out.columns)
 {%- if classification %}
-    assert scores.probabilities.shape == (len(held_out.features), len(LABELS))
+    assert scores.probabilities.shape == (len(held_out), len(LABELS))
 {%- else %}
-    assert scores.values.shape == (len(held_out.features),)
+    assert scores.values.shape == (len(held_out),)
 {%- endif %}
 
 
 def test_no_rows_give_no_predictions(predictor: Predictor) -> None:
     assert predictor.predict([]) == []
-    assert len(predictor.score_array(np.empty((0, len(FEATURE_NAMES))))) == 0
+    assert len(predictor.score(Columns.empty(CONTRACT))) == 0
 
 
-@pytest.mark.parametrize("value", [np.inf, -1e39{% if cookiecutter.feature_engineering == "no" %}, np.nan{% endif %}])
-def test_an_array_with_values_float32_cannot_hold_is_refused(
-    predictor: Predictor, value: float
-) -> None:
-    rows = np.ones((2, len(FEATURE_NAMES)))
-    rows[1, 0] = value
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_values_float32_cannot_hold_are_refused(predictor: Predictor, value: float) -> None:
+    columns = constant_columns(2, 1.0)
+    columns.numbers[1, 0] = value
 
     with pytest.raises(UnscorableInputError, match=r"rows \[1\]: values must be") as error:
-        predictor.predict_array(rows)
+        predictor.predict_columns(columns)
     assert error.value.rows.tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    "position", [i for i, item in enumerate(CONTRACT.numbers) if not item.nullable][:1]
+)
+def test_a_missing_value_the_contract_does_not_allow_is_refused(
+    predictor: Predictor, position: int
+) -> None:
+    columns = constant_columns(2, 1.0)
+    columns.numbers[0, position] = np.nan
+
+    with pytest.raises(UnscorableInputError, match=r"rows \[0\]: inputs .* are missing"):
+        predictor.predict_columns(columns)
 
 
 {%- if cookiecutter.framework == "scikit-learn" %}
@@ -107,20 +145,20 @@ def test_an_array_with_values_float32_cannot_hold_is_refused(
 def test_inputs_that_overflow_the_model_are_refused_not_answered_with_nan(
     predictor: Predictor,
 ) -> None:
-    rows = np.ones((3, len(FEATURE_NAMES)))
-    rows[2] = FLOAT32_MAX / 2
+    columns = constant_columns(3, 1.0)
+    columns.numbers[2] = FLOAT32_MAX / 2
 
     with pytest.raises(UnscorableInputError, match=r"rows \[2\]: inputs so far outside") as error:
-        predictor.predict_array(rows)
+        predictor.predict_columns(columns)
     assert error.value.rows.tolist() == [2]
 {%- else %}
 
 
 def test_trees_score_the_most_extreme_inputs(predictor: Predictor) -> None:
-    rows = np.full((2, len(FEATURE_NAMES)), FLOAT32_MAX)
-    rows[1] = -FLOAT32_MAX
+    columns = constant_columns(2, FLOAT32_MAX)
+    columns.numbers[1] = -FLOAT32_MAX
 
-    predictions = predictor.predict_array(rows)
+    predictions = predictor.predict_columns(columns)
 
 {%- if cookiecutter.model_type == "regression" %}
     assert all(np.isfinite(prediction.value) for prediction in predictions)
@@ -130,20 +168,24 @@ def test_trees_score_the_most_extreme_inputs(predictor: Predictor) -> None:
 {%- endif %}
 
 
-def test_an_array_of_the_wrong_width_is_refused(predictor: Predictor) -> None:
-    with pytest.raises(ValueError, match=r"expected an array of shape \(rows, \d+\)"):
-        predictor.predict_array(np.zeros((2, len(FEATURE_NAMES) + 1)))
+def test_columns_of_the_wrong_width_are_refused(predictor: Predictor) -> None:
+    columns = constant_columns(2, 1.0)
+    wider = Columns(np.hstack([columns.numbers, columns.numbers]), columns.categories)
+
+    with pytest.raises(ValueError, match=r"expected \d+ number and \d+ category columns"):
+        predictor.predict_columns(wider)
 {%- if legal %}
 
 
-def test_explanation_is_zero_for_the_training_mean_and_names_every_feature(
+def test_explanation_is_zero_at_the_reference_and_names_every_feature(
     predictor: Predictor, model_dir: Path
 ) -> None:
-    mean = predictor._reference_mean
+    mean = predictor._reference_numbers
     shifted = mean.copy()
     shifted[0] += 10 * np.abs(shifted[0]) + 1
+    categories = np.stack([predictor._reference_categories] * 2)
 
-    at_mean, moved = predictor.predict_array(np.stack([mean, shifted]))
+    at_mean, moved = predictor.predict_columns(Columns(np.stack([mean, shifted]), categories))
 
     assert list(at_mean.explanation) == list(FEATURE_NAMES)
     assert all(value == 0 for value in at_mean.explanation.values())
@@ -152,9 +194,9 @@ def test_explanation_is_zero_for_the_training_mean_and_names_every_feature(
 
 
 def test_serving_imports_neither_scikit_learn_nor_the_training_stack() -> None:
-    serving = ["predictor", "features", "schema"]
+    serving = ["predictor", "features", "schema", "contract"]
     imports = ", ".join(f"{{ cookiecutter.__package_name }}.{module}" for module in serving)
-    training_stack = {"sklearn", "skl2onnx", "skops", "scipy"}
+    training_stack = {"sklearn", "skl2onnx", "skops", "scipy", "pandas"}
     probe = f"import sys, {imports}; print(sorted({training_stack!r} & set(sys.modules)))"
 
     result = subprocess.run(

@@ -11,8 +11,9 @@
       20260101T020000Z-3f2a1b9c/  one directory per trained version, never modified
         model.onnx                the feature pipeline and the model: what serving runs
         model.skops               the fitted scikit-learn pipeline, for inspection and retraining
-        metadata.json             library versions, data fingerprint, metrics, input schema
-        reference.npz             a sample of the training features (drift checks{% if cookiecutter.legal_review == "yes" %}, explanations{% endif %})
+        metadata.json             library versions, data fingerprint, metrics, the feature
+                                  contract trained on (with the training range of each number)
+        reference.npz             a sample of the training inputs (drift checks{% if cookiecutter.legal_review == "yes" %}, explanations{% endif %})
       current                     a text file naming the version to serve
 
 Loading refuses an artifact made by other library versions than the running ones. Nothing
@@ -25,10 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ValidationError
 
-from .features import FEATURE_NAMES
+from .contract import Columns, Contract, load_contract
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -73,12 +73,6 @@ class ArtifactError(Exception):
     """The artifact cannot be used: missing, incomplete, or made by other library versions."""
 
 
-class FeatureRange(BaseModel):
-    name: str
-    min: float
-    max: float
-
-
 class TrainingData(BaseModel):
     name: str
     sha256: str
@@ -94,14 +88,20 @@ class Metadata(BaseModel):
     libraries: dict[str, str]
     data: TrainingData
     metrics: dict[str, float]
-    input_schema: list[FeatureRange]
-{%- if classification %}
-    labels: list[str]
-{%- endif %}
+    contract: Contract
+    """The feature contract the model was trained with; `min`/`max` are the training range."""
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return tuple(feature.name for feature in self.input_schema)
+        return self.contract.names
+
+    def takes(self, contract: Contract) -> bool:
+        """Whether the model takes the inputs and predicts the target `contract` describes
+        (ranges and descriptions aside)."""
+        ignored = {"min", "max", "description"}
+        trained = [item.model_dump(exclude=ignored) for item in self.contract.inputs]
+        wanted = [item.model_dump(exclude=ignored) for item in contract.inputs]
+        return trained == wanted and self.contract.target == contract.target
 
 
 def installed_versions() -> dict[str, str]:
@@ -146,18 +146,18 @@ def load_metadata(model_dir: Path) -> tuple[Path, Metadata]:
             f"model {metadata.version} was made with {', '.join(mismatches)}: install the pinned"
             " versions or retrain (make train)"
         )
-    if metadata.feature_names != FEATURE_NAMES:
+    if not metadata.takes(load_contract()):
         raise ArtifactError(
-            f"model {metadata.version} takes other inputs than FEATURE_NAMES: retrain (make train)"
+            f"model {metadata.version} takes other inputs or predicts another target than"
+            " features.yaml describes: retrain (make train)"
         )
     return directory, metadata
 
 
-def load_reference(directory: Path) -> npt.NDArray[np.float32]:
-    """The sample of training features stored with the model (rows x FEATURE_NAMES)."""
+def load_reference(directory: Path) -> Columns:
+    """The sample of training inputs stored with the model."""
     with np.load(directory / REFERENCE_FILE, allow_pickle=False) as reference:
-        features: npt.NDArray[np.float32] = reference["features"]
-    return features
+        return Columns(reference["numbers"], reference["categories"].astype(object))
 
 
 def load_pipeline(model_dir: Path) -> "Pipeline":
@@ -182,7 +182,7 @@ def save(
     metadata: Metadata,
     onnx_model: bytes,
     pipeline: "Pipeline",
-    reference: npt.NDArray[np.float32],
+    reference: Columns,
 ) -> Path:
     """Write a new version directory, then point `models_dir/current` at it.
 
@@ -196,7 +196,9 @@ def save(
     staging.mkdir(parents=True)
     (staging / MODEL_FILE).write_bytes(onnx_model)
     dump(pipeline, staging / PIPELINE_FILE)
-    np.savez_compressed(staging / REFERENCE_FILE, features=reference)
+    # Text as a fixed-width unicode array: loading it needs no pickle.
+    categories = reference.categories.astype(str)
+    np.savez_compressed(staging / REFERENCE_FILE, numbers=reference.numbers, categories=categories)
     metadata_json = metadata.model_dump_json(indent=2) + "\n"
     (staging / METADATA_FILE).write_text(metadata_json, encoding="utf-8")
     staging.rename(directory)

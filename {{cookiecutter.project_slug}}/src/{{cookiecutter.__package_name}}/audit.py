@@ -12,18 +12,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
+from typing import Any
 
+from .contract import MISSING_LEVEL, Columns
 from .schema import Scores
 
 
-def input_digest(feature_names: Sequence[str], row: npt.NDArray[np.float32]) -> str:
-    """sha256 of the row as the model saw it: canonical JSON of the float32 values by name,
-    missing values as null."""
+def input_digest(feature_names: Sequence[str], row: Sequence[Any]) -> str:
+    """sha256 of the row as the model saw it: canonical JSON of the values by name (numbers
+    as float32, categories as text), missing values as null."""
     values = {
-        name: None if math.isnan(value) else value
-        for name, value in zip(feature_names, row.tolist(), strict=True)
+        name: None if value == MISSING_LEVEL or (isinstance(value, float) and math.isnan(value))
+        else value
+        for name, value in zip(feature_names, row, strict=True)
     }
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -38,7 +39,7 @@ class AuditLog:
     def record(
         self,
         feature_names: Sequence[str],
-        rows: npt.NDArray[np.float32],
+        rows: Columns,
         scores: Scores,
     ) -> None:
         """Append the records of one batch with a single write."""
@@ -53,7 +54,16 @@ class AuditLog:
                 }
             )
             + "\n"
-            for row, output in zip(rows, scores.outputs(), strict=True)
+            for row, output in zip(
+                (
+                    [*numbers, *categories]
+                    for numbers, categories in zip(
+                        rows.numbers.tolist(), rows.categories.tolist(), strict=True
+                    )
+                ),
+                scores.outputs(),
+                strict=True,
+            )
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as log:

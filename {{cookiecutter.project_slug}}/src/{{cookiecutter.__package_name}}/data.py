@@ -1,71 +1,185 @@
 {%- import "core/dataset.j2" as sample -%}
 {%- set dataset = sample.datasets[cookiecutter.model_type] -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
-"""The training data: {{ dataset.title }}, the sample data set scikit-learn ships.
+"""The training data: a table whose columns the feature contract (features.yaml) names.
 
-{{ (dataset.summary ~ ". Replace `load_dataset` with your own source: everything downstream needs only a `Dataset` whose columns are `FEATURE_NAMES`, in that order.") | wordwrap(92) }}
+{{ ("Give your own as a CSV or Parquet file (`make train DATA=...`, `--data`, or the `" ~ cookiecutter.__package_name | upper ~ "_TRAINING_DATA` setting). Without one, the sample data set: " ~ dataset.title ~ ", which scikit-learn ships (" ~ dataset.summary ~ ").") | wordwrap(92) }}
+
+Rows without a target are dropped and counted; any other problem (a missing column, a value
+that does not fit its kind, a missing value where the contract allows none) is refused with
+a one-line `DataError`, never dropped.
 """
 
 import hashlib
-import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.datasets import {{ dataset.loader }}
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .features import FEATURE_NAMES
+from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input, load_contract
 
 HELD_OUT_FRACTION = 0.25
 SEED = 20240611
-{%- if classification %}
-LABELS: tuple[str, ...] = ({{ dataset.labels | map("tojson") | join(", ") }})
-"""Class names, indexed by the integer class the model predicts."""
-{%- endif %}
+
+
+class DataError(ValueError):
+    """The training data does not fit the contract (a one-line message)."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Features (float32, as the exported model sees them) and targets, row by row."""
+    """Inputs as the model takes them, and targets (class index, or value), row by row."""
 
-    features: npt.NDArray[np.float32]
-    target: npt.NDArray[np.{{ "int64" if classification else "float64" }}]
+    columns: Columns
+    target: npt.NDArray[Any]
+    dropped: int = 0
+    """Rows left out because their target was missing."""
 
-    def fingerprint(self) -> str:
-        """sha256 of the feature names, features and target: identifies the training data."""
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def take(self, rows: npt.NDArray[np.intp]) -> "Dataset":
+        return Dataset(self.columns.take(rows), self.target[rows])
+
+    def fingerprint(self, contract: Contract) -> str:
+        """sha256 of the input names, inputs and target: identifies the training data."""
         digest = hashlib.sha256()
-        digest.update("\n".join(FEATURE_NAMES).encode())
-        digest.update(np.ascontiguousarray(self.features).tobytes())
+        digest.update("\n".join(contract.names).encode())
+        digest.update(np.ascontiguousarray(self.columns.numbers).tobytes())
+        digest.update("\x1f".join(self.columns.categories.ravel().tolist()).encode())
         digest.update(np.ascontiguousarray(self.target).tobytes())
         return digest.hexdigest()
 
 
-def identifier(column: str) -> str:
-    """A column name as a Python identifier: `mean radius (cm)` -> `mean_radius_cm`."""
-    return re.sub(r"[^0-9a-z]+", "_", column.lower()).strip("_")
+def sample_table() -> pd.DataFrame:
+    """The sample data set as a table: the data set's own column names, and the target."""
+    from sklearn.datasets import {{ dataset.loader }}
+
+    bunch = {{ dataset.loader }}(as_frame=True)
+    frame: pd.DataFrame = bunch.data.copy()
+{%- if dataset.labels %}
+    frame["{{ dataset.target }}"] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
+{%- else %}
+    frame["{{ dataset.target }}"] = bunch.target
+{%- endif %}
+    return frame
 
 
-def load_dataset() -> Dataset:
-    bunch = {{ dataset.loader }}()
-    columns = tuple(identifier(str(name)) for name in bunch.feature_names)
-    if columns != FEATURE_NAMES:
-        raise ValueError(f"the data set's columns {columns} are not FEATURE_NAMES {FEATURE_NAMES}")
-    return Dataset(
-        features=np.asarray(bunch.data, dtype=np.float32),
-        target=np.asarray(bunch.target, dtype=np.{{ "int64" if classification else "float64" }}),
-    )
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet file as a table; DataError for anything else or an unreadable file."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"{path}: not a CSV or Parquet file (give a .csv or .parquet file)")
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, keep_default_na=True, na_values=[""])
+        return pd.read_parquet(path)
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: no such file") from error
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"{path}: the file is empty") from error
+    except (pd.errors.ParserError, ValueError, OSError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(f"{path}: cannot be read: {message}") from error
+
+
+def numbers_of(values: "pd.Series[Any]", item: Input, source: str) -> npt.NDArray[np.float32]:
+    """A number, integer or boolean column as float32, NaN where missing."""
+    if item.kind == "boolean":
+        if values.dtype == bool:
+            return values.to_numpy(dtype=np.float32)
+        text = values.astype("string").str.strip().str.lower()
+        converted = text.map(BOOLEAN_TEXT).astype("Float32")
+    else:
+        converted = pd.to_numeric(values, errors="coerce")
+    invalid = converted.isna() & values.notna()
+    if invalid.any():
+        first = values[invalid].iloc[0]
+        allowed = "true/false" if item.kind == "boolean" else "numbers"
+        raise DataError(
+            f"{source}: column {item.column!r} ({item.kind}) holds {int(invalid.sum())} values"
+            f" that are not {allowed}, for example {first!r}"
+        )
+    numbers: npt.NDArray[np.float32] = converted.to_numpy(dtype=np.float32, na_value=np.nan)
+    return numbers
+
+
+def columns_of(frame: pd.DataFrame, contract: Contract, source: str) -> Columns:
+    """The contract's inputs from a table, checked against their kinds and nullability."""
+    absent = [item.column for item in contract.inputs if item.column not in frame.columns]
+    if absent:
+        names = ", ".join(map(repr, absent))
+        raise DataError(f"{source}: no column {names} (named in features.yaml)")
+    for item in contract.inputs:
+        missing = int(frame[item.column].isna().sum())
+        if missing and not item.nullable:
+            raise DataError(
+                f"{source}: column {item.column!r} has {missing} missing values, but"
+                f" features.yaml says nullable: false for {item.name} (make it nullable to impute)"
+            )
+    numbers = np.empty((len(frame), len(contract.numbers)), dtype=np.float32)
+    for index, item in enumerate(contract.numbers):
+        numbers[:, index] = numbers_of(frame[item.column], item, source)
+    categories = np.empty((len(frame), len(contract.categories)), dtype=object)
+    for index, item in enumerate(contract.categories):
+        values = frame[item.column]
+        categories[:, index] = np.where(values.isna(), MISSING_LEVEL, values.astype(str))
+    return Columns(numbers, categories)
+
+
+def target_of(frame: pd.DataFrame, contract: Contract, source: str) -> npt.NDArray[Any]:
+    """The target as class indexes into the contract's levels, or as values."""
+    target = contract.target
+    if target.column not in frame.columns:
+        raise DataError(f"{source}: no target column {target.column!r} (named in features.yaml)")
+    values = frame[target.column]
+    if target.kind == "number":
+        converted = pd.to_numeric(values, errors="coerce")
+        if (converted.isna() & values.notna()).any():
+            raise DataError(f"{source}: target {target.column!r} holds values that are not numbers")
+        return converted.to_numpy(dtype=np.float64)
+    levels = list(contract.labels)
+    text = values.astype(str)
+    unknown = sorted(set(text) - set(levels))
+    if unknown:
+        raise DataError(
+            f"{source}: target {target.column!r} holds {', '.join(map(repr, unknown[:5]))},"
+            f" not among its levels {levels} in features.yaml"
+        )
+    return text.map({level: index for index, level in enumerate(levels)}).to_numpy(np.int64)
+
+
+def load_dataset(path: Path | None = None, contract: Contract | None = None) -> Dataset:
+    """The training rows of `path` (default: the sample data set), per the contract."""
+    contract = contract or load_contract()
+    if path is None:
+        frame, source = sample_table(), "the sample data set"
+        if any(item.column not in frame.columns for item in contract.inputs):
+            raise DataError(
+                "features.yaml describes other data than the sample data set: give the training"
+                " data (make train DATA=<file>, or --data <file>)"
+            )
+    else:
+        frame, source = read_table(path), str(path)
+    has_target = frame[contract.target.column].notna() if contract.target.column in frame else None
+    if has_target is not None and not has_target.all():
+        frame = frame[has_target]
+    dropped = 0 if has_target is None else int((~has_target).sum())
+    if frame.empty:
+        raise DataError(f"{source}: no rows with a target to train on")
+    return Dataset(columns_of(frame, contract, source), target_of(frame, contract, source), dropped)
 
 
 def split(dataset: Dataset) -> tuple[Dataset, Dataset]:
     """The training part and the held-out part the metrics are measured on (deterministic)."""
-    train_x, test_x, train_y, test_y = train_test_split(
-        dataset.features,
-        dataset.target,
+    classification = dataset.target.dtype == np.int64
+    training, held_out = train_test_split(
+        np.arange(len(dataset)),
         test_size=HELD_OUT_FRACTION,
         random_state=SEED,
-{%- if classification %}
-        stratify=dataset.target,
-{%- endif %}
+        stratify=dataset.target if classification else None,
     )
-    return Dataset(train_x, train_y), Dataset(test_x, test_y)
+    return dataset.take(training), dataset.take(held_out)

@@ -1,17 +1,19 @@
 """Data drift: do new inputs still look like the data the model was trained on?
 
-Each feature of a batch of new rows is compared with the training reference stored in the
-model artifact (`reference.npz`) by two measures:
+Each input of a batch of new rows is compared with the training reference stored in the
+model artifact (`reference.npz`). A number, integer or boolean by two measures:
 
 - PSI, the population stability index over the reference's deciles. Under 0.1 the feature is
   stable, 0.1 to 0.25 it moved a little, over `PSI_THRESHOLD` (0.25) it moved a lot.
 - The two-sample Kolmogorov-Smirnov test. A p-value under `KS_ALPHA` divided by the number of
   features (Bonferroni) says the distribution changed.
 
-A feature drifts when both agree: PSI alone is noisy on small batches, and the KS test alone
-flags negligible shifts on large ones. The command line checks a CSV file of rows the model
-was asked to score, or without one what the training data source holds now, and exits with
-1 when any feature drifts:
+A number drifts when both agree: PSI alone is noisy on small batches, and the KS test alone
+flags negligible shifts on large ones. A category drifts when the PSI over its levels'
+shares exceeds `PSI_THRESHOLD` (a level never seen in training counts as one more level).
+
+The command line checks a CSV file of rows the model was asked to score, or without one the
+training data, and exits with 1 when any input drifts:
 
     python -m {{ cookiecutter.__package_name }}.drift [new_rows.csv] [--model-dir models/current]
 """
@@ -28,7 +30,9 @@ import numpy.typing as npt
 from scipy.stats import ks_2samp
 
 from .artifact import load_metadata, load_reference
+from .contract import Columns, Contract, parse_text
 from .data import load_dataset
+from .settings import Settings
 
 PSI_THRESHOLD = 0.25
 KS_ALPHA = 0.01
@@ -59,6 +63,8 @@ class DriftReport:
         lines += [
             f"{f.name:<30} {f.psi:>8.3f} {f.ks_statistic:>8.3f} {f.ks_pvalue:>10.2e}  "
             + ("yes" if f.drifted else "no")
+            if not np.isnan(f.ks_statistic)
+            else f"{f.name:<30} {f.psi:>8.3f} {'-':>8} {'-':>10}  " + ("yes" if f.drifted else "no")
             for f in self.features
         ]
         return "\n".join(lines)
@@ -76,40 +82,54 @@ def psi(reference: npt.NDArray[np.float32], current: npt.NDArray[np.float32]) ->
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def compare(
-    reference: npt.NDArray[np.float32],
-    current: npt.NDArray[np.float32],
-    feature_names: Sequence[str],
-) -> DriftReport:
-    """Compare every feature (column) of `current` with the same column of `reference`."""
-    alpha = KS_ALPHA / len(feature_names)
+def level_psi(reference: npt.NDArray[np.object_], current: npt.NDArray[np.object_]) -> float:
+    """Population stability index of a category's level shares."""
+    levels = sorted(set(reference.tolist()) | set(current.tolist()))
+
+    def shares(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
+        counts = np.array([np.count_nonzero(values == level) for level in levels])
+        return np.clip(counts / max(len(values), 1), EMPTY_BIN_SHARE, None)
+
+    expected, actual = shares(reference), shares(current)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def compare(reference: Columns, current: Columns, contract: Contract) -> DriftReport:
+    """Compare every input of `current` with the same input of `reference`."""
+    alpha = KS_ALPHA / max(len(contract.numbers), 1)
     features = []
-    for column, name in enumerate(feature_names):
-        expected = reference[:, column][~np.isnan(reference[:, column])]
-        actual = current[:, column][~np.isnan(current[:, column])]
+    for column, item in enumerate(contract.numbers):
+        expected = reference.numbers[:, column][~np.isnan(reference.numbers[:, column])]
+        actual = current.numbers[:, column][~np.isnan(current.numbers[:, column])]
         index = psi(expected, actual)
         test = ks_2samp(expected, actual)
         statistic, pvalue = float(test.statistic), float(test.pvalue)
         drifted = index > PSI_THRESHOLD and pvalue < alpha
-        features.append(FeatureDrift(name, index, statistic, pvalue, drifted))
+        features.append(FeatureDrift(item.name, index, statistic, pvalue, drifted))
+    for column, item in enumerate(contract.categories):
+        index = level_psi(reference.categories[:, column], current.categories[:, column])
+        features.append(FeatureDrift(item.name, index, np.nan, np.nan, index > PSI_THRESHOLD))
     return DriftReport(tuple(features))
 
 
-def check(model_dir: Path, current: npt.NDArray[np.float32]) -> DriftReport:
-    """Compare `current` (rows x the model's features) with the model's training reference."""
+def check(model_dir: Path, current: Columns) -> DriftReport:
+    """Compare `current` with the model's training reference."""
     directory, metadata = load_metadata(model_dir)
-    return compare(load_reference(directory), current, metadata.feature_names)
+    return compare(load_reference(directory), current, metadata.contract)
 
 
-def read_csv(path: Path, feature_names: Sequence[str]) -> npt.NDArray[np.float32]:
-    """The feature columns of a CSV file with a header row; empty cells are missing values."""
+def read_csv(path: Path, contract: Contract) -> Columns:
+    """The inputs of a CSV file with a header row; empty cells are missing values."""
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
-        missing = set(feature_names) - set(reader.fieldnames or ())
+        missing = {item.name for item in contract.inputs} - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path} lacks the columns {', '.join(sorted(missing))}")
-        rows = [[float(row[name] or "nan") for name in feature_names] for row in reader]
-    return np.array(rows, dtype=np.float32).reshape(len(rows), len(feature_names))
+        records = [
+            {item.name: parse_text(item, row[item.name]) for item in contract.inputs}
+            for row in reader
+        ]
+    return Columns.from_records(contract, records)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,14 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "csv",
         type=Path,
         nargs="?",
-        help="rows with a header naming the features (default: the training data source)",
+        help="rows with a header naming the inputs (default: the training data)",
     )
     parser.add_argument("--model-dir", type=Path, default=Path("models/current"))
     args = parser.parse_args(argv)
     if args.csv is None:
-        current = load_dataset().features
+        current = load_dataset(Settings().training_data).columns
     else:
-        current = read_csv(args.csv, load_metadata(args.model_dir)[1].feature_names)
+        current = read_csv(args.csv, load_metadata(args.model_dir)[1].contract)
     report = check(args.model_dir, current)
     print(report.render())
     return 1 if report.drifted else 0

@@ -18,18 +18,15 @@ from .artifact import MODEL_FILE, ArtifactError, Metadata, load_metadata{% if le
 {%- if legal %}
 from .audit import AuditLog
 {%- endif %}
+from .contract import MISSING_LEVEL, Columns
 from .schema import Features, Prediction, Scores
 from .settings import Settings
 
 
 class UnscorableInputError(ValueError):
-{%- if cookiecutter.feature_engineering == "yes" %}
-    """Rows the model cannot score: values float32 cannot hold, or inputs so far outside the
-    training range that the model's arithmetic overflows."""
-{%- else %}
-    """Rows the model cannot score: missing values, values float32 cannot hold, or inputs so
-    far outside the training range that the model's arithmetic overflows."""
-{%- endif %}
+    """Rows the model cannot score: a missing value where features.yaml allows none, values
+    float32 cannot hold, or inputs so far outside the training range that the model's
+    arithmetic overflows."""
 
     def __init__(self, rows: npt.NDArray[np.intp], reason: str) -> None:
         super().__init__(f"rows {rows.tolist()}: {reason}")
@@ -46,20 +43,36 @@ class Predictor:
         session: ort.InferenceSession,
         metadata: Metadata,
 {%- if legal %}
-        reference_mean: npt.NDArray[np.float32],
+        reference: Columns,
         audit_log: AuditLog,
 {%- endif %}
     ) -> None:
         self._session = session
-        self._input_name: str = session.get_inputs()[0].name
         self._metadata = metadata
+        contract = metadata.contract
+        self._contract = contract
         # Read on every call: kept rather than rebuilt from the metadata each time.
-        self._feature_names = metadata.feature_names
+        self._feature_names = contract.names
+        self._required_numbers = np.array(
+            [not item.nullable for item in contract.numbers], dtype=bool
+        )
+        self._required_categories = np.array(
+            [not item.nullable for item in contract.categories], dtype=bool
+        )
 {%- if classification %}
-        self._labels = tuple(metadata.labels)
+        self._labels = contract.labels
 {%- endif %}
 {%- if legal %}
-        self._reference_mean = reference_mean
+        # What an input is set to when its contribution is measured: the training mean of a
+        # number, the most frequent training level of a category.
+        self._reference_numbers = np.nanmean(reference.numbers, axis=0).astype(np.float32)
+        self._reference_categories = np.array(
+            [
+                max(set(column.tolist()), key=column.tolist().count) if len(column) else ""
+                for column in reference.categories.T
+            ],
+            dtype=object,
+        )
         self._audit_log = audit_log
 {%- endif %}
 
@@ -67,7 +80,8 @@ class Predictor:
     def load(cls, model_dir: Path{% if legal %}, audit_log: AuditLog{% endif %}) -> Self:
         """Load the artifact at `model_dir` (a version directory or the `current` pointer).
 
-        Raises ArtifactError when it is missing or was made with other library versions.
+        Raises ArtifactError when it is missing, was made with other library versions or
+        takes other inputs than features.yaml describes.
         """
         directory, metadata = load_metadata(model_dir)
         options = ort.SessionOptions()
@@ -82,8 +96,7 @@ class Predictor:
         except Exception as error:
             raise ArtifactError(f"cannot load {directory / MODEL_FILE}: {error}") from error
 {%- if legal %}
-        reference_mean = np.nanmean(load_reference(directory), axis=0).astype(np.float32)
-        return cls(session, metadata, reference_mean, audit_log)
+        return cls(session, metadata, load_reference(directory), audit_log)
 {%- else %}
         return cls(session, metadata)
 {%- endif %}
@@ -103,6 +116,7 @@ class Predictor:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
+        """The inputs in model order: the float32 block, then the categories."""
         return self._feature_names
 
     @property
@@ -111,54 +125,57 @@ class Predictor:
 
     def predict(self, rows: Sequence[Features]) -> list[Prediction]:
         """Score validated rows in one model call."""
-        return self.predict_array(self.features_of(rows))
+        return self.score(self.columns_of(rows)).predictions()
 
-    def features_of(self, rows: Sequence[Features]) -> npt.NDArray[np.float32]:
-        """Validated rows as the (rows, features) array the model takes."""
-        return np.array(
-            [[getattr(row, name) for name in self.feature_names] for row in rows],
-            dtype=np.float32,
-        ).reshape(len(rows), len(self.feature_names))
+    def columns_of(self, rows: Sequence[Features]) -> Columns:
+        """Validated rows as the columns the model takes."""
+        return Columns.from_records(self._contract, [vars(row) for row in rows])
 
-    def predict_array(self, features: npt.ArrayLike) -> list[Prediction]:
-        """Score a (rows, features) array whose columns are `feature_names`, in one model call."""
-        return self.score_array(features).predictions()
+    def predict_columns(self, columns: Columns) -> list[Prediction]:
+        """Score a batch of columns in one model call."""
+        return self.score(columns).predictions()
 
-    def score_array(self, features: npt.ArrayLike) -> Scores:
-        """Like `predict_array`, but the answers stay arrays: the fast path for many rows."""
-        # A value beyond float32's range becomes infinite here, and is refused below.
-        with np.errstate(over="ignore"):
-            x = np.asarray(features, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != len(self.feature_names):
+    def score(self, columns: Columns) -> Scores:
+        """Like `predict_columns`, but the answers stay arrays: the fast path for many rows."""
+        numbers = np.asarray(columns.numbers, dtype=np.float32)
+        categories = columns.categories
+        if numbers.shape[1:] != (len(self._required_numbers),) or categories.shape[1:] != (
+            len(self._required_categories),
+        ):
             raise ValueError(
-                f"expected an array of shape (rows, {len(self.feature_names)}), got {x.shape}"
+                f"expected {len(self._required_numbers)} number and"
+                f" {len(self._required_categories)} category columns,"
+                f" got shapes {numbers.shape} and {categories.shape}"
             )
-{%- if cookiecutter.feature_engineering == "yes" %}
-        # NaN marks a missing value, which the feature pipeline imputes.
-        refused = np.isinf(x)
-        if refused.any():
+        # NaN marks a missing value, which the feature pipeline imputes where it is allowed.
+        infinite = np.isinf(numbers).any(axis=1)
+        if infinite.any():
             raise UnscorableInputError(
-                np.flatnonzero(refused.any(axis=1)),
-                "values must be finite and within float32 range",
+                np.flatnonzero(infinite), "values must be finite and within float32 range"
             )
-{%- else %}
-        refused = ~np.isfinite(x)
-        if refused.any():
+        missing = np.isnan(numbers[:, self._required_numbers]).any(axis=1) | (
+            categories[:, self._required_categories] == MISSING_LEVEL
+        ).any(axis=1)
+        if missing.any():
             raise UnscorableInputError(
-                np.flatnonzero(refused.any(axis=1)),
-                "values must be present, finite and within float32 range",
+                np.flatnonzero(missing),
+                "inputs that features.yaml does not allow to be null are missing",
             )
-{%- endif %}
-        rows = len(x)
+        rows = len(numbers)
+        batch = Columns(numbers, categories)
 {%- if legal %}
-        width = x.shape[1]
-        # The rows and, per row, one copy per feature with that feature set to its training
-        # mean: the explanations come from the same single model call.
-        ablated = np.repeat(x[:, np.newaxis, :], width, axis=1)
-        ablated[:, np.arange(width), np.arange(width)] = self._reference_mean
-        outputs = self._run(np.concatenate([x, ablated.reshape(rows * width, width)]))
+        width = len(self._feature_names)
+        # The rows and, per row, one copy per input with that input set to its reference
+        # value: the explanations come from the same single model call.
+        ablated = self._ablated(batch)
+        outputs = self._run(
+            Columns(
+                np.concatenate([numbers, ablated.numbers]),
+                np.concatenate([categories, ablated.categories]),
+            )
+        )
 {%- else %}
-        outputs = self._run(x)
+        outputs = self._run(batch)
 {%- endif %}
 {%- if classification %}
         labels = self._labels
@@ -172,41 +189,67 @@ class Predictor:
             - ablated_probabilities[np.arange(rows), :, predicted]
         )
         self._refuse_overflows(probabilities, explanations)
-{%- else %}
-        self._refuse_overflows(probabilities)
-{%- endif %}
         scores = Scores(
             model_version=self.model_version,
             labels=labels,
             predicted=predicted,
             probabilities=probabilities,
+            feature_names=self.feature_names,
+            explanations=explanations,
+        )
+        self._audit_log.record(self.feature_names, batch, scores)
+        return scores
+{%- else %}
+        self._refuse_overflows(probabilities)
+        return Scores(
+            model_version=self.model_version,
+            labels=labels,
+            predicted=predicted,
+            probabilities=probabilities,
+        )
+{%- endif %}
 {%- else %}
         values = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
 {%- if legal %}
         explanations = values[:rows, np.newaxis] - values[rows:].reshape(rows, width)
-{%- endif %}
         values = values[:rows]
-        self._refuse_overflows(values[:, np.newaxis]{% if legal %}, explanations{% endif %})
+        self._refuse_overflows(values[:, np.newaxis], explanations)
         scores = Scores(
             model_version=self.model_version,
             values=values,
-{%- endif %}
-{%- if legal %}
             feature_names=self.feature_names,
             explanations=explanations,
         )
-        self._audit_log.record(self.feature_names, x, scores)
+        self._audit_log.record(self.feature_names, batch, scores)
         return scores
 {%- else %}
+        self._refuse_overflows(values[:, np.newaxis])
+        return Scores(model_version=self.model_version, values=values)
+{%- endif %}
+{%- endif %}
+{%- if legal %}
+
+    def _ablated(self, batch: Columns) -> Columns:
+        """Per row, one copy per input (model order) with that input at its reference value."""
+        rows, width = len(batch), len(self._feature_names)
+        numbers_width = batch.numbers.shape[1]
+        numbers = np.repeat(batch.numbers[:, np.newaxis, :], width, axis=1)
+        categories = np.repeat(batch.categories[:, np.newaxis, :], width, axis=1)
+        own = np.arange(numbers_width)
+        numbers[:, own, own] = self._reference_numbers
+        own = np.arange(width - numbers_width)
+        categories[:, numbers_width + own, own] = self._reference_categories
+        return Columns(
+            numbers.reshape(rows * width, numbers_width),
+            categories.reshape(rows * width, width - numbers_width),
         )
-        return scores
 {%- endif %}
 
-    def _run(self, batch: npt.NDArray[np.float32]) -> list[npt.NDArray[Any]]:
+    def _run(self, batch: Columns) -> list[npt.NDArray[Any]]:
         """The model's outputs for `batch`; no call for zero rows (some converted models
         refuse an empty input), just outputs of the right shapes."""
         if len(batch):
-            return list(self._session.run(None, {self._input_name: batch}))
+            return list(self._session.run(None, batch.feeds()))
 {%- if classification %}
         return [np.empty(0, dtype=np.intp), np.empty((0, len(self._labels)), np.float32)]
 {%- else %}
@@ -228,19 +271,19 @@ class Predictor:
 
 
 def score_accepted(
-    predictor: Predictor, features: npt.NDArray[np.floating[Any]]
+    predictor: Predictor, columns: Columns
 ) -> tuple[npt.NDArray[np.intp], Scores, dict[int, str]]:
-    """Score the rows the model accepts: their positions in `features`, their scores, and
+    """Score the rows the model accepts: their positions in `columns`, their scores, and
     why each refused row was refused, by position. A refused row is left out and the rest
     scored again, so one bad row costs one more model call rather than the whole batch."""
-    accepted = np.arange(len(features))
-    remaining = features
+    accepted = np.arange(len(columns))
+    remaining = columns
     refused: dict[int, str] = {}
     while True:
         try:
-            return accepted, predictor.score_array(remaining), refused
+            return accepted, predictor.score(remaining), refused
         except UnscorableInputError as error:
             refused |= dict.fromkeys(accepted[error.rows].tolist(), error.reason)
             keep = np.ones(len(accepted), dtype=bool)
             keep[error.rows] = False
-            accepted, remaining = accepted[keep], remaining[keep]
+            accepted, remaining = accepted[keep], remaining.take(keep)

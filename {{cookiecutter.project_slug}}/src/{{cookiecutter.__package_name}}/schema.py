@@ -1,42 +1,63 @@
 {%- set classification = cookiecutter.model_type != "regression" -%}
 {%- set legal = cookiecutter.legal_review == "yes" -%}
-{%- import "core/dataset.j2" as sample -%}
-{%- set dataset = sample.datasets[cookiecutter.model_type] -%}
-{%- set value_type = "Float32 | None" if cookiecutter.feature_engineering == "yes" else "Float32" -%}
-"""What a caller sends (`Features`) and gets back (`Prediction`, or `Scores` for many rows)."""
+"""What a caller sends (`Features`) and gets back (`Prediction`, or `Scores` for many rows).
+
+`Features` is built from the feature contract (features.yaml) when this module is imported:
+one required field per input, typed strictly by its kind, so a caller gets a 422 naming the
+field rather than a silent conversion (`true` or `"17.5"` is not a number).
+"""
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+
+from .contract import Contract, Input, load_contract
 
 FLOAT32_MAX = 3.4028234663852886e38
 """The largest float32: the model computes in float32, and a larger input would become inf."""
 
-Float32 = Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
-"""A finite number that float32 holds."""
+Float32 = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+"""A finite number that float32 holds (an integer is a number too; a boolean is not)."""
+Integer = Annotated[int, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+Boolean = Annotated[bool, Strict()]
+Category = Annotated[str, Strict()]
+KIND_TYPES: dict[str, Any] = {
+    "number": Float32,
+    "integer": Integer,
+    "boolean": Boolean,
+    "category": Category,
+}
 
 
-class Features(BaseModel):
-    """One row to score: the {{ dataset.features | length }} inputs of the {{ dataset.title }} data set.
-{%- if cookiecutter.feature_engineering == "yes" %}
+def field_of(item: Input) -> tuple[Any, Any]:
+    """The request field of one input: its type by kind, null allowed when nullable."""
+    description = item.description or f"column {item.column!r} of the training data"
+    if item.levels:
+        description += f"; one of {', '.join(item.levels)} (another level scores as none of them)"
+    if item.nullable:
+        description += "; null when missing"
+    value_type = KIND_TYPES[item.kind] | None if item.nullable else KIND_TYPES[item.kind]
+    return value_type, Field(description=description)
 
-    Every field is required and must be a finite number within float32 range, or null when
-    the value is missing (the feature pipeline then imputes the training median). Unknown
-    fields are rejected.
-{%- else %}
 
-    Every field is required and must be a finite number within float32 range. Unknown fields
-    are rejected.
-{%- endif %}
-    """
+def features_model(contract: Contract) -> type[BaseModel]:
+    """The request model of one row: a field per input, in the contract's order."""
+    return create_model(
+        "Features",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__="One row to score: every input of features.yaml. Unknown fields are rejected.",
+        **{item.name: field_of(item) for item in contract.inputs},
+    )
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-{% for name, source in dataset.features %}
-    {{ name }}: {{ value_type }} = Field(description={{ sample.descriptions.get(name, source) | tojson }})
-{%- endfor %}
+
+if TYPE_CHECKING:
+    # For the type checker a row is a model whose fields are known only at run time.
+    Features = BaseModel
+else:
+    Features = features_model(load_contract())
 
 
 class Prediction(BaseModel):
@@ -44,7 +65,7 @@ class Prediction(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 {% if cookiecutter.model_type == "regression" %}
-    value: float = Field(description="Predicted {{ dataset.target }}.")
+    value: float = Field(description="The predicted target.")
 {%- else %}
     label: str = Field(description="The most probable class.")
     probabilities: dict[str, float] = Field(description="Probability of each class.")

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
 
     model_dir: Path = Path("models/current")
     """The model artifact to serve: a version directory, or the `current` pointer file."""
+    training_data: Path | None = None
+    """The table training reads (CSV or Parquet, per features.yaml); unset: the sample data."""
 {%- if cookiecutter.stateful == "yes" %}
 
     state_url: str = "sqlite:///state/entities.db"

@@ -1,12 +1,10 @@
-{%- import "core/dataset.j2" as sample -%}
-{%- set dataset = sample.datasets[cookiecutter.model_type] -%}
 """Per-entity state read at inference: the feature values stored for each entity.
 
 A request names its entity and sends the features it knows; the values stored for that
 entity fill in the others (the request wins where both have a value). The store is a SQLite
 file by default and PostgreSQL when the URL says `postgresql://`; both hold one table,
-`entity_features`: the entity id and a JSON object of feature values. Fill it from a CSV
-file (an `entity_id` column and feature columns), or with the sample data set's rows as
+`entity_features`: the entity id and a JSON object of feature values (as features.yaml
+types them). Fill it from a CSV file (an `entity_id` column and feature columns), or with the sample data set's rows as
 entities `sample-0`, `sample-1`, ...:
 
     python -m {{ cookiecutter.__package_name }}.state load entities.csv
@@ -20,14 +18,15 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import psycopg
 from psycopg.rows import TupleRow
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from .contract import Contract, load_contract, parse_text
 from .features import FEATURE_NAMES
-from .schema import Features
+from .schema import Features, field_of
 from .settings import Settings
 
 SCHEMA = """
@@ -48,18 +47,25 @@ SQLITE_SELECT = (
 POSTGRES_SELECT = "SELECT entity_id, features FROM entity_features WHERE entity_id = ANY(%s)"
 
 EntityId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
-FeatureValues = dict[str, FiniteFloat]
-_feature_values = TypeAdapter(FeatureValues)
+FeatureValues = dict[str, Any]
 
 
-class KnownFeatures(BaseModel):
+def known_features_model(contract: Contract) -> type[BaseModel]:
     """The features a caller knows (see `Features` for their meaning): each is optional, and
     the entity's stored values fill in those left out or null."""
+    fields: dict[str, Any] = {}
+    for item in contract.inputs:
+        value_type, field = field_of(item)
+        fields[item.name] = (value_type | None, Field(default=None, description=field.description))
+    return create_model(
+        "KnownFeatures", __config__=ConfigDict(extra="forbid", frozen=True), **fields
+    )
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-{% for name, _ in dataset.features %}
-    {{ name }}: FiniteFloat | None = None
-{%- endfor %}
+
+if TYPE_CHECKING:
+    KnownFeatures = BaseModel
+else:
+    KnownFeatures = known_features_model(load_contract())
 
 
 class EntityRequest(BaseModel):
@@ -93,7 +99,7 @@ class EntityStore(Protocol):
         """The stored features of those entities that have some."""
         ...
 
-    def put_many(self, entities: Iterable[tuple[str, Mapping[str, float]]]) -> int:
+    def put_many(self, entities: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         """Store (replace) the features of each entity; returns how many were written."""
         ...
 
@@ -101,11 +107,11 @@ class EntityStore(Protocol):
 
 
 def checked(values: Mapping[str, object]) -> FeatureValues:
-    """Feature values fit to store: known names, finite numbers."""
+    """Feature values fit to store: known names, each of its kind."""
     unknown = sorted(set(values) - set(FEATURE_NAMES))
     if unknown:
         raise ValueError(f"unknown features {unknown}: the model's features are {FEATURE_NAMES}")
-    return _feature_values.validate_python(dict(values))
+    return KnownFeatures.model_validate(dict(values)).model_dump(exclude_none=True)
 
 
 class SqliteEntityStore:
@@ -127,7 +133,7 @@ class SqliteEntityStore:
             rows = cursor.fetchall()
         return {entity_id: json.loads(features) for entity_id, features in rows}
 
-    def put_many(self, entities: Iterable[tuple[str, Mapping[str, float]]]) -> int:
+    def put_many(self, entities: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         rows = [(entity_id, json.dumps(checked(values))) for entity_id, values in entities]
         with self._lock, self._connection:
             self._connection.execute("BEGIN")
@@ -170,7 +176,7 @@ class PostgresEntityStore:
             rows = cursor.fetchall()
         return {entity_id: json.loads(features) for entity_id, features in rows}
 
-    def put_many(self, entities: Iterable[tuple[str, Mapping[str, float]]]) -> int:
+    def put_many(self, entities: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         rows = [(entity_id, json.dumps(checked(values))) for entity_id, values in entities]
         with self._lock:
             connection = self._open_connection()
@@ -211,21 +217,32 @@ def complete(requests: Sequence[EntityRequest], store: EntityStore) -> list[Feat
     return rows
 
 
-def _load_csv(path: Path) -> list[tuple[str, dict[str, float]]]:
+def _load_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    inputs = {item.name: item for item in load_contract().inputs}
     with path.open(newline="", encoding="utf-8") as file:
         return [
-            (row.pop("entity_id"), {name: float(value) for name, value in row.items() if value})
+            (
+                row.pop("entity_id"),
+                {
+                    name: parse_text(inputs[name], value) if name in inputs else value
+                    for name, value in row.items()
+                    if value
+                },
+            )
             for row in csv.DictReader(file)
         ]
 
 
-def _load_sample() -> list[tuple[str, dict[str, float]]]:
+def _load_sample() -> list[tuple[str, dict[str, Any]]]:
     from .data import load_dataset  # the sample data needs the train extra
 
-    features = load_dataset().features
+    contract = load_contract()
+    columns = load_dataset(contract=contract).columns
     return [
-        (f"sample-{index}", dict(zip(FEATURE_NAMES, row.tolist(), strict=True)))
-        for index, row in enumerate(features)
+        (f"sample-{index}", dict(zip(contract.names, [*numbers, *categories], strict=True)))
+        for index, (numbers, categories) in enumerate(
+            zip(columns.numbers.tolist(), columns.categories.tolist(), strict=True)
+        )
     ]
 
 

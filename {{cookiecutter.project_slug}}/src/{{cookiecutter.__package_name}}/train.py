@@ -1,5 +1,3 @@
-{%- import "core/dataset.j2" as sample -%}
-{%- set dataset = sample.datasets[cookiecutter.model_type] -%}
 {%- set classification = cookiecutter.model_type != "regression" -%}
 {%- set framework = cookiecutter.framework -%}
 {%- set estimator = {
@@ -18,9 +16,9 @@
 {%- set kind = "classifier" if classification else "regressor" -%}
 """Train the model, check its ONNX export, and write a new artifact version.
 
-    {{ cookiecutter.__package_name }}-train [--models-dir models]
+    {{ cookiecutter.__package_name }}-train [--data table.csv|table.parquet] [--models-dir models]
 
-{{ ("The fitted pipeline (" ~ ("feature pipeline and " if cookiecutter.feature_engineering == "yes" else "") ~ estimator ~ ") is exported to ONNX, the format the model is served in. Training refuses to write an artifact whose ONNX predictions differ from the fitted pipeline's on the held-out data by more than `TOLERANCE`.") | wordwrap(92) }}
+{{ ("The data is read per the feature contract, features.yaml (default: the sample data set; see data.py). The fitted pipeline (feature pipeline and " ~ estimator ~ ") is exported to ONNX, the format the model is served in. Training refuses to write an artifact whose ONNX predictions differ from the fitted pipeline's on the held-out data by more than `TOLERANCE`.") | wordwrap(92) }}
 """
 
 import argparse
@@ -43,7 +41,7 @@ from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgbo
 from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
 {%- endif %}
 from skl2onnx import convert_sklearn{% if framework != "scikit-learn" %}, update_registered_converter{% endif %}
-from skl2onnx.common.data_types import FloatTensorType
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 {%- if framework != "scikit-learn" %}
 from skl2onnx.common.shape_calculator import calculate_linear_{{ kind }}_output_shapes
 {%- endif %}
@@ -56,18 +54,19 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss{% if cookiecutter
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 {%- endif %}
 from sklearn.pipeline import Pipeline
-{%- if framework == "scikit-learn" and cookiecutter.feature_engineering == "no" %}
-from sklearn.preprocessing import StandardScaler
-{%- endif %}
 {%- if framework == "xgboost" %}
 from xgboost import {{ estimator }}
 {%- endif %}
 
-from .artifact import FeatureRange, Metadata, TrainingData, installed_versions, save
-from .data import {% if classification %}LABELS, {% endif %}Dataset, load_dataset, split
-from .features import FEATURE_NAMES{% if cookiecutter.feature_engineering == "yes" %}, build_feature_pipeline{% endif %}
+from .artifact import Metadata, TrainingData, installed_versions, save
+from .contract import CATEGORIES_INPUT, NUMBERS_INPUT, Contract, ContractError, load_contract
+from .data import DataError, Dataset, load_dataset, split
+from .features import build_feature_pipeline, model_frame
+from .settings import Settings
 
-ONNX_INPUT = "features"
+SCALES_INPUTS = {{ "True" if framework == "scikit-learn" else "False" }}
+"""Whether the feature pipeline standardises numbers: a linear model converges on them, and
+the ONNX graph's float32 arithmetic stays within `TOLERANCE` of the fitted pipeline's."""
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 TOLERANCE = 1e-6
 """Largest accepted difference between ONNX and the fitted pipeline{% if classification %} (probabilities){% else %}, relative to the
@@ -92,17 +91,10 @@ class ExportError(Exception):
     """The ONNX export does not reproduce the fitted pipeline."""
 
 
-def build_model() -> Pipeline:
+def build_model(contract: Contract) -> Pipeline:
     model = {{ estimator_call }}
-{%- if cookiecutter.feature_engineering == "yes" %}
-    return Pipeline([("features", build_feature_pipeline()), ("model", model)])
-{%- elif framework == "scikit-learn" %}
-    # Standardising is part of fitting a linear model: the solver converges, and the ONNX
-    # graph's float32 arithmetic stays within TOLERANCE of the fitted pipeline's.
-    return Pipeline([("scale", StandardScaler()), ("model", model)])
-{%- else %}
-    return Pipeline([("model", model)])
-{%- endif %}
+    features = build_feature_pipeline(contract, scale=SCALES_INPUTS)
+    return Pipeline([("features", features), ("model", model)])
 {%- if framework == "lightgbm" %}
 
 
@@ -132,20 +124,21 @@ def round_thresholds_down(model: {{ estimator }}) -> None:
 {%- endif %}
 
 
-def fit(training: Dataset) -> Pipeline:
+def fit(training: Dataset, contract: Contract) -> Pipeline:
     """The model fitted to the training rows{% if framework == "lightgbm" %}, its thresholds made exact in float32{% endif %}."""
-    pipeline = build_model().fit(training.features, training.target)
+    pipeline = build_model(contract).fit(model_frame(training.columns, contract), training.target)
 {%- if framework == "lightgbm" %}
     round_thresholds_down(pipeline.steps[-1][1])
 {%- endif %}
     return pipeline
 
 
-def evaluate(pipeline: Pipeline, held_out: Dataset) -> dict[str, float]:
+def evaluate(pipeline: Pipeline, held_out: Dataset, contract: Contract) -> dict[str, float]:
     """Metrics on the held-out data."""
+    frame = model_frame(held_out.columns, contract)
 {%- if classification %}
-    predicted = pipeline.predict(held_out.features)
-    probabilities = pipeline.predict_proba(held_out.features)
+    predicted = pipeline.predict(frame)
+    probabilities = pipeline.predict_proba(frame)
     return {
         "accuracy": float(accuracy_score(held_out.target, predicted)),
 {%- if cookiecutter.model_type == "binary_classification" %}
@@ -154,10 +147,12 @@ def evaluate(pipeline: Pipeline, held_out: Dataset) -> dict[str, float]:
 {%- else %}
         "f1_macro": float(f1_score(held_out.target, predicted, average="macro")),
 {%- endif %}
-        "log_loss": float(log_loss(held_out.target, probabilities)),
+        "log_loss": float(
+            log_loss(held_out.target, probabilities, labels=range(len(contract.labels)))
+        ),
     }
 {%- else %}
-    predicted = pipeline.predict(held_out.features)
+    predicted = pipeline.predict(frame)
     return {
         "rmse": float(root_mean_squared_error(held_out.target, predicted)),
         "mae": float(mean_absolute_error(held_out.target, predicted)),
@@ -166,11 +161,17 @@ def evaluate(pipeline: Pipeline, held_out: Dataset) -> dict[str, float]:
 {%- endif %}
 
 
-def export_onnx(pipeline: Pipeline) -> bytes:
-    """The fitted pipeline as an ONNX graph: float32 rows in, {% if classification %}labels and probabilities{% else %}values{% endif %} out."""
+def export_onnx(pipeline: Pipeline, contract: Contract) -> bytes:
+    """The fitted pipeline as an ONNX graph: a float32 block and a text block of inputs in,
+    {% if classification %}labels and probabilities{% else %}values{% endif %} out."""
+    inputs = []
+    if contract.numbers:
+        inputs.append((NUMBERS_INPUT, FloatTensorType([None, len(contract.numbers)])))
+    if contract.categories:
+        inputs.append((CATEGORIES_INPUT, StringTensorType([None, len(contract.categories)])))
     onnx_model = convert_sklearn(
         pipeline,
-        initial_types=[(ONNX_INPUT, FloatTensorType([None, len(FEATURE_NAMES)]))],
+        initial_types=inputs,
 {%- if classification %}
         options={id(pipeline.steps[-1][1]): {"zipmap": False}},
 {%- endif %}
@@ -180,18 +181,21 @@ def export_onnx(pipeline: Pipeline) -> bytes:
     return serialized
 
 
-def check_export(pipeline: Pipeline, onnx_model: bytes, held_out: Dataset) -> float:
+def check_export(
+    pipeline: Pipeline, onnx_model: bytes, held_out: Dataset, contract: Contract
+) -> float:
     """The largest difference between ONNX and the pipeline on held-out rows; refuses above
     `TOLERANCE`{% if classification %} or when a predicted label differs{% endif %}."""
     session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
-    outputs = session.run(None, {ONNX_INPUT: held_out.features})
+    outputs = session.run(None, held_out.columns.feeds())
+    frame = model_frame(held_out.columns, contract)
 {%- if classification %}
-    if not np.array_equal(outputs[0], pipeline.predict(held_out.features)):
+    if not np.array_equal(outputs[0], pipeline.predict(frame)):
         raise ExportError("the ONNX export predicts other labels than the fitted pipeline")
-    expected = pipeline.predict_proba(held_out.features)
+    expected = pipeline.predict_proba(frame)
     difference = float(np.max(np.abs(outputs[1] - expected)))
 {%- else %}
-    expected = pipeline.predict(held_out.features)
+    expected = pipeline.predict(frame)
     difference = float(
         np.max(np.abs(outputs[0].reshape(-1) - expected) / np.maximum(1.0, np.abs(expected)))
     )
@@ -204,14 +208,33 @@ def check_export(pipeline: Pipeline, onnx_model: bytes, held_out: Dataset) -> fl
     return difference
 
 
-def train(models_dir: Path) -> Path:
-    """Fit, evaluate, export and save a new version; returns its directory."""
-    dataset = load_dataset()
+def trained_contract(contract: Contract, training: Dataset) -> Contract:
+    """The contract with the training range of every number and integer."""
+    inputs = []
+    for index, item in enumerate(contract.numbers):
+        values = training.columns.numbers[:, index]
+        if item.kind in ("number", "integer") and not np.isnan(values).all():
+            item = item.model_copy(
+                update={"min": float(np.nanmin(values)), "max": float(np.nanmax(values))}
+            )
+        inputs.append(item)
+    by_name = {item.name: item for item in (*inputs, *contract.categories)}
+    return contract.model_copy(update={"inputs": tuple(by_name[i.name] for i in contract.inputs)})
+
+
+def train(models_dir: Path, data: Path | None = None) -> Path:
+    """Fit, evaluate, export and save a new version on `data` (default: the sample data
+    set); returns its directory."""
+    contract = load_contract()
+    contract.check_model_type()
+    dataset = load_dataset(data, contract)
+    if dataset.dropped:
+        print(f"{dataset.dropped} rows without a target left out", file=sys.stderr)
     training, held_out = split(dataset)
-    pipeline = fit(training)
-    onnx_model = export_onnx(pipeline)
-    difference = check_export(pipeline, onnx_model, held_out)
-    fingerprint = dataset.fingerprint()
+    pipeline = fit(training, contract)
+    onnx_model = export_onnx(pipeline, contract)
+    difference = check_export(pipeline, onnx_model, held_out, contract)
+    fingerprint = dataset.fingerprint(contract)
     created_at = datetime.now(UTC)
     metadata = Metadata(
         version=f"{created_at:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}",
@@ -220,37 +243,33 @@ def train(models_dir: Path) -> Path:
         estimator="{{ estimator }}",
         libraries=installed_versions(),
         data=TrainingData(
-            name="{{ dataset.name }} (scikit-learn sample data)",
+            name=str(data) if data else "the sample data set",
             sha256=fingerprint,
-            rows=len(training.features),
-            held_out_rows=len(held_out.features),
+            rows=len(training),
+            held_out_rows=len(held_out),
         ),
-        metrics=evaluate(pipeline, held_out) | {"onnx_max_difference": difference},
-        input_schema=[
-            FeatureRange(name=name, min=float(low), max=float(high))
-            for name, low, high in zip(
-                FEATURE_NAMES,
-                np.nanmin(training.features, axis=0),
-                np.nanmax(training.features, axis=0),
-                strict=True,
-            )
-        ],
-{%- if classification %}
-        labels=list(LABELS),
-{%- endif %}
+        metrics=evaluate(pipeline, held_out, contract) | {"onnx_max_difference": difference},
+        contract=trained_contract(contract, training),
     )
     # The training split is shuffled: its first rows are a random sample.
-    reference = training.features[:REFERENCE_ROWS]
+    reference = training.columns.take(np.arange(min(REFERENCE_ROWS, len(training))))
     return save(models_dir, metadata, onnx_model, pipeline, reference)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the model and write a new artifact.")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Settings().training_data,
+        help="a CSV or Parquet table per features.yaml (default: the training_data setting,"
+        " else the sample data set)",
+    )
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     args = parser.parse_args(argv)
     try:
-        directory = train(args.models_dir)
-    except ExportError as error:
+        directory = train(args.models_dir, args.data)
+    except (ExportError, ContractError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"model {directory.name} written to {directory}, now current")

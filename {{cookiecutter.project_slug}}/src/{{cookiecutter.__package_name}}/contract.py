@@ -1,0 +1,276 @@
+"""The feature contract: `features.yaml` names the model's inputs and its target.
+
+It is the only place that lists the inputs. Everything that knows them reads it: the request
+schemas, the validation of every entry point, training, the stored reference, the model
+card. `make schema DATA=... TARGET=...` writes it from a table (see `contract_inference`).
+
+Kinds, and what the model sees of them:
+
+- `number` and `integer`: a float32 column; `min`/`max` record the training range.
+- `boolean`: a float32 column of 0 and 1.
+- `category`: a text column, one-hot encoded inside the model over `levels`, the levels seen
+  in training. A level never seen in training encodes as all zeros: the row is scored as if
+  none of the known levels applied (it is not refused). A missing category is the empty
+  text, which is a level of its own when training had missing values.
+
+`nullable` inputs may be missing (null): the model imputes the training median (numbers) or
+treats them as described above (categories). A missing non-nullable input is refused.
+"""
+
+import keyword
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MODEL_TYPE = "{{ cookiecutter.model_type }}"
+"""What the model predicts; the target must fit it."""
+CONTRACT_FILE = "features.yaml"
+NUMBERS_INPUT = "numbers"
+"""The exported model's float32 input: (rows, number, integer and boolean inputs)."""
+CATEGORIES_INPUT = "categories"
+"""The exported model's text input: (rows, category inputs); absent without categories."""
+MISSING_LEVEL = ""
+"""What a missing category is, to the model."""
+
+Kind = Literal["number", "integer", "boolean", "category"]
+BOOLEAN_TEXT = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+"""Text a boolean may be written as (case-insensitive), in CSV files and the like."""
+
+
+class ContractError(ValueError):
+    """The contract, or data checked against it, is unusable (a one-line message)."""
+
+
+class Input(BaseModel):
+    """One input: what callers send (`name`) and where it comes from in the data (`column`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    column: str
+    kind: Kind
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    levels: tuple[str, ...] | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.name.isidentifier() or keyword.iskeyword(self.name):
+            raise ValueError(f"name {self.name!r} is not a Python identifier")
+        if self.kind == "category" and not self.levels:
+            raise ValueError(f"{self.name}: a category needs its training levels (`levels`)")
+        if self.kind != "category" and self.levels is not None:
+            raise ValueError(f"{self.name}: only a category has `levels`")
+        if self.kind not in ("number", "integer") and (self.min, self.max) != (None, None):
+            raise ValueError(f"{self.name}: only a number or an integer has `min`/`max`")
+        return self
+
+
+class Target(BaseModel):
+    """The column the model learns to predict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    kind: Literal["category", "number"]
+    levels: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.kind == "category" and (self.levels is None or len(self.levels) < 2):
+            raise ValueError("a category target needs two levels or more")
+        if self.kind == "number" and self.levels is not None:
+            raise ValueError("a number target has no levels")
+        return self
+
+
+class Contract(BaseModel):
+    """The inputs, in the order callers see them, and the target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: Target
+    inputs: tuple[Input, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        for attribute in ("name", "column"):
+            values = [getattr(item, attribute) for item in self.inputs]
+            if duplicates := sorted({value for value in values if values.count(value) > 1}):
+                raise ValueError(f"duplicate input {attribute}s: {', '.join(duplicates)}")
+        if self.target.column in {item.column for item in self.inputs}:
+            raise ValueError(f"the target {self.target.column!r} is also an input")
+        return self
+
+    @property
+    def numbers(self) -> tuple[Input, ...]:
+        """The inputs the model takes as float32 (numbers, integers, booleans)."""
+        return tuple(item for item in self.inputs if item.kind != "category")
+
+    @property
+    def categories(self) -> tuple[Input, ...]:
+        return tuple(item for item in self.inputs if item.kind == "category")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Input names in model order: the float32 block, then the categories."""
+        return tuple(item.name for item in (*self.numbers, *self.categories))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names, indexed by the integer class the model predicts (none for regression)."""
+        return self.target.levels or ()
+
+    def check_model_type(self, model_type: str = MODEL_TYPE) -> None:
+        """Refuse a target that does not fit what the model predicts."""
+        levels = len(self.labels)
+        if model_type == "regression" and self.target.kind != "number":
+            raise ContractError(
+                f"target {self.target.column!r} is a category: a regression needs a number"
+            )
+        if model_type == "binary_classification" and levels != 2:
+            raise ContractError(
+                f"target {self.target.column!r} has {levels} classes: binary classification"
+                " needs exactly 2"
+            )
+        if model_type == "multiclass_classification" and levels < 2:
+            raise ContractError(
+                f"target {self.target.column!r} is not a category of 2 classes or more"
+            )
+
+    def dump(self) -> str:
+        """The contract as features.yaml text."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def contract_path() -> Path:
+    """features.yaml: bundled next to this module in a built wheel (an image), else the
+    project root's (an editable install)."""
+    bundled = Path(__file__).with_name(CONTRACT_FILE)
+    return bundled if bundled.is_file() else Path(__file__).resolve().parents[2] / CONTRACT_FILE
+
+
+def parse_contract(text: str, source: str = CONTRACT_FILE) -> Contract:
+    """A contract from YAML text; ContractError with the first problem otherwise."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ContractError(f"{source} is not valid YAML: {str(error).splitlines()[0]}") from error
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as error:
+        problem = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "the file"
+        raise ContractError(f"{source}: {where}: {problem['msg']}") from error
+
+
+@cache
+def load_contract(path: Path | None = None) -> Contract:
+    """The project's contract (read once per path)."""
+    path = path or contract_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ContractError(f"cannot read the feature contract {path}: {error.strerror}") from error
+    return parse_contract(text, str(path))
+
+
+def write_contract(contract: Contract, path: Path) -> None:
+    """Replace `path` atomically: a reader sees the old contract or the new one."""
+    staging = path.with_name(f".{path.name}.partial")
+    staging.write_text(contract.dump(), encoding="utf-8")
+    staging.replace(path)
+
+
+def identifier(column: str) -> str:
+    """A column name as a Python identifier: `Min.Price` -> `min_price`,
+    `ShelveLoc` -> `shelve_loc`, `mean radius (cm)` -> `mean_radius_cm`."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", column.strip())
+    name = re.sub(r"[^0-9a-z]+", "_", words.lower()).strip("_") or "column"
+    if name[0].isdigit() or keyword.iskeyword(name):
+        name = f"x_{name}"
+    return name
+
+
+def parse_text(item: Input, text: str | None) -> float | int | bool | str | None:
+    """A value read as text (a CSV cell) as its kind wants it; empty text is missing.
+
+    Raises ValueError naming the input and the value when the text does not fit the kind.
+    """
+    if text is None or text == "":
+        return None
+    if item.kind == "category":
+        return text
+    if item.kind == "boolean":
+        if (flag := BOOLEAN_TEXT.get(text.strip().lower())) is None:
+            raise ValueError(f"{item.name}: {text!r} is not a boolean (true/false)")
+        return flag
+    try:
+        return int(text) if item.kind == "integer" else float(text)
+    except ValueError:
+        wanted = "an integer" if item.kind == "integer" else "a number"
+        raise ValueError(f"{item.name}: {text!r} is not {wanted}") from None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A batch of rows as the model takes them: one float32 block (numbers, integers and
+    booleans; NaN where missing) and one text block (categories; "" where missing), each in
+    the contract's model order."""
+
+    numbers: npt.NDArray[np.float32]
+    categories: npt.NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def take(self, rows: "npt.NDArray[np.intp] | npt.NDArray[np.bool_] | slice") -> "Columns":
+        return Columns(self.numbers[rows], self.categories[rows])
+
+    def feeds(self) -> dict[str, npt.NDArray[Any]]:
+        """The exported model's inputs (a model takes no block its contract has no input for)."""
+        feeds: dict[str, npt.NDArray[Any]] = {}
+        if self.numbers.shape[1]:
+            feeds[NUMBERS_INPUT] = self.numbers
+        if self.categories.shape[1]:
+            feeds[CATEGORIES_INPUT] = self.categories
+        return feeds
+
+    @classmethod
+    def empty(cls, contract: Contract) -> "Columns":
+        return cls(
+            np.empty((0, len(contract.numbers)), dtype=np.float32),
+            np.empty((0, len(contract.categories)), dtype=object),
+        )
+
+    @classmethod
+    def from_records(cls, contract: Contract, records: Sequence[Mapping[str, Any]]) -> "Columns":
+        """Validated rows (each maps every input name to its value or None) as columns."""
+        # A value beyond float32's range becomes infinite here; the predictor refuses it.
+        with np.errstate(over="ignore"):
+            numbers = np.array(
+                [[record[item.name] for item in contract.numbers] for record in records],
+                dtype=np.float32,
+            ).reshape(len(records), len(contract.numbers))
+        categories = np.array(
+            [
+                [
+                    MISSING_LEVEL if record[item.name] is None else record[item.name]
+                    for item in contract.categories
+                ]
+                for record in records
+            ],
+            dtype=object,
+        ).reshape(len(records), len(contract.categories))
+        return cls(numbers, categories)

@@ -1,0 +1,76 @@
+"""Rows drawn from the feature contract, so the tests hold for any features.yaml."""
+
+import math
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from {{ cookiecutter.__package_name }}.contract import MISSING_LEVEL, Columns, Contract, Input, load_contract
+from {{ cookiecutter.__package_name }}.data import Dataset
+
+CONTRACT = load_contract()
+
+
+def value_strategy(item: Input) -> st.SearchStrategy[Any]:
+    """Valid values of one input: within its training range or levels; null when nullable."""
+    values: st.SearchStrategy[Any]
+    low = item.min if item.min is not None else -1000.0
+    high = item.max if item.max is not None else 1000.0
+    if item.kind == "category":
+        values = st.sampled_from(item.levels or ("",))
+    elif item.kind == "boolean":
+        values = st.booleans()
+    elif item.kind == "integer":
+        values = st.integers(math.ceil(low), math.floor(high))
+    else:
+        # As float32 holds them: what the model computes with.
+        values = st.floats(low, high).map(lambda value: float(np.float32(value)))
+    return st.none() | values if item.nullable else values
+
+
+def rows(contract: Contract = CONTRACT) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid request rows: every input of the contract."""
+    return st.fixed_dictionaries({item.name: value_strategy(item) for item in contract.inputs})
+
+
+def records(columns: Columns, contract: Contract = CONTRACT) -> list[dict[str, Any]]:
+    """Columns as request rows (None where a value is missing), in the contract's order."""
+    result = []
+    for numbers, categories in zip(
+        columns.numbers.tolist(), columns.categories.tolist(), strict=True
+    ):
+        by_name: dict[str, Any] = {}
+        for item, value in zip(contract.numbers, numbers, strict=True):
+            if math.isnan(value):
+                by_name[item.name] = None
+            elif item.kind == "integer":
+                by_name[item.name] = int(value)
+            elif item.kind == "boolean":
+                by_name[item.name] = bool(value)
+            else:
+                by_name[item.name] = value
+        for item, level in zip(contract.categories, categories, strict=True):
+            by_name[item.name] = None if level == MISSING_LEVEL else level
+        result.append({item.name: by_name[item.name] for item in contract.inputs})
+    return result
+
+
+def complete_rows(
+    dataset: Dataset, count: int, contract: Contract = CONTRACT
+) -> list[dict[str, Any]]:
+    """The first `count` rows of `dataset` that have every input."""
+    present = ~np.isnan(dataset.columns.numbers).any(axis=1) & ~(
+        dataset.columns.categories == MISSING_LEVEL
+    ).any(axis=1)
+    return records(dataset.columns.take(np.flatnonzero(present)[:count]), contract)
+
+
+def valid_row(dataset: Dataset) -> dict[str, Any]:
+    """One row with every input present."""
+    return complete_rows(dataset, 1)[0]
+
+
+def first(kind: str, contract: Contract = CONTRACT) -> Input | None:
+    """The first input of a kind, if the contract has one."""
+    return next((item for item in contract.inputs if item.kind == kind), None)
