@@ -74,3 +74,8 @@ def valid_row(dataset: Dataset) -> dict[str, Any]:
 def first(kind: str, contract: Contract = CONTRACT) -> Input | None:
     """The first input of a kind, if the contract has one."""
     return next((item for item in contract.inputs if item.kind == kind), None)
+
+
+def first_name(*kinds: str, contract: Contract = CONTRACT) -> str:
+    """The name of the first input of the first of `kinds` the contract has."""
+    return next(item.name for kind in kinds for item in contract.inputs if item.kind == kind)

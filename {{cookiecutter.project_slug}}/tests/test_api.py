@@ -18,13 +18,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app, get_predictor
-from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features, Prediction
 {%- if stateful %}
 from {{ cookiecutter.__package_name }}.state import open_store
 {%- endif %}
+
+from contract_testing import complete_rows, first_name
 
 MAX_BATCH_SIZE = 4
 {%- if stateful %}
@@ -37,10 +39,13 @@ FEATURES_LOC = ["body"]
 {%- endif %}
 
 
+NUMBER = first_name("number", "integer", "boolean", "category")
+"""An input the value tests below use (numbers are the common case)."""
+
+
 @pytest.fixture(scope="module")
-def rows() -> list[dict[str, float]]:
-    features = load_dataset().features[:MAX_BATCH_SIZE]
-    return [dict(zip(FEATURE_NAMES, row.tolist(), strict=True)) for row in features]
+def rows(held_out: Dataset) -> list[dict[str, Any]]:
+    return complete_rows(held_out, MAX_BATCH_SIZE)
 
 
 def body(row: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +59,7 @@ def body(row: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def service_settings(
-    model_dir: Path, tmp_path: Path, rows: list[dict[str, float]]
+    model_dir: Path, tmp_path: Path, rows: list[dict[str, Any]]
 ) -> ServiceSettings:
     settings = ServiceSettings(
         model_dir=model_dir,
@@ -109,7 +114,7 @@ async def test_alive_and_ready_once_the_model_is_loaded(
 
 @pytest.mark.anyio
 async def test_alive_but_not_ready_without_a_model(
-    service_settings: ServiceSettings, tmp_path: Path, rows: list[dict[str, float]]
+    service_settings: ServiceSettings, tmp_path: Path, rows: list[dict[str, Any]]
 ) -> None:
     app = create_app(service_settings.model_copy(update={"model_dir": tmp_path / "no-model"}))
     transport = httpx.ASGITransport(app=app)
@@ -126,7 +131,7 @@ async def test_alive_but_not_ready_without_a_model(
 
 @pytest.mark.anyio
 async def test_predict_answers_what_the_model_predicts(
-    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, Any]]
 ) -> None:
     response = await client.post("/predict", json=body(rows[0]))
     assert response.status_code == 200
@@ -136,7 +141,7 @@ async def test_predict_answers_what_the_model_predicts(
 
 @pytest.mark.anyio
 async def test_batch_answers_every_row_in_order(
-    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, Any]]
 ) -> None:
     response = await client.post("/predict/batch", json=[body(row) for row in rows])
     assert response.status_code == 200
@@ -156,10 +161,10 @@ async def test_batch_answers_every_row_in_order(
     ],
 )
 async def test_predict_rejects_a_value_that_is_not_a_finite_number(
-    client: httpx.AsyncClient, rows: list[dict[str, float]], value: str, message: str
+    client: httpx.AsyncClient, rows: list[dict[str, Any]], value: str, message: str
 ) -> None:
     # The JSON text is written by hand: NaN and Infinity are not JSON, but parsers accept them.
-    request = json.dumps(body({**rows[0], FEATURE_NAMES[0]: "<value>"}))
+    request = json.dumps(body({**rows[0], NUMBER: "<value>"}))
     response = await client.post(
         "/predict",
         content=request.replace('"<value>"', value),
@@ -167,13 +172,13 @@ async def test_predict_rejects_a_value_that_is_not_a_finite_number(
     )
     assert response.status_code == 422
     (error,) = response.json()["detail"]
-    assert error["loc"] == [*FEATURES_LOC, FEATURE_NAMES[0]]
+    assert error["loc"] == [*FEATURES_LOC, NUMBER]
     assert message in error["msg"]
 
 
 @pytest.mark.anyio
 async def test_predict_names_unknown_fields(
-    client: httpx.AsyncClient, rows: list[dict[str, float]]
+    client: httpx.AsyncClient, rows: list[dict[str, Any]]
 ) -> None:
     response = await client.post("/predict", json=body({**rows[0], "customer_mood": 1.0}))
     assert response.status_code == 422
@@ -184,7 +189,7 @@ async def test_predict_names_unknown_fields(
 
 @pytest.mark.anyio
 async def test_predict_names_missing_fields(
-    client: httpx.AsyncClient, rows: list[dict[str, float]]
+    client: httpx.AsyncClient, rows: list[dict[str, Any]]
 ) -> None:
     row = {name: value for name, value in rows[0].items() if name != FEATURE_NAMES[-1]}
     response = await client.post("/predict", json=row)
@@ -216,7 +221,7 @@ async def test_rejects_malformed_bodies(
 
 @pytest.mark.anyio
 async def test_batch_larger_than_the_limit_is_rejected(
-    client: httpx.AsyncClient, rows: list[dict[str, float]]
+    client: httpx.AsyncClient, rows: list[dict[str, Any]]
 ) -> None:
     response = await client.post("/predict/batch", json=[body(rows[0])] * (MAX_BATCH_SIZE + 1))
     assert response.status_code == 422
@@ -238,7 +243,7 @@ async def test_a_body_over_the_size_limit_is_refused_unread(
 
 @pytest.mark.anyio
 async def test_metrics_count_requests_and_predictions(
-    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, Any]]
 ) -> None:
     await client.post("/predict", json=body(rows[0]))
     await client.post("/predict/batch", json=[body(row) for row in rows])
@@ -271,7 +276,7 @@ class SlowPredictor:
 
 @pytest.mark.anyio
 async def test_a_request_over_the_latency_budget_gets_504_in_time(
-    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
+    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, Any]]
 ) -> None:
     app = create_app(service_settings.model_copy(update={"request_timeout_ms": 50}))
     slow = SlowPredictor(predictor, delay_s=1.0)
@@ -310,7 +315,7 @@ def test_no_input_makes_the_service_fail(app: FastAPI, method: str, path: str) -
 
 @pytest.mark.anyio
 async def test_scores_an_entity_from_its_stored_features(
-    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, float]]
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, Any]]
 ) -> None:
     response = await client.post("/predict", json={"entity_id": ENTITY})
     assert response.status_code == 200
@@ -329,7 +334,7 @@ async def test_names_each_feature_stored_nowhere(
     client: httpx.AsyncClient, service_settings: ServiceSettings
 ) -> None:
     store = open_store(service_settings.state_url)
-    store.put_many([("partial", {FEATURE_NAMES[0]: 1.0})])
+    store.put_many([("partial", {NUMBER: 1.0})])
     store.close()
     response = await client.post(
         "/predict/batch", json=[{"entity_id": ENTITY}, {"entity_id": "partial"}]
@@ -337,7 +342,7 @@ async def test_names_each_feature_stored_nowhere(
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert [error["loc"] for error in detail] == [
-        ["body", 1, "features", name] for name in FEATURE_NAMES[1:]
+        ["body", 1, "features", name] for name in FEATURE_NAMES if name != NUMBER
     ]
     assert {error["type"] for error in detail} == {"missing"}
     assert "entity 'partial' has no stored value" in detail[0]["msg"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 
 from {{ cookiecutter.__package_name }}.artifact import load_pipeline
 from {{ cookiecutter.__package_name }}.contract import Columns
@@ -61,7 +61,10 @@ def test_validated_rows_and_columns_get_the_same_predictions(
     )
 
 
-@settings(max_examples=30, deadline=None)
+# The predictor fixture is shared by the examples: scoring does not change it.
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(row=rows())
 def test_every_row_the_contract_allows_is_scored(predictor: Predictor, row: dict[str, Any]) -> None:
     nullable = {item.name for item in CONTRACT.inputs if item.nullable}

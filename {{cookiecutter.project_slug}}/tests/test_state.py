@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.settings import Settings
@@ -22,14 +22,19 @@ from {{ cookiecutter.__package_name }}.state import (
     open_store,
 )
 
+from contract_testing import first_name, valid_row
 from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema
 
 STATE_URL_VARIABLE = "{{ cookiecutter.__package_name | upper }}_STATE_URL"
 
 
+NUMBER = first_name("number", "integer")
+"""A number input the value tests below use."""
+
+
 @pytest.fixture(scope="module")
-def row() -> dict[str, float]:
-    return dict(zip(FEATURE_NAMES, load_dataset().features[0].tolist(), strict=True))
+def row(held_out: Dataset) -> dict[str, Any]:
+    return {name: value for name, value in valid_row(held_out).items() if value is not None}
 
 
 def postgres_server() -> str:
@@ -61,20 +66,20 @@ def store(store_url: str) -> Iterator[EntityStore]:
     store.close()
 
 
-def test_stores_and_reads_back_entities(store: EntityStore, row: dict[str, float]) -> None:
-    partial = {FEATURE_NAMES[0]: 1.5}
+def test_stores_and_reads_back_entities(store: EntityStore, row: dict[str, Any]) -> None:
+    partial = {NUMBER: 1.5}
     assert store.put_many([("a", row), ("b", partial)]) == 2
     assert store.get_many(["a", "b", "unknown"]) == {"a": row, "b": partial}
     assert store.get_many([]) == {}
 
 
-def test_storing_again_replaces_the_values(store: EntityStore, row: dict[str, float]) -> None:
+def test_storing_again_replaces_the_values(store: EntityStore, row: dict[str, Any]) -> None:
     store.put_many([("a", row)])
-    store.put_many([("a", {FEATURE_NAMES[0]: 2.0})])
-    assert store.get_many(["a"]) == {"a": {FEATURE_NAMES[0]: 2.0}}
+    store.put_many([("a", {NUMBER: 2.0})])
+    assert store.get_many(["a"]) == {"a": {NUMBER: 2.0}}
 
 
-def test_the_store_outlives_its_connection(store_url: str, row: dict[str, float]) -> None:
+def test_the_store_outlives_its_connection(store_url: str, row: dict[str, Any]) -> None:
     first = open_store(store_url)
     first.put_many([("a", row)])
     first.close()
@@ -87,12 +92,12 @@ def test_the_store_outlives_its_connection(store_url: str, row: dict[str, float]
     ("values", "message"),
     [
         ({"customer_mood": 1.0}, "unknown features"),
-        ({FEATURE_NAMES[0]: float("nan")}, "finite number"),
-        ({FEATURE_NAMES[0]: "high"}, "valid number"),
+        ({NUMBER: float("nan")}, "finite number"),
+        ({NUMBER: "high"}, "valid number"),
     ],
 )
 def test_refuses_values_the_model_cannot_use_and_stores_nothing(
-    store: EntityStore, row: dict[str, float], values: dict[str, Any], message: str
+    store: EntityStore, row: dict[str, Any], values: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         store.put_many([("good", row), ("bad", values)])
@@ -100,7 +105,7 @@ def test_refuses_values_the_model_cannot_use_and_stores_nothing(
 
 
 def test_postgres_reconnects_after_the_server_drops_the_connection(
-    postgres_url: str, row: dict[str, float]
+    postgres_url: str, row: dict[str, Any]
 ) -> None:
     store = open_store(postgres_url)
     store.put_many([("a", row)])
@@ -115,12 +120,12 @@ def test_postgres_reconnects_after_the_server_drops_the_connection(
 
 
 def test_complete_fills_the_gaps_from_the_stored_values(
-    store: EntityStore, row: dict[str, float]
+    store: EntityStore, row: dict[str, Any]
 ) -> None:
     store.put_many([("a", row)])
-    given = EntityRequest(entity_id="a", features=KnownFeatures(**{FEATURE_NAMES[0]: 42.0}))
+    given = EntityRequest(entity_id="a", features=KnownFeatures(**{NUMBER: 42.0}))
     (features,) = complete([given], store)
-    assert features == Features(**{**row, FEATURE_NAMES[0]: 42.0})
+    assert features == Features(**{**row, NUMBER: 42.0})
 
 
 def test_complete_refuses_an_unknown_entity(store: EntityStore) -> None:
@@ -128,15 +133,16 @@ def test_complete_refuses_an_unknown_entity(store: EntityStore) -> None:
         complete([EntityRequest(entity_id="nobody")], store)
 
 
-def test_complete_names_features_stored_nowhere(store: EntityStore, row: dict[str, float]) -> None:
-    store.put_many([("a", row), ("b", {FEATURE_NAMES[0]: 1.0})])
+def test_complete_names_features_stored_nowhere(store: EntityStore, row: dict[str, Any]) -> None:
+    store.put_many([("a", row), ("b", {NUMBER: 1.0})])
     with pytest.raises(IncompleteFeaturesError) as raised:
         complete([EntityRequest(entity_id="a"), EntityRequest(entity_id="b")], store)
-    assert (raised.value.position, raised.value.missing) == (1, FEATURE_NAMES[1:])
+    missing = tuple(name for name in FEATURE_NAMES if name != NUMBER)
+    assert (raised.value.position, raised.value.missing) == (1, missing)
 
 
 def test_command_line_loads_a_csv_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: dict[str, float]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: dict[str, Any]
 ) -> None:
     csv = tmp_path / "entities.csv"
     csv.write_text(

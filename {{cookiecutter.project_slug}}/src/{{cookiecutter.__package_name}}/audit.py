@@ -11,19 +11,21 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-
 from typing import Any
 
 from .contract import MISSING_LEVEL, Columns
 from .schema import Scores
 
 
+def is_missing(value: Any) -> bool:
+    return value == MISSING_LEVEL or (isinstance(value, float) and math.isnan(value))
+
+
 def input_digest(feature_names: Sequence[str], row: Sequence[Any]) -> str:
     """sha256 of the row as the model saw it: canonical JSON of the values by name (numbers
     as float32, categories as text), missing values as null."""
     values = {
-        name: None if value == MISSING_LEVEL or (isinstance(value, float) and math.isnan(value))
-        else value
+        name: None if is_missing(value) else value
         for name, value in zip(feature_names, row, strict=True)
     }
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))

@@ -151,7 +151,8 @@ class Contract(BaseModel):
     def dump(self) -> str:
         """The contract as features.yaml text."""
         data = self.model_dump(mode="json", exclude_none=True)
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        return text
 
 
 def contract_path() -> Path:

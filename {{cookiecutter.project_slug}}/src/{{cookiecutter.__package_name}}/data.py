@@ -90,7 +90,8 @@ def numbers_of(values: "pd.Series[Any]", item: Input, source: str) -> npt.NDArra
     """A number, integer or boolean column as float32, NaN where missing."""
     if item.kind == "boolean":
         if values.dtype == bool:
-            return values.to_numpy(dtype=np.float32)
+            flags: npt.NDArray[np.float32] = values.to_numpy(dtype=np.float32)
+            return flags
         text = values.astype("string").str.strip().str.lower()
         converted = text.map(BOOLEAN_TEXT).astype("Float32")
     else:
@@ -140,7 +141,8 @@ def target_of(frame: pd.DataFrame, contract: Contract, source: str) -> npt.NDArr
         converted = pd.to_numeric(values, errors="coerce")
         if (converted.isna() & values.notna()).any():
             raise DataError(f"{source}: target {target.column!r} holds values that are not numbers")
-        return converted.to_numpy(dtype=np.float64)
+        numbers: npt.NDArray[np.float64] = converted.to_numpy(dtype=np.float64)
+        return numbers
     levels = list(contract.labels)
     text = values.astype(str)
     unknown = sorted(set(text) - set(levels))
@@ -149,7 +151,10 @@ def target_of(frame: pd.DataFrame, contract: Contract, source: str) -> npt.NDArr
             f"{source}: target {target.column!r} holds {', '.join(map(repr, unknown[:5]))},"
             f" not among its levels {levels} in features.yaml"
         )
-    return text.map({level: index for index, level in enumerate(levels)}).to_numpy(np.int64)
+    classes: npt.NDArray[np.int64] = text.map(
+        {level: index for index, level in enumerate(levels)}
+    ).to_numpy(np.int64)
+    return classes
 
 
 def load_dataset(path: Path | None = None, contract: Contract | None = None) -> Dataset:

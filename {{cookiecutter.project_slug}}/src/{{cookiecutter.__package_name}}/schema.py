@@ -45,12 +45,14 @@ def field_of(item: Input) -> tuple[Any, Any]:
 
 def features_model(contract: Contract) -> type[BaseModel]:
     """The request model of one row: a field per input, in the contract's order."""
-    return create_model(
+    fields: dict[str, Any] = {item.name: field_of(item) for item in contract.inputs}
+    model: type[BaseModel] = create_model(
         "Features",
         __config__=ConfigDict(extra="forbid", frozen=True),
         __doc__="One row to score: every input of features.yaml. Unknown fields are rejected.",
-        **{item.name: field_of(item) for item in contract.inputs},
+        **fields,
     )
+    return model
 
 
 if TYPE_CHECKING:

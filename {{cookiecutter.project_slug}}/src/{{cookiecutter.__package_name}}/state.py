@@ -4,8 +4,8 @@ A request names its entity and sends the features it knows; the values stored fo
 entity fill in the others (the request wins where both have a value). The store is a SQLite
 file by default and PostgreSQL when the URL says `postgresql://`; both hold one table,
 `entity_features`: the entity id and a JSON object of feature values (as features.yaml
-types them). Fill it from a CSV file (an `entity_id` column and feature columns), or with the sample data set's rows as
-entities `sample-0`, `sample-1`, ...:
+types them). Fill it from a CSV file (an `entity_id` column and feature columns), or with
+the training data's rows as entities `sample-0`, `sample-1`, ...:
 
     python -m {{ cookiecutter.__package_name }}.state load entities.csv
     python -m {{ cookiecutter.__package_name }}.state load-sample
@@ -237,7 +237,7 @@ def _load_sample() -> list[tuple[str, dict[str, Any]]]:
     from .data import load_dataset  # the sample data needs the train extra
 
     contract = load_contract()
-    columns = load_dataset(contract=contract).columns
+    columns = load_dataset(Settings().training_data, contract).columns
     return [
         (f"sample-{index}", dict(zip(contract.names, [*numbers, *categories], strict=True)))
         for index, (numbers, categories) in enumerate(
