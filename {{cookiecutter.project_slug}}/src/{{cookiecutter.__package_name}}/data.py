@@ -144,6 +144,8 @@ def target_of(frame: pd.DataFrame, contract: Contract, source: str) -> npt.NDArr
         numbers: npt.NDArray[np.float64] = converted.to_numpy(dtype=np.float64)
         return numbers
     levels = list(contract.labels)
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")  # whole-number classes read as floats: 1.0 is "1"
     text = values.astype(str)
     unknown = sorted(set(text) - set(levels))
     if unknown:
