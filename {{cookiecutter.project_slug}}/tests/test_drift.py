@@ -18,8 +18,11 @@ def reference(model_dir: Path) -> Columns:
 
 
 def shifted(columns: Columns) -> Columns:
-    """Every number moved by three standard deviations, every category to its last level."""
+    """Every number moved by three standard deviations (whole numbers stay whole), every
+    category to its last level."""
     numbers = columns.numbers + 3 * np.nanstd(columns.numbers, axis=0)
+    whole = [item.kind != "number" for item in CONTRACT.numbers]
+    numbers[:, whole] = np.round(numbers[:, whole])
     categories = columns.categories.copy()
     for position, item in enumerate(CONTRACT.categories):
         categories[:, position] = (item.levels or ("",))[-1]

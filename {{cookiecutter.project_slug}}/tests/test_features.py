@@ -17,7 +17,7 @@ from {{ cookiecutter.__package_name }}.contract import (
     write_contract,
 )
 from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_frame
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 
@@ -144,7 +144,8 @@ def test_a_level_never_seen_in_training_scores_as_none_of_the_levels(
     encoder = load_pipeline(model_dir).named_steps["features"].named_transformers_["categories"]
     row = Features.model_validate(valid_row(held_out) | {item.name: "never-seen-level"})
     position = CONTRACT.categories.index(item)
-    encoded = encoder.transform(np.array([[*predictor.columns_of([row]).categories[0]]]))
+    frame = model_frame(predictor.columns_of([row]), CONTRACT)
+    encoded = encoder.transform(frame[[category.name for category in CONTRACT.categories]])
     offsets = np.cumsum([0, *(len(levels) for levels in encoder.categories_)])
 
     assert not encoded[0, offsets[position] : offsets[position + 1]].any()

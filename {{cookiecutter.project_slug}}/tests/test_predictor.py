@@ -13,7 +13,7 @@ from {{ cookiecutter.__package_name }}.artifact import load_pipeline
 from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_frame
-from {{ cookiecutter.__package_name }}.predictor import Predictor, UnscorableInputError
+from {{ cookiecutter.__package_name }}.predictor import Predictor, UnscorableInputError, score_accepted
 from {{ cookiecutter.__package_name }}.schema import FLOAT32_MAX, Features
 
 from contract_testing import CONTRACT, complete_rows, rows
@@ -145,15 +145,21 @@ def test_a_missing_value_the_contract_does_not_allow_is_refused(
 {%- if cookiecutter.framework == "scikit-learn" %}
 
 
-def test_inputs_that_overflow_the_model_are_refused_not_answered_with_nan(
+def test_inputs_that_overflow_the_model_are_refused_or_answered_never_with_nan(
     predictor: Predictor,
 ) -> None:
     columns = constant_columns(3, 1.0)
     columns.numbers[2] = FLOAT32_MAX / 2
 
-    with pytest.raises(UnscorableInputError, match=r"rows \[2\]: inputs so far outside") as error:
-        predictor.predict_columns(columns)
-    assert error.value.rows.tolist() == [2]
+    _, scores, refused = score_accepted(predictor, columns)
+
+    assert set(refused) <= {2}
+    assert all("inputs so far outside" in reason for reason in refused.values())
+{%- if classification %}
+    assert np.isfinite(scores.probabilities).all()
+{%- else %}
+    assert np.isfinite(scores.values).all()
+{%- endif %}
 {%- else %}
 
 

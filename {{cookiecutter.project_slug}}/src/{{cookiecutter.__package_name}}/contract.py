@@ -30,6 +30,8 @@ import numpy.typing as npt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .contract_inference import MISSING_TEXT
+
 MODEL_TYPE = "{{ cookiecutter.model_type }}"
 """What the model predicts; the target must fit it."""
 CONTRACT_FILE = "features.yaml"
@@ -205,11 +207,11 @@ def identifier(column: str) -> str:
 
 
 def parse_text(item: Input, text: str | None) -> float | int | bool | str | None:
-    """A value read as text (a CSV cell) as its kind wants it; empty text is missing.
+    """A value read as text (a CSV cell) as its kind wants it; `MISSING_TEXT` is missing.
 
     Raises ValueError naming the input and the value when the text does not fit the kind.
     """
-    if text is None or text == "":
+    if text is None or text in MISSING_TEXT:
         return None
     if item.kind == "category":
         return text
@@ -218,7 +220,13 @@ def parse_text(item: Input, text: str | None) -> float | int | bool | str | None
             raise ValueError(f"{item.name}: {text!r} is not a boolean (true/false)")
         return flag
     try:
-        return int(text) if item.kind == "integer" else float(text)
+        number = float(text)
+        if item.kind == "number":
+            return number
+        if not number.is_integer():
+            raise ValueError(text)
+        # A whole number may be written with a decimal point, as a float column prints it.
+        return int(text) if text.strip().lstrip("+-").isdigit() else int(number)
     except ValueError:
         wanted = "an integer" if item.kind == "integer" else "a number"
         raise ValueError(f"{item.name}: {text!r} is not {wanted}") from None

@@ -39,6 +39,13 @@ MAX_LEVELS = 50
 """Most distinct values a text column may have to be a category."""
 MIN_ROWS_PER_LEVEL = 2
 """A text column whose values repeat less on average than this is ID-like."""
+MISSING_TEXT = frozenset(
+    {
+        *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
+        *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
+    }
+)
+"""Text that means a missing value in a CSV file (pandas' list: training reads the same)."""
 TRUE_TEXT = frozenset({"true", "yes"})
 FALSE_TEXT = frozenset({"false", "no"})
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
@@ -80,7 +87,11 @@ class ColumnProfile:
 
     def add(self, value: Any) -> None:
         self.rows += 1
-        if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        if (
+            value is None
+            or value in MISSING_TEXT
+            or (isinstance(value, float) and math.isnan(value))
+        ):
             self.missing += 1
             return
         number = self._number(value)

@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input, load_contract
+from .contract_inference import MISSING_TEXT
 
 HELD_OUT_FRACTION = 0.25
 SEED = 20240611
@@ -75,7 +76,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a CSV or Parquet file (give a .csv or .parquet file)")
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, keep_default_na=True, na_values=[""])
+            return pd.read_csv(path, keep_default_na=False, na_values=sorted(MISSING_TEXT))
         return pd.read_parquet(path)
     except FileNotFoundError as error:
         raise DataError(f"{path}: no such file") from error

@@ -184,10 +184,12 @@ class Predictor:
 {%- if legal %}
         ablated_probabilities = probabilities[rows:].reshape(rows, width, len(labels))
         probabilities = probabilities[:rows]
-        explanations = (
-            probabilities[np.arange(rows), predicted][:, np.newaxis]
-            - ablated_probabilities[np.arange(rows), :, predicted]
-        )
+        # Overflowed outputs make NaN here; those rows are refused right below.
+        with np.errstate(invalid="ignore"):
+            explanations = (
+                probabilities[np.arange(rows), predicted][:, np.newaxis]
+                - ablated_probabilities[np.arange(rows), :, predicted]
+            )
         self._refuse_overflows(probabilities, explanations)
         scores = Scores(
             model_version=self.model_version,
@@ -211,7 +213,9 @@ class Predictor:
 {%- else %}
         values = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
 {%- if legal %}
-        explanations = values[:rows, np.newaxis] - values[rows:].reshape(rows, width)
+        # Overflowed outputs make NaN here; those rows are refused right below.
+        with np.errstate(invalid="ignore"):
+            explanations = values[:rows, np.newaxis] - values[rows:].reshape(rows, width)
         values = values[:rows]
         self._refuse_overflows(values[:, np.newaxis], explanations)
         scores = Scores(
