@@ -7,6 +7,7 @@ and the tests all call these functions directly.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -256,6 +257,8 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         return None if _URL.match(value) else "an http(s) URL"
     if kind == "text":
         return None if value.strip() and "\n" not in value else "non-empty single-line text"
+    if kind == "optional_text":
+        return None if "\n" not in value else "single-line text (or nothing)"
     raise ValueError(f"unknown answer kind {kind!r}")
 
 
@@ -284,6 +287,19 @@ def generation_error(strategy: str, answers: dict[str, Any] | None = None) -> st
             given = ", ".join(f"{k}={values[k]}" for k in wanted)
             return f"{given} is not supported: {rule['why']}; use {rule['allowed']}"
     return None
+
+
+def unknown_name_error(name: str) -> str | None:
+    """One-line error for a name given on the command line that is no answer, or None.
+
+    Names starting with `_` are cookiecutter's and the template's private variables.
+    """
+    public = list(table()["answers"])
+    if name.startswith("_") or name in public:
+        return None
+    close = difflib.get_close_matches(name, public, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "the answers are " + ", ".join(public)
+    return f"{name} is not an answer of this template: {hint}"
 
 
 def validation_errors(answers: dict[str, Any]) -> list[str]:

@@ -114,6 +114,55 @@ def test_bad_input_is_one_line_without_traceback_or_leftovers(
     assert list(tmpdir.iterdir()) == [], "the temporary copy of the template was left behind"
 
 
+@pytest.mark.parametrize(
+    ("answers", "lines"),
+    [
+        (
+            ["data_volum=massive", "caller=internal_high_throughput"],
+            ["error: data_volum is not an answer of this template: did you mean data_volume?"],
+        ),
+        (
+            ["latency_ms=20", "realtime=yes"],
+            [
+                "error: latency_ms is not an answer of this template: did you mean latency_sla_ms?",
+                "error: realtime is not an answer of this template: did you mean realtime_sla?",
+            ],
+        ),
+    ],
+)
+def test_a_misspelled_answer_name_is_refused_with_the_closest_name(
+    template: Path, tmp_path: Path, answers: list[str], lines: list[str]
+) -> None:
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    tmpdir.mkdir()
+    result = run_cookiecutter(template, out, *answers, tmpdir=tmpdir)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.strip().splitlines() == lines
+    assert result.stderr.strip() == ""
+    assert list(out.iterdir()) == [] and list(tmpdir.iterdir()) == []
+
+
+def test_a_name_far_from_every_answer_is_refused_with_the_list(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, "colour=blue")
+    assert result.returncode == 1
+    (line,) = result.stdout.strip().splitlines()
+    assert line.startswith("error: colour is not an answer of this template: the answers are ")
+    assert "data_volume" in line and "training_data" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_private_names_and_the_data_answers_are_accepted(template: Path, tmp_path: Path) -> None:
+    result = run_cookiecutter(
+        template, tmp_path, "_anything=1", "training_data=data/rows.csv", "target=churned"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((next(tmp_path.iterdir()) / ".cookiecutter.json").read_text())
+    assert (record["training_data"], record["target"]) == ("data/rows.csv", "churned")
+
+
 def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -> None:
     result = run_cookiecutter(template, tmp_path, "data_volume=huge", "caller=martians")
     lines = result.stdout.strip().splitlines()

@@ -144,3 +144,26 @@ def test_defaults_are_valid_and_decide_rest() -> None:
     answers["project_slug"] = "customer-churn-model"
     assert engine.validation_errors(answers) == []
     assert engine.decide(answers).strategy == "rest"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("data_volume", None),
+        ("_template", None),
+        ("__anything", None),
+        ("training_data", None),
+        ("target", None),
+        ("data_volum", "data_volum is not an answer of this template: did you mean data_volume?"),
+        ("Caller", "Caller is not an answer of this template: did you mean caller?"),
+        ("stateful_", "stateful_ is not an answer of this template: did you mean stateful?"),
+    ],
+)
+def test_unknown_answer_names_get_the_closest_public_name(name: str, expected: str | None) -> None:
+    assert engine.unknown_name_error(name) == expected
+
+
+def test_optional_text_answers_may_be_empty_but_not_multi_line() -> None:
+    assert engine.check_answer("training_data", "") is None
+    assert engine.check_answer("target", "churned") is None
+    assert engine.check_answer("target", "a\nb") is not None
