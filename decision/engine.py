@@ -41,6 +41,20 @@ def default(name: str) -> str:
     return str(spec["default"]) if "default" in spec else choices(name)[0]
 
 
+def matches(when: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Whether every condition of `when` holds for `values`: the one meaning of a `when:`
+    (decision rules, unsupported combinations, installs, the file manifest, follow-ups).
+
+    A condition's value is one accepted value or a list of them, compared as strings; a
+    name missing from `values` fails its condition.
+    """
+    for name, wanted in when.items():
+        accepted = wanted if isinstance(wanted, list) else [wanted]
+        if name not in values or str(values[name]) not in [str(a) for a in accepted]:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class CriterionResult:
     name: str
@@ -138,7 +152,7 @@ def _describe(result: CriterionResult) -> str:
 
 def _table_choice(answers: dict[str, str], ranked: list[RowScore]) -> tuple[str, str, list[str]]:
     for rule in table()["rules"]:
-        if all(answers[k] == str(v) for k, v in rule["when"].items()):
+        if matches(rule["when"], answers):
             condition = ", ".join(f"{k}={v}" for k, v in rule["when"].items())
             return rule["strategy"], "rule", [f"{condition}: {rule['reason']}"]
     best = ranked[0]
@@ -150,9 +164,13 @@ def _contradictions(row: RowScore) -> list[str]:
     return [_describe(c) for c in row.criteria if c.verdict in ("near", "miss")]
 
 
+def _inputs(answers: dict[str, Any]) -> dict[str, str]:
+    return {name: str(answers[name]) for name in table()["criteria"]}
+
+
 def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
     """Resolve the deployment strategy for valid answers (see `validation_errors`)."""
-    inputs = {name: str(answers[name]) for name in table()["criteria"]}
+    inputs = _inputs(answers)
     ranked = _rank(score_rows(inputs))
     by_strategy = {r.strategy: r for r in ranked}
     table_strategy, source, reasons = _table_choice(inputs, ranked)
@@ -220,6 +238,52 @@ def _revisit(inputs: dict[str, str], strategy: str) -> list[str]:
     return changes
 
 
+# --- The summary every run prints ---------------------------------------------------------
+
+
+def _scored(result: CriterionResult) -> str:
+    answer = f"{result.name}={result.answer}"
+    if result.verdict == "match":
+        return f"{answer} ({result.points:g})"
+    if result.verdict == "any":
+        return f"{answer} (any value, {result.points:g})"
+    expected = " or ".join(result.expected)
+    verdict = "near" if result.verdict == "near" else "expects"
+    return f"{answer} ({verdict} {expected}, {result.points:g})"
+
+
+def summary(answers: dict[str, Any]) -> list[str]:
+    """The decision in a few lines: strategy and how it was chosen, the chosen row's score
+    with every criterion's points, the runner-up and margin, one `warning:` line each."""
+    decision = decide(answers, revisit=False)
+    row = next(r for r in score_rows(_inputs(answers)) if r.strategy == decision.strategy)
+    most = len(table()["criteria"]) * table()["scoring"]["match"]
+    if decision.source == "rule":
+        rule = next(r for r in table()["rules"] if matches(r["when"], answers))
+        how = "by the rule " + ", ".join(f"{k}={v}" for k, v in rule["when"].items())
+    elif decision.source == "explicit":
+        how = f"requested with deployment_strategy={decision.strategy}"
+    else:
+        how = "the decision table's best fit"
+    matched = [_scored(c) for c in row.criteria if c.verdict in ("match", "any")]
+    unmatched = [_scored(c) for c in row.criteria if c.verdict in ("near", "miss")]
+    runner_up = decision.scores[decision.runner_up]
+    if decision.margin >= 0:
+        behind = f"{decision.margin:g} behind"
+    elif decision.source == "rule":
+        behind = f"{-decision.margin:g} more, but the rule decides"
+    else:
+        behind = f"{-decision.margin:g} more: the table prefers it"
+    lines = [
+        f"deployment: {decision.strategy}, {how}"
+        f" (row {row.index}: {row.score:g} of {most:g} points)",
+        "  matched: " + (", ".join(matched) or "none"),
+        "  unmatched: " + (", ".join(unmatched) or "none"),
+        f"  runner-up: {decision.runner_up}, {runner_up:g} points ({behind})",
+    ]
+    return lines + [f"warning: {warning}" for warning in decision.warnings]
+
+
 # --- Validation of the answer contract ------------------------------------------------
 
 _SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -282,9 +346,8 @@ def generation_error(strategy: str, answers: dict[str, Any] | None = None) -> st
         )
     values = {**(answers or {}), "strategy": strategy}
     for rule in table()["unsupported"]:
-        wanted = {k: v if isinstance(v, list) else [v] for k, v in rule["when"].items()}
-        if all(str(values.get(k)) in map(str, accepted) for k, accepted in wanted.items()):
-            given = ", ".join(f"{k}={values[k]}" for k in wanted)
+        if matches(rule["when"], values):
+            given = ", ".join(f"{k}={values[k]}" for k in rule["when"])
             return f"{given} is not supported: {rule['why']}; use {rule['allowed']}"
     return None
 

@@ -21,9 +21,9 @@ COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
 
 
 def run_cookiecutter(
-    template: Path, out: Path, *answers: str, tmpdir: Path | None = None
+    template: Path, out: Path, *answers: str, tmpdir: Path | None = None, quiet: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off"}
+    env = {**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off", "ML_DEPLOY_QUIET": "1" if quiet else ""}
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)  # where cookiecutter copies the template
     return subprocess.run(
@@ -77,6 +77,59 @@ def test_an_explicit_strategy_is_recorded_with_its_warnings(template: Path, tmp_
     assert record["deployment_strategy"] == "rest"
     assert record["_decision"]["strategy"] == "rest"
     assert any("data_volume=massive" in w for w in record["_decision"]["warnings"])
+
+
+def test_a_good_run_says_what_it_decided_where_it_wrote_and_what_to_run_next(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, "project_name=Fraud Scorer")
+    assert result.returncode == 0 and result.stdout == ""
+    project = tmp_path / "fraud-scorer"
+    assert result.stderr.splitlines() == [
+        "deployment: rest, the decision table's best fit (row 2: 4 of 5 points)",
+        "  matched: data_volume=moderate (1), data_churn=low (any value, 0.5),"
+        " realtime_sla=yes (1), caller=external (1), stateful=no (any value, 0.5)",
+        "  unmatched: none",
+        "  runner-up: serverless, 2.5 points (1.5 behind)",
+        f"written: {project}",
+        f"next: cd {project} && make run",
+    ]
+    readme = (project / "README.md").read_text()
+    assert "**rest**,\n  chosen from the requirements in [ADR 0001]" in readme
+    adr = (project / "docs/adr/0001-deployment-strategy.md").read_text()
+    assert "## Warnings\n\nNone: no answer contradicts" in adr
+
+
+def test_an_override_warns_on_stderr_in_the_adr_and_the_readme(
+    template: Path, tmp_path: Path
+) -> None:
+    answers = [f"{k}={v}" for k, v in SOURCE_ROWS["stream"].items()]
+    result = run_cookiecutter(template, tmp_path, *answers, "deployment_strategy=rest")
+    assert result.returncode == 0, result.stderr
+    (project,) = tmp_path.iterdir()
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "deployment: rest, requested with deployment_strategy=rest (row 2: 2.25 of 5 points)"
+    )
+    assert "  unmatched: data_volume=massive (near moderate or high, 0.25)," in lines[2]
+    assert lines[3] == "  runner-up: stream, 4.5 points (2.25 more: the table prefers it)"
+    warnings = [line.removeprefix("warning: ") for line in lines if line.startswith("warning: ")]
+    record = json.loads((project / ".cookiecutter.json").read_text())
+    assert warnings == record["_decision"]["warnings"] and len(warnings) == 3
+    adr = (project / "docs/adr/0001-deployment-strategy.md").read_text()
+    section = adr.split("## Warnings\n\n", 1)[1].split("\n\n## ", 1)[0]
+    assert section.splitlines() == [f"- {warning}" for warning in warnings]
+    readme = (project / "README.md").read_text()
+    assert "chosen from the requirements" not in readme
+    assert (
+        "requested with `deployment_strategy=rest`; read the 3 warnings in\n"
+        "  [ADR 0001](docs/adr/0001-deployment-strategy.md#warnings)"
+    ) in readme
+
+
+def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) -> None:
+    result = run_cookiecutter(template, tmp_path, "deployment_strategy=batch", quiet=True)
+    assert result.returncode == 0 and (result.stdout, result.stderr) == ("", "")
 
 
 @pytest.mark.parametrize(

@@ -167,3 +167,44 @@ def test_optional_text_answers_may_be_empty_but_not_multi_line() -> None:
     assert engine.check_answer("training_data", "") is None
     assert engine.check_answer("target", "churned") is None
     assert engine.check_answer("target", "a\nb") is not None
+
+
+@pytest.mark.parametrize(
+    ("when", "values", "expected"),
+    [
+        ({}, {}, True),
+        ({"strategy": "batch"}, {"strategy": "batch"}, True),
+        ({"strategy": ["batch", "rest"]}, {"strategy": "rest"}, True),
+        ({"strategy": "batch", "stateful": "yes"}, {"strategy": "batch", "stateful": "no"}, False),
+        ({"legal_review": "yes"}, {}, False),
+        ({"latency_sla_ms": 100}, {"latency_sla_ms": "100"}, True),
+        ({"stateful": True}, {"stateful": "yes"}, False),
+    ],
+)
+def test_one_condition_matcher(when: dict, values: dict, expected: bool) -> None:
+    assert engine.matches(when, values) is expected
+
+
+def test_the_summary_shows_half_points_the_runner_up_and_every_warning() -> None:
+    answers = {**_defaults(), **SOURCE_ROWS["batch"], "deployment_strategy": "serverless"}
+    decision = engine.decide(answers)
+    lines = engine.summary(answers)
+    assert lines[0].startswith("deployment: serverless, requested with deployment_strategy=")
+    assert "stateful=yes (expects no, 0)" in lines[2]
+    assert "data_volume=high (near low or moderate, 0.25)" in lines[2]
+    assert lines[3].startswith(f"  runner-up: {decision.runner_up}, ")
+    assert lines[4:] == [f"warning: {w}" for w in decision.warnings] and decision.warnings
+
+
+def test_the_summary_names_the_rule_that_decided() -> None:
+    lines = engine.summary({**_defaults(), **SOURCE_ROWS["precompute"]})
+    assert lines[0] == (
+        "deployment: precompute, by the rule data_churn=never (row 3: 3 of 5 points)"
+    )
+    assert lines[3] == "  runner-up: batch, 3.5 points (0.5 more, but the rule decides)"
+
+
+def _defaults() -> dict[str, str]:
+    return {
+        name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
+    }
