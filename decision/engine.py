@@ -190,6 +190,7 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
                 for text in _contradictions(by_strategy[requested])
             ]
 
+    warnings += answer_warnings(strategy, answers)
     chosen = by_strategy[strategy]
     others = [r for r in ranked if r.strategy != strategy]
     runner_up = others[0]
@@ -223,6 +224,53 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
         warnings=warnings,
         revisit=_revisit(inputs, table_strategy) if revisit else [],
     )
+
+
+def answer_warnings(strategy: str, answers: dict[str, Any]) -> list[str]:
+    """Answers that contradict each other or the strategy's measured figures, one line each.
+
+    Answers missing from `answers` are not checked. A latency target with realtime_sla=no
+    is checked only when it differs from the default: it is not asked then.
+    """
+    warnings = []
+    latency = int(answers["latency_sla_ms"]) if "latency_sla_ms" in answers else None
+    realtime = str(answers.get("realtime_sla", ""))
+    below = table()["realtime_below_ms"]
+    if latency is not None and latency < below:
+        asked = realtime == "maybe" or (
+            realtime == "no" and str(latency) != default("latency_sla_ms")
+        )
+        if asked:
+            warnings.append(
+                f"realtime_sla={realtime} contradicts latency_sla_ms={latency}: a target under"
+                f" {below} ms means the caller waits (realtime_sla=yes)"
+            )
+    figures = table()["figures"].get(strategy, {})
+    doc = f"docs/strategies/{strategy}.md"
+    packaging = str(answers.get("lambda_packaging", ""))
+    cold = figures.get("cold_start_ms", {}).get(packaging)
+    if latency is not None and cold is not None and latency < cold:
+        warnings.append(
+            f"latency_sla_ms={latency} is below {strategy}'s measured cold start ({cold:g} ms"
+            f" with lambda_packaging={packaging}, {doc}): cold invocations miss it"
+        )
+    elif latency is not None and "p99_ms" in figures and latency < figures["p99_ms"]:
+        warnings.append(
+            f"latency_sla_ms={latency} is below {strategy}'s measured p99"
+            f" ({figures['p99_ms']:g} ms, {doc})"
+        )
+    rate = int(answers["peak_rps"]) if "peak_rps" in answers else None
+    if rate is not None and "per_second" in figures and rate > figures["per_second"]:
+        warnings.append(
+            f"peak_rps={rate} is beyond {strategy}'s measured {figures['per_second']:g} per second"
+            f" ({figures['measured']}, {doc}): plan more replicas"
+        )
+    if strategy == "serverless" and str(answers.get("stateful")) == "yes":
+        warnings.append(
+            "serverless with stateful=yes: the function keeps nothing between invocations, so"
+            " every call reads the state store over the network"
+        )
+    return warnings
 
 
 def _revisit(inputs: dict[str, str], strategy: str) -> list[str]:

@@ -208,3 +208,56 @@ def _defaults() -> dict[str, str]:
     return {
         name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
     }
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        (
+            {**SOURCE_ROWS["database"], "latency_sla_ms": "20"},
+            "realtime_sla=maybe contradicts latency_sla_ms=20: a target under 1000 ms",
+        ),
+        (
+            {**SOURCE_ROWS["batch"], "latency_sla_ms": "300"},
+            "realtime_sla=no contradicts latency_sla_ms=300",
+        ),
+        (
+            {**SOURCE_ROWS["serverless"], "latency_sla_ms": "50"},
+            "latency_sla_ms=50 is below serverless's measured cold start (520 ms with"
+            " lambda_packaging=image, docs/strategies/serverless.md)",
+        ),
+        (
+            {**SOURCE_ROWS["serverless"], "latency_sla_ms": "700", "lambda_packaging": "zip"},
+            "measured cold start (870 ms with lambda_packaging=zip",
+        ),
+        (
+            {**SOURCE_ROWS["serverless"], "deployment_strategy": "serverless", "stateful": "yes"},
+            "serverless with stateful=yes",
+        ),
+        ({"latency_sla_ms": "10"}, "latency_sla_ms=10 is below rest's measured p99 (22.8 ms"),
+        ({"peak_rps": "5000"}, "peak_rps=5000 is beyond rest's measured 2590 per second"),
+        (
+            {**SOURCE_ROWS["stream"], "peak_rps": "10000"},
+            "peak_rps=10000 is beyond stream's measured 2825 per second",
+        ),
+    ],
+)
+def test_answers_that_contradict_each_other_or_the_figures_warn(
+    changes: dict[str, str], fragment: str
+) -> None:
+    warnings = engine.decide({**_defaults(), **changes}).warnings
+    assert any(fragment in warning for warning in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {**SOURCE_ROWS["batch"]},  # realtime_sla=no keeps the unasked default latency
+        {**SOURCE_ROWS["serverless"], "latency_sla_ms": "2000"},
+        {**SOURCE_ROWS["database"], "latency_sla_ms": "1000"},
+        {"latency_sla_ms": "23", "peak_rps": "2590"},
+    ],
+)
+def test_answers_that_agree_do_not_warn(changes: dict[str, str]) -> None:
+    assert engine.decide({**_defaults(), **changes}).warnings == []
