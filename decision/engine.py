@@ -348,12 +348,19 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         return None if value in allowed else "one of " + ", ".join(allowed)
     if kind == "slug":
         longest = spec["max_length"]
-        return (
-            None
-            if _SLUG.match(value) and len(value) <= longest
-            else "lower-case letters, digits and single hyphens, starting with a letter,"
-            f" at most {longest} characters (give a shorter project_slug)"
-        )
+        if not value:
+            return (
+                "a slug, not nothing: lower-case letters, digits and single hyphens,"
+                f" at most {longest} characters"
+            )
+        if not _SLUG.match(value):
+            return (
+                "lower-case letters, digits and single hyphens, starting with a letter"
+                " (no spaces, quotes, capitals or other characters)"
+            )
+        if len(value) > longest:
+            return f"at most {longest} characters, not {len(value)} (give a shorter project_slug)"
+        return None
     if kind == "positive_int":
         return None if value.isdigit() and int(value) > 0 else "a positive whole number"
     if kind == "email":

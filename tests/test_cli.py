@@ -148,7 +148,11 @@ def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) ->
             "error: latency_sla_ms='0' is not allowed: use a positive whole number",
         ),
         ("latency_sla_ms=fast", "error: latency_sla_ms='fast' is not allowed"),
-        ("project_slug=Bad Slug", "error: project_slug='Bad Slug' is not allowed"),
+        (
+            "project_slug=Bad Slug",
+            "error: project_slug='Bad Slug' is not allowed: use lower-case letters, digits and"
+            " single hyphens, starting with a letter (no spaces, quotes, capitals or other",
+        ),
         ("stateful=maybe", "error: stateful='maybe' is not allowed: use one of no, yes"),
     ],
 )

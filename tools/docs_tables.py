@@ -131,6 +131,8 @@ def batch_tiers() -> str:
 def _allowed(name: str, spec: dict[str, Any]) -> str:
     if spec["kind"] == "choice":
         return "<br>".join(f"`{value}`: {label}" for value, label in spec["choices"].items())
+    if spec["kind"] == "slug":  # its error names only the rule that failed
+        return str(spec["help"])
     # What the one-line error says is allowed (no answer of any kind accepts a line break).
     return str(engine.check_answer(name, "\n")).split(": use ", 1)[1]
 
