@@ -291,3 +291,25 @@ def test_batch_with_the_spark_engine_is_refused(template: Path, tmp_path: Path) 
         "error: strategy=batch, batch_engine=spark is not supported: the PySpark engine is not "
         "generated yet; use batch_engine=dask (or auto) for the largest workloads"
     )
+
+
+def test_make_generate_says_what_python_to_install(template: Path, tmp_path: Path) -> None:
+    # A python3 whose version/venv check fails (too old, or Debian's without python3-venv).
+    shim = tmp_path / "bin" / "python3"
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\nexit 1\n")
+    shim.chmod(0o755)
+    result = subprocess.run(
+        ["make", "-s", "generate", f"CACHE={tmp_path / 'cache'}", f"OUT={tmp_path / 'out'}"],
+        cwd=template,
+        env={**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith(
+        "error: the template's tooling needs python3 3.11 or newer with the venv module"
+    ), result.stderr
+    assert "apt install python3 python3-venv" in result.stderr
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
