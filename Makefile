@@ -9,6 +9,9 @@ PYTEST_ARGS ?= -n 2
 .PHONY: generate test lint install pins docs
 
 $(BIN)/.installed: pyproject.toml
+	@python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	  || { echo "error: the template's tooling needs python3 3.11 or newer with the venv module" \
+	       "(Debian/Ubuntu: apt install python3 python3-venv; elsewhere: python.org or uv python install 3.11)" >&2; exit 1; }
 	mkdir -p $(CACHE)
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"

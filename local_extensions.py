@@ -115,16 +115,11 @@ def batch_engine(context: dict[str, Any]) -> str:
 
 def install_blocks(context: dict[str, Any], section: str) -> list[str]:
     """pins.yaml blocks a project installs in one pyproject section (runtime, train, ...)."""
-    values = {
-        **context,
-        "strategy": context["__strategy"],
-        "batch_engine": context["__batch_engine"],
-    }
+    values = _resolved(context)
     blocks = []
     for entry in _yaml("pins.yaml")["installs"][section]:
         rule = entry if isinstance(entry, dict) else {"block": entry, "when": {}}
-        wanted = {k: v if isinstance(v, list) else [v] for k, v in rule["when"].items()}
-        if all(values[k] in accepted for k, accepted in wanted.items()):
+        if engine.matches(rule["when"], values):
             blocks.append(rule["block"].format(**values))
     return blocks
 
@@ -139,9 +134,43 @@ def image(python_version: str) -> str:
     return _yaml("pins.yaml")["images"]["python"][python_version]
 
 
-def manifest(_: Any = None) -> str:
-    """The strategy/option -> paths manifest, as JSON for post_gen_project."""
-    return json.dumps(_yaml("hooks/manifest.yaml"))
+def _resolved(context: dict[str, Any]) -> dict[str, Any]:
+    """What `when` conditions read: the answers, with the resolved strategy and engine."""
+    return {**context, "strategy": context["__strategy"], "batch_engine": context["__batch_engine"]}
+
+
+def paths_to_remove(context: dict[str, Any]) -> list[str]:
+    """The project paths the chosen strategy and options do not keep (hooks/manifest.yaml),
+    sorted. A path kept by any entry stays."""
+    values = _resolved(context)
+    listed = _yaml("hooks/manifest.yaml")
+    owned = [
+        (path, strategy == values["strategy"])
+        for strategy, paths in listed["strategies"].items()
+        for path in paths
+    ]
+    owned += [
+        (path, engine.matches(rule["when"], values))
+        for rule in listed["options"]
+        for path in rule["paths"]
+    ]
+    kept = {path for path, wanted in owned if wanted}
+    package = context["__package_name"]
+    removed = {path.format(package=package) for path, _ in owned if path not in kept}
+    return sorted(removed)
+
+
+def hook_data(context: dict[str, Any]) -> str:
+    """What the generation hooks need, as JSON: the strategy, the paths to remove and the
+    decision summary (engine.summary). The hooks read it from a raw triple-quoted string,
+    which holds any JSON text, so they stay plain Python that ruff checks."""
+    return json.dumps(
+        {
+            "strategy": context["__strategy"],
+            "remove": paths_to_remove(context),
+            "summary": engine.summary(_public_answers(context)),
+        }
+    )
 
 
 class DeployExtension(Extension):
@@ -178,5 +207,5 @@ class DeployExtension(Extension):
             tool_version=tool_version,
             pins_except=pins_except,
             image=image,
-            manifest=manifest,
+            hook_data=hook_data,
         )

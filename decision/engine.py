@@ -7,6 +7,7 @@ and the tests all call these functions directly.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -38,6 +39,20 @@ def default(name: str) -> str:
     """The default of an answer: its `default`, else its first choice."""
     spec = table()["answers"][name]
     return str(spec["default"]) if "default" in spec else choices(name)[0]
+
+
+def matches(when: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Whether every condition of `when` holds for `values`: the one meaning of a `when:`
+    (decision rules, unsupported combinations, installs, the file manifest, follow-ups).
+
+    A condition's value is one accepted value or a list of them, compared as strings; a
+    name missing from `values` fails its condition.
+    """
+    for name, wanted in when.items():
+        accepted = wanted if isinstance(wanted, list) else [wanted]
+        if name not in values or str(values[name]) not in [str(a) for a in accepted]:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -137,7 +152,7 @@ def _describe(result: CriterionResult) -> str:
 
 def _table_choice(answers: dict[str, str], ranked: list[RowScore]) -> tuple[str, str, list[str]]:
     for rule in table()["rules"]:
-        if all(answers[k] == str(v) for k, v in rule["when"].items()):
+        if matches(rule["when"], answers):
             condition = ", ".join(f"{k}={v}" for k, v in rule["when"].items())
             return rule["strategy"], "rule", [f"{condition}: {rule['reason']}"]
     best = ranked[0]
@@ -149,9 +164,13 @@ def _contradictions(row: RowScore) -> list[str]:
     return [_describe(c) for c in row.criteria if c.verdict in ("near", "miss")]
 
 
+def _inputs(answers: dict[str, Any]) -> dict[str, str]:
+    return {name: str(answers[name]) for name in table()["criteria"]}
+
+
 def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
     """Resolve the deployment strategy for valid answers (see `validation_errors`)."""
-    inputs = {name: str(answers[name]) for name in table()["criteria"]}
+    inputs = _inputs(answers)
     ranked = _rank(score_rows(inputs))
     by_strategy = {r.strategy: r for r in ranked}
     table_strategy, source, reasons = _table_choice(inputs, ranked)
@@ -171,6 +190,7 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
                 for text in _contradictions(by_strategy[requested])
             ]
 
+    warnings += answer_warnings(strategy, answers)
     chosen = by_strategy[strategy]
     others = [r for r in ranked if r.strategy != strategy]
     runner_up = others[0]
@@ -206,6 +226,53 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
     )
 
 
+def answer_warnings(strategy: str, answers: dict[str, Any]) -> list[str]:
+    """Answers that contradict each other or the strategy's measured figures, one line each.
+
+    Answers missing from `answers` are not checked. A latency target with realtime_sla=no
+    is checked only when it differs from the default: it is not asked then.
+    """
+    warnings = []
+    latency = int(answers["latency_sla_ms"]) if "latency_sla_ms" in answers else None
+    realtime = str(answers.get("realtime_sla", ""))
+    below = table()["realtime_below_ms"]
+    if latency is not None and latency < below:
+        asked = realtime == "maybe" or (
+            realtime == "no" and str(latency) != default("latency_sla_ms")
+        )
+        if asked:
+            warnings.append(
+                f"realtime_sla={realtime} contradicts latency_sla_ms={latency}: a target under"
+                f" {below} ms means the caller waits (realtime_sla=yes)"
+            )
+    figures = table()["figures"].get(strategy, {})
+    doc = f"docs/strategies/{strategy}.md"
+    packaging = str(answers.get("lambda_packaging", ""))
+    cold = figures.get("cold_start_ms", {}).get(packaging)
+    if latency is not None and cold is not None and latency < cold:
+        warnings.append(
+            f"latency_sla_ms={latency} is below {strategy}'s measured cold start ({cold:g} ms"
+            f" with lambda_packaging={packaging}, {doc}): cold invocations miss it"
+        )
+    elif latency is not None and "p99_ms" in figures and latency < figures["p99_ms"]:
+        warnings.append(
+            f"latency_sla_ms={latency} is below {strategy}'s measured p99"
+            f" ({figures['p99_ms']:g} ms, {doc})"
+        )
+    rate = int(answers["peak_rps"]) if "peak_rps" in answers else None
+    if rate is not None and "per_second" in figures and rate > figures["per_second"]:
+        warnings.append(
+            f"peak_rps={rate} is beyond {strategy}'s measured {figures['per_second']:g} per second"
+            f" ({figures['measured']}, {doc}): plan more replicas"
+        )
+    if strategy == "serverless" and str(answers.get("stateful")) == "yes":
+        warnings.append(
+            "serverless with stateful=yes: the function keeps nothing between invocations, so"
+            " every call reads the state store over the network"
+        )
+    return warnings
+
+
 def _revisit(inputs: dict[str, str], strategy: str) -> list[str]:
     """Single-answer changes that would make the table choose another strategy."""
     changes = []
@@ -217,6 +284,52 @@ def _revisit(inputs: dict[str, str], strategy: str) -> list[str]:
             if changed != strategy:
                 changes.append(f"{name}: {inputs[name]} -> {value} would choose {changed}")
     return changes
+
+
+# --- The summary every run prints ---------------------------------------------------------
+
+
+def _scored(result: CriterionResult) -> str:
+    answer = f"{result.name}={result.answer}"
+    if result.verdict == "match":
+        return f"{answer} ({result.points:g})"
+    if result.verdict == "any":
+        return f"{answer} (any value, {result.points:g})"
+    expected = " or ".join(result.expected)
+    verdict = "near" if result.verdict == "near" else "expects"
+    return f"{answer} ({verdict} {expected}, {result.points:g})"
+
+
+def summary(answers: dict[str, Any]) -> list[str]:
+    """The decision in a few lines: strategy and how it was chosen, the chosen row's score
+    with every criterion's points, the runner-up and margin, one `warning:` line each."""
+    decision = decide(answers, revisit=False)
+    row = next(r for r in score_rows(_inputs(answers)) if r.strategy == decision.strategy)
+    most = len(table()["criteria"]) * table()["scoring"]["match"]
+    if decision.source == "rule":
+        rule = next(r for r in table()["rules"] if matches(r["when"], answers))
+        how = "by the rule " + ", ".join(f"{k}={v}" for k, v in rule["when"].items())
+    elif decision.source == "explicit":
+        how = f"requested with deployment_strategy={decision.strategy}"
+    else:
+        how = "the decision table's best fit"
+    matched = [_scored(c) for c in row.criteria if c.verdict in ("match", "any")]
+    unmatched = [_scored(c) for c in row.criteria if c.verdict in ("near", "miss")]
+    runner_up = decision.scores[decision.runner_up]
+    if decision.margin >= 0:
+        behind = f"{decision.margin:g} behind"
+    elif decision.source == "rule":
+        behind = f"{-decision.margin:g} more, but the rule decides"
+    else:
+        behind = f"{-decision.margin:g} more: the table prefers it"
+    lines = [
+        f"deployment: {decision.strategy}, {how}"
+        f" (row {row.index}: {row.score:g} of {most:g} points)",
+        "  matched: " + (", ".join(matched) or "none"),
+        "  unmatched: " + (", ".join(unmatched) or "none"),
+        f"  runner-up: {decision.runner_up}, {runner_up:g} points ({behind})",
+    ]
+    return lines + [f"warning: {warning}" for warning in decision.warnings]
 
 
 # --- Validation of the answer contract ------------------------------------------------
@@ -235,12 +348,19 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         return None if value in allowed else "one of " + ", ".join(allowed)
     if kind == "slug":
         longest = spec["max_length"]
-        return (
-            None
-            if _SLUG.match(value) and len(value) <= longest
-            else "lower-case letters, digits and single hyphens, starting with a letter,"
-            f" at most {longest} characters (give a shorter project_slug)"
-        )
+        if not value:
+            return (
+                "a slug, not nothing: lower-case letters, digits and single hyphens,"
+                f" at most {longest} characters"
+            )
+        if not _SLUG.match(value):
+            return (
+                "lower-case letters, digits and single hyphens, starting with a letter"
+                " (no spaces, quotes, capitals or other characters)"
+            )
+        if len(value) > longest:
+            return f"at most {longest} characters, not {len(value)} (give a shorter project_slug)"
+        return None
     if kind == "positive_int":
         return None if value.isdigit() and int(value) > 0 else "a positive whole number"
     if kind == "email":
@@ -256,6 +376,8 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         return None if _URL.match(value) else "an http(s) URL"
     if kind == "text":
         return None if value.strip() and "\n" not in value else "non-empty single-line text"
+    if kind == "optional_text":
+        return None if "\n" not in value else "single-line text (or nothing)"
     raise ValueError(f"unknown answer kind {kind!r}")
 
 
@@ -279,11 +401,23 @@ def generation_error(strategy: str, answers: dict[str, Any] | None = None) -> st
         )
     values = {**(answers or {}), "strategy": strategy}
     for rule in table()["unsupported"]:
-        wanted = {k: v if isinstance(v, list) else [v] for k, v in rule["when"].items()}
-        if all(str(values.get(k)) in map(str, accepted) for k, accepted in wanted.items()):
-            given = ", ".join(f"{k}={values[k]}" for k in wanted)
+        if matches(rule["when"], values):
+            given = ", ".join(f"{k}={values[k]}" for k in rule["when"])
             return f"{given} is not supported: {rule['why']}; use {rule['allowed']}"
     return None
+
+
+def unknown_name_error(name: str) -> str | None:
+    """One-line error for a name given on the command line that is no answer, or None.
+
+    Names starting with `_` are cookiecutter's and the template's private variables.
+    """
+    public = list(table()["answers"])
+    if name.startswith("_") or name in public:
+        return None
+    close = difflib.get_close_matches(name, public, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "the answers are " + ", ".join(public)
+    return f"{name} is not an answer of this template: {hint}"
 
 
 def validation_errors(answers: dict[str, Any]) -> list[str]:

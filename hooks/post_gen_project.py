@@ -1,41 +1,30 @@
-"""Keep only the files of the chosen strategy and options (hooks/manifest.yaml).
+"""Keep only the files of the chosen strategy and options, then say what was decided.
 
-Also removes files another strategy left behind when a project is regenerated over itself.
+The paths come from hooks/manifest.yaml and the summary from engine.summary, both through
+local_extensions.hook_data; the summary goes to stderr unless ML_DEPLOY_QUIET=1.
 """
 
 import json
+import os
+import shlex
 import shutil
+import sys
 from pathlib import Path
 
-MANIFEST = json.loads({{ cookiecutter | manifest | tojson }})
-ANSWERS = json.loads({{ cookiecutter | answers_record | tojson }})
-STRATEGY = ANSWERS["_decision"]["strategy"]
-PACKAGE = {{ cookiecutter.__package_name | tojson }}
-# What `when` conditions read: the answers, with the resolved strategy and batch engine.
-VALUES = {**ANSWERS, "strategy": STRATEGY, "batch_engine": {{ cookiecutter.__batch_engine | tojson }}}
+DATA = json.loads(r"""{{ cookiecutter | hook_data }}""")
 
-
-def holds(condition: dict) -> bool:
-    def accepts(name, wanted):
-        return VALUES.get(name) in (wanted if isinstance(wanted, list) else [wanted])
-
-    return all(accepts(name, wanted) for name, wanted in condition.items())
-
-
-def paths_to_remove() -> set[str]:
-    owned = {
-        (path, strategy == STRATEGY)
-        for strategy, paths in MANIFEST["strategies"].items()
-        for path in paths
-    }
-    owned |= {(path, holds(rule["when"])) for rule in MANIFEST["options"] for path in rule["paths"]}
-    keep = {path for path, wanted in owned if wanted}
-    return {path for path, _ in owned} - keep
-
-
-for relative in sorted(paths_to_remove()):
-    path = Path(relative.format(package=PACKAGE))
+for relative in DATA["remove"]:
+    path = Path(relative)
     if path.is_dir():
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
+
+if os.environ.get("ML_DEPLOY_QUIET") != "1":
+    project = Path.cwd()
+    lines = [
+        *DATA["summary"],
+        f"written: {project}",
+        f"next: cd {shlex.quote(str(project))} && make run",
+    ]
+    print("\n".join(lines), file=sys.stderr)

@@ -13,6 +13,9 @@ command line of its parent process (the cookiecutter CLI):
   and the public keys leave cookiecutter.json, so cookiecutter prompts for nothing.
 - A terminal otherwise (questionary missing or switched off): cookiecutter's own prompts,
   with the `__prompts__` labels.
+- Answer names on the command line that are no answer of the template (a typo such as
+  `data_volum=massive`, which cookiecutter itself would silently drop): refused, one line
+  each with the closest answer name, before any question and before anything is written.
 - Non-interactive runs (no terminal, --no-input): choice lists become plain defaults, so a
   bad value on the command line gets a one-line error while the context renders instead of
   cookiecutter's ValueError traceback.
@@ -28,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the template copy's root
 
+from decision import engine
 from hooks import questionnaire
 
 CONTEXT_FILE = Path("cookiecutter.json")
@@ -117,7 +121,14 @@ def main() -> None:
     terminal = on_terminal()
     has_questionary = terminal and questionnaire.questionary_available()  # a slow import
     mode = questionnaire.choose_mode(invocation, os.environ, terminal, has_questionary)
-    if mode == "questionnaire" and invocation is not None:
+    unknown = [
+        error
+        for name in (invocation.extra_context if invocation is not None else {})
+        if (error := engine.unknown_name_error(name)) is not None
+    ]
+    if unknown:
+        context = questionnaire.refused_context("\n".join(f"error: {e}" for e in unknown))
+    elif mode == "questionnaire" and invocation is not None:
         context = questionnaire_context(context, invocation)
     elif mode == "prompts" and invocation is not None:
         # cookiecutter's own prompts keep their choice lists, except where the command line

@@ -371,24 +371,31 @@ def discard_template_copy(copy: Path) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _abort(_: object) -> str:
+def _abort(message: str) -> str:
     discard_template_copy(Path(__file__).resolve().parent.parent)
-    raise _Aborted("Aborted.")
+    raise _Aborted(message)
 
 
 class AbortExtension(Extension):
-    """Ends a run the user aborted: `{{ '' | abort }}` removes the template copy and stops
-    cookiecutter with the one line "Aborted." (a failing hook would add its own message)."""
+    """Ends a run that must stop before anything is written: `{{ message | abort }}` removes
+    the template copy and stops cookiecutter with `message` and exit status 1 (a failing
+    hook would add its own message and a traceback)."""
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         environment.filters["abort"] = _abort
 
 
-ABORTED_CONTEXT: dict[str, Any] = {
-    "_extensions": ["hooks.questionnaire.AbortExtension"],
-    "__aborted": "{{ '' | abort }}",
-}
+def refused_context(message: str) -> dict[str, Any]:
+    """A cookiecutter.json that stops generation with `message` before any prompt."""
+    return {
+        "_extensions": ["hooks.questionnaire.AbortExtension"],
+        "_refusal": message,
+        "__refused": "{{ cookiecutter._refusal | abort }}",
+    }
+
+
+ABORTED_CONTEXT = refused_context("Aborted.")
 
 
 # --- The terminal part --------------------------------------------------------------------

@@ -21,9 +21,9 @@ COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
 
 
 def run_cookiecutter(
-    template: Path, out: Path, *answers: str, tmpdir: Path | None = None
+    template: Path, out: Path, *answers: str, tmpdir: Path | None = None, quiet: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off"}
+    env = {**os.environ, "ML_DEPLOY_QUESTIONNAIRE": "off", "ML_DEPLOY_QUIET": "1" if quiet else ""}
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)  # where cookiecutter copies the template
     return subprocess.run(
@@ -79,6 +79,59 @@ def test_an_explicit_strategy_is_recorded_with_its_warnings(template: Path, tmp_
     assert any("data_volume=massive" in w for w in record["_decision"]["warnings"])
 
 
+def test_a_good_run_says_what_it_decided_where_it_wrote_and_what_to_run_next(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, "project_name=Fraud Scorer")
+    assert result.returncode == 0 and result.stdout == ""
+    project = tmp_path / "fraud-scorer"
+    assert result.stderr.splitlines() == [
+        "deployment: rest, the decision table's best fit (row 2: 4 of 5 points)",
+        "  matched: data_volume=moderate (1), data_churn=low (any value, 0.5),"
+        " realtime_sla=yes (1), caller=external (1), stateful=no (any value, 0.5)",
+        "  unmatched: none",
+        "  runner-up: serverless, 2.5 points (1.5 behind)",
+        f"written: {project}",
+        f"next: cd {project} && make run",
+    ]
+    readme = (project / "README.md").read_text()
+    assert "**rest**,\n  chosen from the requirements in [ADR 0001]" in readme
+    adr = (project / "docs/adr/0001-deployment-strategy.md").read_text()
+    assert "## Warnings\n\nNone: no answer contradicts" in adr
+
+
+def test_an_override_warns_on_stderr_in_the_adr_and_the_readme(
+    template: Path, tmp_path: Path
+) -> None:
+    answers = [f"{k}={v}" for k, v in SOURCE_ROWS["stream"].items()]
+    result = run_cookiecutter(template, tmp_path, *answers, "deployment_strategy=rest")
+    assert result.returncode == 0, result.stderr
+    (project,) = tmp_path.iterdir()
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "deployment: rest, requested with deployment_strategy=rest (row 2: 2.25 of 5 points)"
+    )
+    assert "  unmatched: data_volume=massive (near moderate or high, 0.25)," in lines[2]
+    assert lines[3] == "  runner-up: stream, 4.5 points (2.25 more: the table prefers it)"
+    warnings = [line.removeprefix("warning: ") for line in lines if line.startswith("warning: ")]
+    record = json.loads((project / ".cookiecutter.json").read_text())
+    assert warnings == record["_decision"]["warnings"] and len(warnings) == 3
+    adr = (project / "docs/adr/0001-deployment-strategy.md").read_text()
+    section = adr.split("## Warnings\n\n", 1)[1].split("\n\n## ", 1)[0]
+    assert section.splitlines() == [f"- {warning}" for warning in warnings]
+    readme = (project / "README.md").read_text()
+    assert "chosen from the requirements" not in readme
+    assert (
+        "requested with `deployment_strategy=rest`; read the 3 warnings in\n"
+        "  [ADR 0001](docs/adr/0001-deployment-strategy.md#warnings)"
+    ) in readme
+
+
+def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) -> None:
+    result = run_cookiecutter(template, tmp_path, "deployment_strategy=batch", quiet=True)
+    assert result.returncode == 0 and (result.stdout, result.stderr) == ("", "")
+
+
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
@@ -95,7 +148,11 @@ def test_an_explicit_strategy_is_recorded_with_its_warnings(template: Path, tmp_
             "error: latency_sla_ms='0' is not allowed: use a positive whole number",
         ),
         ("latency_sla_ms=fast", "error: latency_sla_ms='fast' is not allowed"),
-        ("project_slug=Bad Slug", "error: project_slug='Bad Slug' is not allowed"),
+        (
+            "project_slug=Bad Slug",
+            "error: project_slug='Bad Slug' is not allowed: use lower-case letters, digits and"
+            " single hyphens, starting with a letter (no spaces, quotes, capitals or other",
+        ),
         ("stateful=maybe", "error: stateful='maybe' is not allowed: use one of no, yes"),
     ],
 )
@@ -112,6 +169,55 @@ def test_bad_input_is_one_line_without_traceback_or_leftovers(
     assert lines == [lines[0]] and lines[0].startswith(message), lines
     assert list(out.iterdir()) == []
     assert list(tmpdir.iterdir()) == [], "the temporary copy of the template was left behind"
+
+
+@pytest.mark.parametrize(
+    ("answers", "lines"),
+    [
+        (
+            ["data_volum=massive", "caller=internal_high_throughput"],
+            ["error: data_volum is not an answer of this template: did you mean data_volume?"],
+        ),
+        (
+            ["latency_ms=20", "realtime=yes"],
+            [
+                "error: latency_ms is not an answer of this template: did you mean latency_sla_ms?",
+                "error: realtime is not an answer of this template: did you mean realtime_sla?",
+            ],
+        ),
+    ],
+)
+def test_a_misspelled_answer_name_is_refused_with_the_closest_name(
+    template: Path, tmp_path: Path, answers: list[str], lines: list[str]
+) -> None:
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    tmpdir.mkdir()
+    result = run_cookiecutter(template, out, *answers, tmpdir=tmpdir)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.strip().splitlines() == lines
+    assert result.stderr.strip() == ""
+    assert list(out.iterdir()) == [] and list(tmpdir.iterdir()) == []
+
+
+def test_a_name_far_from_every_answer_is_refused_with_the_list(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, "colour=blue")
+    assert result.returncode == 1
+    (line,) = result.stdout.strip().splitlines()
+    assert line.startswith("error: colour is not an answer of this template: the answers are ")
+    assert "data_volume" in line and "training_data" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_private_names_and_the_data_answers_are_accepted(template: Path, tmp_path: Path) -> None:
+    result = run_cookiecutter(
+        template, tmp_path, "_anything=1", "training_data=data/rows.csv", "target=churned"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((next(tmp_path.iterdir()) / ".cookiecutter.json").read_text())
+    assert (record["training_data"], record["target"]) == ("data/rows.csv", "churned")
 
 
 def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -> None:
@@ -185,3 +291,25 @@ def test_batch_with_the_spark_engine_is_refused(template: Path, tmp_path: Path) 
         "error: strategy=batch, batch_engine=spark is not supported: the PySpark engine is not "
         "generated yet; use batch_engine=dask (or auto) for the largest workloads"
     )
+
+
+def test_make_generate_says_what_python_to_install(template: Path, tmp_path: Path) -> None:
+    # A python3 whose version/venv check fails (too old, or Debian's without python3-venv).
+    shim = tmp_path / "bin" / "python3"
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\nexit 1\n")
+    shim.chmod(0o755)
+    result = subprocess.run(
+        ["make", "-s", "generate", f"CACHE={tmp_path / 'cache'}", f"OUT={tmp_path / 'out'}"],
+        cwd=template,
+        env={**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith(
+        "error: the template's tooling needs python3 3.11 or newer with the venv module"
+    ), result.stderr
+    assert "apt install python3 python3-venv" in result.stderr
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()

@@ -125,7 +125,13 @@ def test_revisit_lists_single_changes_that_flip_the_choice() -> None:
         ("latency_sla_ms", "-5", "positive whole number"),
         ("project_slug", "My Project", "project_slug='My Project' is not allowed"),
         ("project_slug", "-x", "starting with a letter"),
-        ("project_slug", "customer-lifetime-value", "at most 20 characters"),
+        (
+            "project_slug",
+            "customer-lifetime-value",
+            "use at most 20 characters, not 23 (give a shorter project_slug)",
+        ),
+        ("project_slug", "", "project_slug='' is not allowed: use a slug, not nothing"),
+        ("project_slug", 'my "model"', "(no spaces, quotes, capitals or other characters)"),
         ("owners", "ml-team", "@user or @org/team"),
         ("schedule", "every day", "five cron fields"),
         ("author_email", "nobody", "email address"),
@@ -144,3 +150,120 @@ def test_defaults_are_valid_and_decide_rest() -> None:
     answers["project_slug"] = "customer-churn-model"
     assert engine.validation_errors(answers) == []
     assert engine.decide(answers).strategy == "rest"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("data_volume", None),
+        ("_template", None),
+        ("__anything", None),
+        ("training_data", None),
+        ("target", None),
+        ("data_volum", "data_volum is not an answer of this template: did you mean data_volume?"),
+        ("Caller", "Caller is not an answer of this template: did you mean caller?"),
+        ("stateful_", "stateful_ is not an answer of this template: did you mean stateful?"),
+    ],
+)
+def test_unknown_answer_names_get_the_closest_public_name(name: str, expected: str | None) -> None:
+    assert engine.unknown_name_error(name) == expected
+
+
+def test_optional_text_answers_may_be_empty_but_not_multi_line() -> None:
+    assert engine.check_answer("training_data", "") is None
+    assert engine.check_answer("target", "churned") is None
+    assert engine.check_answer("target", "a\nb") is not None
+
+
+@pytest.mark.parametrize(
+    ("when", "values", "expected"),
+    [
+        ({}, {}, True),
+        ({"strategy": "batch"}, {"strategy": "batch"}, True),
+        ({"strategy": ["batch", "rest"]}, {"strategy": "rest"}, True),
+        ({"strategy": "batch", "stateful": "yes"}, {"strategy": "batch", "stateful": "no"}, False),
+        ({"legal_review": "yes"}, {}, False),
+        ({"latency_sla_ms": 100}, {"latency_sla_ms": "100"}, True),
+        ({"stateful": True}, {"stateful": "yes"}, False),
+    ],
+)
+def test_one_condition_matcher(when: dict, values: dict, expected: bool) -> None:
+    assert engine.matches(when, values) is expected
+
+
+def test_the_summary_shows_half_points_the_runner_up_and_every_warning() -> None:
+    answers = {**_defaults(), **SOURCE_ROWS["batch"], "deployment_strategy": "serverless"}
+    decision = engine.decide(answers)
+    lines = engine.summary(answers)
+    assert lines[0].startswith("deployment: serverless, requested with deployment_strategy=")
+    assert "stateful=yes (expects no, 0)" in lines[2]
+    assert "data_volume=high (near low or moderate, 0.25)" in lines[2]
+    assert lines[3].startswith(f"  runner-up: {decision.runner_up}, ")
+    assert lines[4:] == [f"warning: {w}" for w in decision.warnings] and decision.warnings
+
+
+def test_the_summary_names_the_rule_that_decided() -> None:
+    lines = engine.summary({**_defaults(), **SOURCE_ROWS["precompute"]})
+    assert lines[0] == (
+        "deployment: precompute, by the rule data_churn=never (row 3: 3 of 5 points)"
+    )
+    assert lines[3] == "  runner-up: batch, 3.5 points (0.5 more, but the rule decides)"
+
+
+def _defaults() -> dict[str, str]:
+    return {
+        name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        (
+            {**SOURCE_ROWS["database"], "latency_sla_ms": "20"},
+            "realtime_sla=maybe contradicts latency_sla_ms=20: a target under 1000 ms",
+        ),
+        (
+            {**SOURCE_ROWS["batch"], "latency_sla_ms": "300"},
+            "realtime_sla=no contradicts latency_sla_ms=300",
+        ),
+        (
+            {**SOURCE_ROWS["serverless"], "latency_sla_ms": "50"},
+            "latency_sla_ms=50 is below serverless's measured cold start (520 ms with"
+            " lambda_packaging=image, docs/strategies/serverless.md)",
+        ),
+        (
+            {**SOURCE_ROWS["serverless"], "latency_sla_ms": "700", "lambda_packaging": "zip"},
+            "measured cold start (870 ms with lambda_packaging=zip",
+        ),
+        (
+            {**SOURCE_ROWS["serverless"], "deployment_strategy": "serverless", "stateful": "yes"},
+            "serverless with stateful=yes",
+        ),
+        ({"latency_sla_ms": "10"}, "latency_sla_ms=10 is below rest's measured p99 (22.8 ms"),
+        ({"peak_rps": "5000"}, "peak_rps=5000 is beyond rest's measured 2590 per second"),
+        (
+            {**SOURCE_ROWS["stream"], "peak_rps": "10000"},
+            "peak_rps=10000 is beyond stream's measured 2825 per second",
+        ),
+    ],
+)
+def test_answers_that_contradict_each_other_or_the_figures_warn(
+    changes: dict[str, str], fragment: str
+) -> None:
+    warnings = engine.decide({**_defaults(), **changes}).warnings
+    assert any(fragment in warning for warning in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {**SOURCE_ROWS["batch"]},  # realtime_sla=no keeps the unasked default latency
+        {**SOURCE_ROWS["serverless"], "latency_sla_ms": "2000"},
+        {**SOURCE_ROWS["database"], "latency_sla_ms": "1000"},
+        {"latency_sla_ms": "23", "peak_rps": "2590"},
+    ],
+)
+def test_answers_that_agree_do_not_warn(changes: dict[str, str]) -> None:
+    assert engine.decide({**_defaults(), **changes}).warnings == []

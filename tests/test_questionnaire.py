@@ -330,6 +330,8 @@ def test_full_run_with_validation_follow_ups_and_an_override(
     term.answer("data_churn", "cadence")
     term.answer("legal_review", "yes")
     term.answer("feature_engineering", "no")
+    term.answer("training_data", "data/payments.parquet")
+    term.answer("target")
     term.answer("retraining", "weekly")
     term.answer("caller", "file_based")
     term.child.expect_exact("peak_rps: 50 (default; only asked when")
@@ -371,6 +373,8 @@ def test_full_run_with_validation_follow_ups_and_an_override(
         "data_churn": "cadence",
         "legal_review": "yes",
         "feature_engineering": "no",
+        "training_data": "data/payments.parquet",
+        "target": "",
         "retraining": "weekly",
         "caller": "file_based",
         "peak_rps": "50",
@@ -413,6 +417,20 @@ def test_ctrl_c_aborts_with_one_line_and_leaves_nothing(
     assert "Aborted!" not in term.text  # cookiecutter itself never saw the Ctrl-C
     assert not out.exists() or not any(out.iterdir())
     assert not list(Path(terminal_env["TMPDIR"]).iterdir())  # the template copy is gone
+
+
+def test_a_misspelled_name_is_refused_before_the_first_question(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    out = tmp_path / "out"
+    term = Terminal([str(template), "-o", str(out), "data_volum=massive"], terminal_env)
+    assert term.finish() == 1
+    lines = [line for line in term.text.splitlines() if line.strip()]
+    assert lines == [
+        "error: data_volum is not an answer of this template: did you mean data_volume?"
+    ]
+    assert not out.exists()
+    assert not list(Path(terminal_env["TMPDIR"]).iterdir())
 
 
 def test_ctrl_c_is_a_key_not_a_signal_while_the_questionnaire_runs() -> None:

@@ -32,20 +32,20 @@ def run(*command: str, cwd: Path | None = None, env: dict | None = None) -> str:
     return result.stdout
 
 
-def regenerate(template: Path, project: Path, *changes: str) -> None:
-    """The regeneration command documented in the generated README, run inside the project."""
+def regenerate(template: Path, project: Path, *changes: str) -> str:
+    """The regeneration command documented in the generated README, run inside the project;
+    what it says on stderr."""
     env = {**ENV, "ML_DEPLOY_ANSWERS": ".cookiecutter.json", "PWD": str(project)}
-    run(
-        str(BIN / "cookiecutter"),
-        "--no-input",
-        "-f",
-        "-o",
-        "..",
-        str(template),
-        *changes,
+    result = subprocess.run(
+        [str(BIN / "cookiecutter"), "--no-input", "-f", "-o", "..", str(template), *changes],
         cwd=project,
         env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return result.stderr
 
 
 def record(project: Path) -> dict:
@@ -86,11 +86,13 @@ def test_documented_command_regenerates_with_changed_options(
     project = tmp_path / "fraud-scorer"
     assert not (project / "src/fraud_scorer/audit.py").exists()
 
-    regenerate(template, project, "legal_review=yes")
+    said = regenerate(template, project, "legal_review=yes")
+    assert said.startswith(f"regenerating {project}: keeps rest\n  removes: no files\n")
     assert record(project)["legal_review"] == "yes"
     assert (project / "src/fraud_scorer/audit.py").exists()
 
-    regenerate(template, project, "legal_review=no")
+    said = regenerate(template, project, "legal_review=no")
+    assert "  removes: src/fraud_scorer/audit.py, tests/test_audit.py\n" in said
     assert not (project / "src/fraud_scorer/audit.py").exists()
 
 
@@ -114,7 +116,18 @@ def test_documented_command_regenerates_with_changed_answers(
     assert record(project)["_decision"]["strategy"] == "rest"
 
     # The command in the generated README, run from inside the project.
-    regenerate(template, project, *(f"{k}={v}" for k, v in STREAM_CHANGES.items()))
+    said = regenerate(template, project, *(f"{k}={v}" for k, v in STREAM_CHANGES.items()))
+    assert f"regenerating {project}: replaces rest with stream\n" in said
+    removes = next(line for line in said.splitlines() if line.startswith("  removes: "))
+    assert removes.split(": ", 1)[1].split(", ") == [
+        "benchmarks/bench_api.py",
+        "loadtest/",
+        "src/fraud_scorer/api.py",
+        "src/fraud_scorer/state.py",  # the stream row's answers say stateful=no
+        "tests/postgres_testing.py",
+        "tests/test_api.py",
+        "tests/test_state.py",
+    ]
 
     regenerated = record(project)
     assert regenerated["_decision"]["strategy"] == "stream"

@@ -131,14 +131,19 @@ def batch_tiers() -> str:
 def _allowed(name: str, spec: dict[str, Any]) -> str:
     if spec["kind"] == "choice":
         return "<br>".join(f"`{value}`: {label}" for value, label in spec["choices"].items())
-    # What the one-line error says is allowed (no answer of any kind accepts "").
-    return str(engine.check_answer(name, "")).split(": use ", 1)[1]
+    if spec["kind"] == "slug":  # its error names only the rule that failed
+        return str(spec["help"])
+    # What the one-line error says is allowed (no answer of any kind accepts a line break).
+    return str(engine.check_answer(name, "\n")).split(": use ", 1)[1]
 
 
 def answers() -> str:
     rows = []
     for name, spec in engine.table()["answers"].items():
-        default = "from `project_name`" if name == "project_slug" else f"`{engine.default(name)}`"
+        if name == "project_slug":
+            default = "from `project_name`"
+        else:
+            default = f"`{engine.default(name)}`" if engine.default(name) else "empty"
         used = spec["question"]
         if "applies_to" in spec:
             used += f" (used by {_code(spec['applies_to'])} only)"
