@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -63,6 +64,52 @@ def decide(context: dict[str, Any]) -> str:
     return json.dumps(decision.to_record())
 
 
+def _contract_inference() -> Any:
+    """The generated project's own `contract_inference` module (plain Python, no Jinja): the
+    bake infers the contract exactly as the project's `make schema` does."""
+    import importlib.util
+
+    package = ROOT / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.__package_name}}"
+    path = package / "contract_inference.py"
+    spec = importlib.util.spec_from_file_location("contract_inference", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def training_data_path(context: dict[str, Any]) -> str:
+    """The `training_data` answer as an absolute path ("" for the sample data): relative to
+    the directory cookiecutter was started in, and usable from the project wherever it is."""
+    text = str(context.get("training_data", "")).strip()
+    return str(Path(text).expanduser().resolve()) if text else ""
+
+
+def feature_contract(context: dict[str, Any]) -> str:
+    """features.yaml inferred from `training_data` and `target` ("" for the sample data's);
+    refuses, before anything is written, a file or a column that cannot give one."""
+    path, target = context["__training_data"], str(context.get("target", "")).strip()
+    if not path and not target:
+        return ""
+    inference = _contract_inference()
+    try:
+        if not path or not target:
+            raise inference.InferenceError(
+                "give both training_data and target, or neither for the sample data"
+            )
+        contract, notes = inference.infer(Path(path), target, context["model_type"])
+    except inference.InferenceError as error:
+        _discard_temporary_template_copy()
+        raise InvalidAnswers(f"error: training_data: {error}") from None
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return str(inference.dump(contract))
+
+
+def from_yaml(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
 def from_json(text: str) -> Any:
     return json.loads(text)
 
@@ -70,6 +117,8 @@ def from_json(text: str) -> Any:
 def answers_record(context: dict[str, Any]) -> str:
     """`.cookiecutter.json` of a generated project: public answers, template, decision."""
     record = {name: str(value) for name, value in _public_answers(context).items()}
+    if "__training_data" in context:
+        record["training_data"] = context["__training_data"]
     if "_template" in context:
         record["_template"] = context["_template"]
     record["_decision"] = json.loads(context["__decision"])
@@ -199,6 +248,9 @@ class DeployExtension(Extension):
         self._checking = False
         environment.filters.update(
             decide=decide,
+            training_data_path=training_data_path,
+            feature_contract=feature_contract,
+            from_yaml=from_yaml,
             from_json=from_json,
             answers_record=answers_record,
             pins=pins,

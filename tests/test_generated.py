@@ -14,6 +14,7 @@ ML_DEPLOY_UPDATE_SNAPSHOTS=1 rewrites tests/snapshots/ from what the template ge
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -40,6 +41,10 @@ from .dockerfile_runner import DockerfileRunner
 
 BIN = Path(sys.executable).parent
 SNAPSHOTS = Path(__file__).with_name("snapshots")
+PENGUINS = Path(importlib.util.find_spec("palmerpenguins").submodule_search_locations[0])
+PENGUINS_CSV = PENGUINS / "data" / "penguins.csv"
+"""Palmer penguins: text columns, whole numbers and missing values, unlike the sample data.
+Combinations name it `{penguins}` in their answers."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,10 @@ class Combination:
     image: dict[str, Any] | None = None
 
 
+def with_data(answer: str) -> str:
+    return answer.replace("{penguins}", str(PENGUINS_CSV))
+
+
 def load_combinations() -> list[Combination]:
     """tests/combinations/<strategy>.yaml: the strategy's combinations and how its main job runs."""
     combinations = []
@@ -64,7 +73,7 @@ def load_combinations() -> list[Combination]:
                 c["id"],
                 path.stem,
                 data["main_job"],
-                {k: str(v) for k, v in c["answers"].items()},
+                {k: with_data(str(v)) for k, v in c["answers"].items()},
                 c.get("tier1_only"),
                 c.get("image"),
             )

@@ -19,7 +19,15 @@ class Settings(BaseSettings):
 
     model_dir: Path = Path("models/current")
     """The model artifact to serve: a version directory, or the `current` pointer file."""
+{%- if cookiecutter.__training_data and (cookiecutter.__training_data | tojson | length) <= 61 %}
+    training_data: Path | None = Path({{ cookiecutter.__training_data | tojson }})
+{%- elif cookiecutter.__training_data %}
+    training_data: Path | None = Path(
+        {{ cookiecutter.__training_data | tojson }}
+    )
+{%- else %}
     training_data: Path | None = None
+{%- endif %}
     """The table training reads (CSV or Parquet, per features.yaml); unset: the sample data."""
 {%- if cookiecutter.stateful == "yes" %}
 
