@@ -26,7 +26,7 @@ from {{ cookiecutter.__package_name }}.schema import Features, Prediction
 from {{ cookiecutter.__package_name }}.state import open_store
 {%- endif %}
 
-from contract_testing import complete_rows, first_name
+from contract_testing import CONTRACT, complete_rows, first_name
 
 MAX_BATCH_SIZE = 4
 {%- if stateful %}
@@ -174,6 +174,34 @@ async def test_predict_rejects_a_value_that_is_not_a_finite_number(
     (error,) = response.json()["detail"]
     assert error["loc"] == [*FEATURES_LOC, NUMBER]
     assert message in error["msg"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", [item.name for item in CONTRACT.categories][:1])
+async def test_a_category_level_never_seen_in_training_is_scored(
+    client: httpx.AsyncClient, rows: list[dict[str, Any]], name: str
+) -> None:
+    response = await client.post("/predict", json=body({**rows[0], name: "never-seen-level"}))
+    assert response.status_code == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", [item.name for item in CONTRACT.inputs if item.nullable][:1])
+async def test_null_is_scored_where_the_contract_allows_it(
+    client: httpx.AsyncClient, rows: list[dict[str, Any]], name: str
+) -> None:
+    response = await client.post("/predict", json=body({**rows[0], name: None}))
+    assert response.status_code == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", [item.name for item in CONTRACT.inputs if not item.nullable][:1])
+async def test_null_is_refused_where_the_contract_does_not_allow_it(
+    client: httpx.AsyncClient, rows: list[dict[str, Any]], name: str
+) -> None:
+    response = await client.post("/predict", json=body({**rows[0], name: None}))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == name
 
 
 @pytest.mark.anyio
