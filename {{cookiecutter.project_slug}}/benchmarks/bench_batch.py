@@ -91,17 +91,14 @@ def arrow_column(item: Input, values: npt.NDArray[Any]) -> pa.Array:
 def batches(path: Path, chunk_rows: int) -> Iterator[Columns]:
     contract = load_contract()
     for batch in ds.dataset(path).to_batches(batch_size=chunk_rows):
-        numbers = [
-            batch.column(item.name).to_numpy(zero_copy_only=False) for item in contract.numbers
-        ]
-        categories = [
-            batch.column(item.name).fill_null("").to_numpy(zero_copy_only=False)
-            for item in contract.categories
-        ]
-        yield Columns(
-            np.column_stack(numbers).astype(np.float32).reshape(batch.num_rows, len(numbers)),
-            np.column_stack(categories).astype(object).reshape(batch.num_rows, len(categories)),
-        )
+        numbers = np.empty((batch.num_rows, len(contract.numbers)), dtype=np.float32)
+        for index, item in enumerate(contract.numbers):
+            numbers[:, index] = batch.column(item.name).to_numpy(zero_copy_only=False)
+        categories = np.empty((batch.num_rows, len(contract.categories)), dtype=object)
+        for index, item in enumerate(contract.categories):
+            levels = batch.column(item.name).fill_null("")
+            categories[:, index] = levels.to_numpy(zero_copy_only=False)
+        yield Columns(numbers, categories)
 
 
 def loop(path: Path, output: Path, chunk_rows: int, score: Score) -> float:
