@@ -98,6 +98,8 @@ NOT_AN_INTEGER = "not an integer"
 NOT_A_BOOLEAN = "not a boolean (true/false)"
 MISSING = "missing"
 OUT_OF_RANGE = "not finite or outside the float32 range"
+PROBLEMS = ("", NOT_A_NUMBER, NOT_AN_INTEGER, NOT_A_BOOLEAN, MISSING, OUT_OF_RANGE)
+"""What can be wrong with a value; validation marks each value with its index here (0: fine)."""
 
 
 def validate(chunk: pa.Table, contract: Contract) -> tuple[Columns, dict[int, str]]:
@@ -121,31 +123,32 @@ def validate(chunk: pa.Table, contract: Contract) -> tuple[Columns, dict[int, st
     # Filled column by column, then made row-major once: cheaper than row-major writes.
     numbers = np.empty((chunk.num_rows, len(contract.numbers)), dtype=np.float32, order="F")
     categories = np.empty((chunk.num_rows, len(contract.categories)), dtype=object)
-    problems = np.full((chunk.num_rows, width), None, dtype=object)
+    problems = np.zeros((chunk.num_rows, width), dtype=np.int8, order="F")
     for index, item in enumerate(contract.numbers):
         numbers[:, index], problems[:, index] = parse_numbers(chunk.column(item.name), item)
     for index, item in enumerate(contract.categories):
         text = decoded(chunk.column(item.name)).cast(pa.string())
-        missing = text.is_null().to_numpy(zero_copy_only=False)
         categories[:, index] = text.fill_null(MISSING_LEVEL).to_numpy(zero_copy_only=False)
         if not item.nullable:
-            problems[missing, len(contract.numbers) + index] = MISSING
+            missing = text.is_null().to_numpy(zero_copy_only=False)
+            problems[missing, len(contract.numbers) + index] = PROBLEMS.index(MISSING)
     columns = Columns(np.ascontiguousarray(numbers), categories)
-    bad = problems != None  # noqa: E711 (element-wise)
-    names = contract.names
     reasons: dict[int, str] = {}
-    for row in np.flatnonzero(bad.any(axis=1)).tolist():
-        first = int(np.argmax(bad[row]))
-        reasons[row] = f"{names[first]}: {problems[row, first]}"
+    if not problems.any():
+        return columns, reasons
+    names = contract.names
+    for row in np.flatnonzero(problems.any(axis=1)).tolist():
+        first = int(np.argmax(problems[row] != 0))
+        reasons[row] = f"{names[first]}: {PROBLEMS[problems[row, first]]}"
     return columns, reasons
 
 
 def parse_numbers(
     column: pa.ChunkedArray, item: Input
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.object_]]:
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]]:
     """A number, integer or boolean input as float32 (NaN where missing), and per row the
-    problem with its value, or None."""
-    problems = np.full(len(column), None, dtype=object)
+    problem with its value (an index into PROBLEMS, 0 when fine)."""
+    problems = np.zeros(len(column), dtype=np.int8)
     column = decoded(column)
     if is_numeric(column.type) or pa.types.is_null(column.type):
         values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -162,17 +165,19 @@ def parse_numbers(
             parsed = pd.to_numeric(text, errors="coerce")
         values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
         unparsed = np.isnan(values) & text.notna().to_numpy()
-    missing = np.isnan(values) & ~unparsed
-    with np.errstate(invalid="ignore"):
-        fraction = (item.kind == "integer") & np.isfinite(values) & (values != np.trunc(values))
     # A value beyond float32's range becomes infinite here: rejected below.
     with np.errstate(over="ignore"):
         numbers = values.astype(np.float32)
-    problems[np.isinf(numbers)] = OUT_OF_RANGE
-    problems[fraction] = NOT_AN_INTEGER
-    problems[unparsed] = NOT_A_BOOLEAN if item.kind == "boolean" else NOT_A_NUMBER
+    problems[np.isinf(numbers)] = PROBLEMS.index(OUT_OF_RANGE)
+    if item.kind == "integer":
+        with np.errstate(invalid="ignore"):
+            fraction = np.isfinite(values) & (values != np.trunc(values))
+        problems[fraction] = PROBLEMS.index(NOT_AN_INTEGER)
+    if unparsed.any():
+        unparsable = NOT_A_BOOLEAN if item.kind == "boolean" else NOT_A_NUMBER
+        problems[unparsed] = PROBLEMS.index(unparsable)
     if not item.nullable:
-        problems[missing] = MISSING
+        problems[np.isnan(values) & ~unparsed] = PROBLEMS.index(MISSING)
     return numbers, problems
 
 
