@@ -9,8 +9,9 @@ For each input size (Parquet files of the sample data's rows repeated, in row gr
 - job: `{{ package }}-score` ({{ engine }} engine) in its own process: read, validate, score,
   write predictions and rejects as Parquet, commit; its peak resident memory is measured;
 - raw limit: the same data read with pyarrow batch by batch, one onnxruntime call per batch
-  on the float32 array, the outputs written with pyarrow: no validation, no per-row objects;
-- core limit: the same loop through `Predictor.score_array` and the job's output columns
+  on the model's input blocks (float32 numbers, text categories), the outputs written with
+  pyarrow: no validation, no per-row objects;
+- core limit: the same loop through `Predictor.score` and the job's output columns
   (what the job calls), without the job's validation, rejects and commit protocol;
 - naive: pandas `DataFrame.apply` calling the model row by row, on `--naive-rows` rows only,
   extrapolated to the input size (it is far too slow to run in full).
@@ -53,32 +54,51 @@ import pyarrow.parquet as pq
 
 from {{ package }}.artifact import MODEL_FILE, load_metadata
 from {{ package }}.batch import BatchSettings, prediction_columns
+from {{ package }}.contract import Columns, Input, load_contract
 from {{ package }}.data import load_dataset
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
 
-Columns = dict[str, Any]
-Score = Callable[[npt.NDArray[np.float32]], Columns]
+Outputs = dict[str, Any]
+Score = Callable[[Columns], Outputs]
+ARROW_TYPES = {"number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool_()}
 
 
 ROW = "{:>10}  {:<26} {:>8} {:>10} {:>6} {:>12}"
 
 
 def write_input(path: Path, rows: int, chunk_rows: int) -> None:
-    """`rows` rows of the sample data, repeated, written chunk by chunk."""
-    sample = load_dataset().features.astype(np.float64)
-    schema = pa.schema([(name, pa.float64()) for name in FEATURE_NAMES])
+    """`rows` rows of the training data, repeated, written chunk by chunk, typed per kind."""
+    contract = load_contract()
+    sample = load_dataset(BatchSettings().training_data, contract).columns
+    inputs = [*contract.numbers, *contract.categories]
+    schema = pa.schema([(item.name, ARROW_TYPES.get(item.kind, pa.string())) for item in inputs])
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, rows, chunk_rows):
             count = min(chunk_rows, rows - start)
-            indices = np.arange(start, start + count) % len(sample)
-            writer.write_table(pa.Table.from_arrays(list(sample[indices].T), schema=schema))
+            chunk = sample.take(np.arange(start, start + count) % len(sample))
+            values = [*chunk.numbers.T.astype(np.float64), *chunk.categories.T]
+            arrays = [arrow_column(item, value) for item, value in zip(inputs, values, strict=True)]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
 
 
-def batches(path: Path, chunk_rows: int) -> Iterator[npt.NDArray[np.float32]]:
+def arrow_column(item: Input, values: npt.NDArray[Any]) -> pa.Array:
+    """One input's values as its kind's Arrow column, null where missing."""
+    if item.kind == "category":
+        return pa.array([None if value == "" else value for value in values], pa.string())
+    return pa.array(values, from_pandas=True).cast(ARROW_TYPES[item.kind])
+
+
+def batches(path: Path, chunk_rows: int) -> Iterator[Columns]:
+    contract = load_contract()
     for batch in ds.dataset(path).to_batches(batch_size=chunk_rows):
-        columns = [batch.column(name).to_numpy() for name in FEATURE_NAMES]
-        yield np.column_stack(columns).astype(np.float32)
+        numbers = np.empty((batch.num_rows, len(contract.numbers)), dtype=np.float32)
+        for index, item in enumerate(contract.numbers):
+            numbers[:, index] = batch.column(item.name).to_numpy(zero_copy_only=False)
+        categories = np.empty((batch.num_rows, len(contract.categories)), dtype=object)
+        for index, item in enumerate(contract.categories):
+            levels = batch.column(item.name).fill_null("")
+            categories[:, index] = levels.to_numpy(zero_copy_only=False)
+        yield Columns(numbers, categories)
 
 
 def loop(path: Path, output: Path, chunk_rows: int, score: Score) -> float:
@@ -86,8 +106,8 @@ def loop(path: Path, output: Path, chunk_rows: int, score: Score) -> float:
     score(next(batches(path, chunk_rows)))  # untimed: a session's first run pays its setup
     started = time.perf_counter()
     writer = None
-    for features in batches(path, chunk_rows):
-        table = pa.table(score(features))
+    for columns in batches(path, chunk_rows):
+        table = pa.table(score(columns))
         writer = writer or pq.ParquetWriter(output, table.schema)
         writer.write_table(table)
     if writer is not None:
@@ -103,21 +123,20 @@ def raw_scorer(model_dir: Path) -> Score:
     session = ort.InferenceSession(
         str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
     )
-    name = session.get_inputs()[0].name
 
-    def score(features: npt.NDArray[np.float32]) -> Columns:
-        columns: Columns = {}
-        for index, output in enumerate(session.run(None, {name: features})):
-            values = np.asarray(output, dtype=np.float64).reshape(len(features), -1)
-            columns |= {f"output_{index}_{j}": values[:, j] for j in range(values.shape[1])}
-        return columns
+    def score(columns: Columns) -> Outputs:
+        outputs: Outputs = {}
+        for index, output in enumerate(session.run(None, columns.feeds())):
+            values = np.asarray(output, dtype=np.float64).reshape(len(columns), -1)
+            outputs |= {f"output_{index}_{j}": values[:, j] for j in range(values.shape[1])}
+        return outputs
 
     return score
 
 
 def core_scorer(predictor: Predictor) -> Score:
-    def score(features: npt.NDArray[np.float32]) -> Columns:
-        return prediction_columns(predictor.score_array(features))
+    def score(columns: Columns) -> Outputs:
+        return prediction_columns(predictor.score(columns))
 
     return score
 
@@ -167,9 +186,15 @@ def run_job(path: Path, output_dir: Path, chunk_rows: int, model_dir: Path) -> t
 
 
 def naive_seconds_per_row(path: Path, rows: int, predictor: Predictor) -> float:
+    contract = load_contract()
     frame = pd.read_parquet(path).head(rows)
+
+    def predict(row: "pd.Series[Any]") -> object:
+        record = {name: None if pd.isna(value) else value for name, value in row.items()}
+        return predictor.predict_columns(Columns.from_records(contract, [record]))[0]
+
     started = time.perf_counter()
-    frame.apply(lambda row: predictor.predict_array(row.to_numpy()[np.newaxis, :])[0], axis=1)
+    frame.apply(predict, axis=1)
     return (time.perf_counter() - started) / rows
 
 
@@ -189,7 +214,7 @@ def main() -> None:
         settings = BatchSettings()
         model_dir = settings.model_dir
         predictor = Predictor.from_settings(settings)
-        print(f"model {predictor.model_version}, {len(FEATURE_NAMES)} features")
+        print(f"model {predictor.model_version}, {len(predictor.feature_names)} inputs")
         print(f"chunks of {arguments.chunk_rows} rows, naive baseline on {arguments.naive_rows}")
         write_input(work / "empty.parquet", 0, arguments.chunk_rows)
         startup, _ = run_job(work / "empty.parquet", work / "predictions", 1, model_dir)
@@ -204,7 +229,7 @@ def main() -> None:
             naive = naive_seconds_per_row(path, min(rows, arguments.naive_rows), predictor) * rows
             for variant, seconds, memory in (
                 ("raw limit (pyarrow + onnx)", raw, ""),
-                ("core limit (score_array)", core, ""),
+                ("core limit (score)", core, ""),
                 ("job ({{ engine }})", job, f"{peak:.0f}"),
                 ("job, startup excluded", job - startup, ""),
                 ("naive apply (extrapolated)", naive, ""),

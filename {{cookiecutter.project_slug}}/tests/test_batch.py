@@ -1,7 +1,6 @@
 {%- set package = cookiecutter.__package_name -%}
 {%- set engine = cookiecutter.__batch_engine -%}
 {%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
 """The batch job ({{ engine }} engine): validation, scoring, rejects, idempotent and resumable runs."""
 
 import json
@@ -21,20 +20,24 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from {{ package }}.batch import InputError, RunMismatchError, predict, validate
+from {{ package }}.contract import Columns, parse_contract
 from {{ package }}.data import Dataset
 from {{ package }}.engine_{{ engine }} import EngineSettings, run
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor, UnscorableInputError
-from {{ package }}.sample_input import BAD_VALUES, sample_frame
+from {{ package }}.sample_input import bad_cells, sample_frame
 from {{ package }}.schema import Scores
 from {{ package }}.score import main
+
+from contract_testing import CONTRACT, records, rows
 
 CHUNK_ROWS = 200
 
@@ -60,10 +63,17 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path, row_group_size=CHUNK_ROWS)
 
 
-def input_frame(rows: int, held_out: Dataset) -> pd.DataFrame:
-    repeats = -(-rows // len(held_out.features))
-    features = np.tile(held_out.features.astype(np.float64), (repeats, 1))[:rows]
-    return pd.DataFrame(features, columns=list(FEATURE_NAMES))
+def input_frame(count: int, held_out: Dataset) -> pd.DataFrame:
+    """`count` held-out rows (repeated), one typed column per input, as a producer writes them."""
+    return pd.DataFrame(records(held_out.columns.take(np.arange(count) % len(held_out))))
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """A frame's rows as request rows (None where a value is missing)."""
+    return [
+        {name: None if pd.isna(value) else value for name, value in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 def read_output(settings: EngineSettings, kind: str) -> pd.DataFrame:
@@ -80,32 +90,106 @@ def assert_each_row_once(settings: EngineSettings, rows: int) -> None:
 
 def test_validation_rejects_each_bad_value_with_its_reason() -> None:
     frame = sample_frame()
-    _, reasons = validate(pa.Table.from_pandas(frame.astype("string")))
-    first = len(frame) - len(BAD_VALUES)
-    out_of_range = "not finite or outside the float32 range"
-    assert reasons == {
-        first: f"{FEATURE_NAMES[0]}: not a number",
-        first + 1: f"{FEATURE_NAMES[1 % len(FEATURE_NAMES)]}: {out_of_range}",
-        first + 2: f"{FEATURE_NAMES[2 % len(FEATURE_NAMES)]}: {out_of_range}",
-{%- if not imputes %}
-        first + 3: f"{FEATURE_NAMES[3 % len(FEATURE_NAMES)]}: missing",
-{%- endif %}
-    }{% if imputes %}  # the missing value is imputed by the feature pipeline{% endif %}
+    _, reasons = validate(pa.Table.from_pandas(frame), CONTRACT)
+    cells = bad_cells(CONTRACT)
+    first = len(frame) - len(cells)
+    expected = {first + index: cell.reason for index, cell in enumerate(cells) if cell.reason}
+    assert reasons == expected  # an allowed empty cell and an unseen level are scored
 
 
-def test_validation_refuses_an_input_without_the_feature_columns() -> None:
-    with pytest.raises(InputError, match=FEATURE_NAMES[0]):
-        validate(pa.table({"other": [1.0]}))
+@hypothesis_settings(max_examples=25, deadline=None)
+@given(st.lists(rows(), min_size=1, max_size=5))
+def test_valid_rows_read_as_text_or_typed_are_the_columns_the_model_takes(
+    batch: list[dict[str, object]],
+) -> None:
+    expected = Columns.from_records(CONTRACT, batch)
+    typed = pa.Table.from_pylist(batch)
+    text = pa.Table.from_pandas(pd.DataFrame(batch).astype("string"))
+    for table in (typed, text):
+        columns, reasons = validate(table, CONTRACT)
+        assert reasons == {}
+        np.testing.assert_array_equal(columns.numbers, expected.numbers)
+        assert columns.categories.tolist() == expected.categories.tolist()
+
+
+EVERY_KIND = parse_contract(
+    """
+target: {column: y, kind: number}
+inputs:
+- {name: amount, column: amount, kind: number}
+- {name: count, column: count, kind: integer, nullable: true}
+- {name: member, column: member, kind: boolean}
+- {name: region, column: region, kind: category, levels: [north, south]}
+"""
+)
+
+
+def every_kind_table(**columns: list[str | None]) -> pa.Table:
+    good: dict[str, list[str | None]] = {
+        "amount": ["1.5"],
+        "count": ["3"],
+        "member": ["yes"],
+        "region": ["north"],
+    }
+    table = good | columns
+    return pa.table({name: pa.array(values, pa.string()) for name, values in table.items()})
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        ({"amount": ["1,5"]}, "amount: not a number"),
+        ({"amount": ["1e39"]}, "amount: not finite or outside the float32 range"),
+        ({"amount": [None]}, "amount: missing"),
+        ({"count": ["2.5"]}, "count: not an integer"),
+        ({"count": ["three"]}, "count: not a number"),
+        ({"member": ["maybe"]}, "member: not a boolean (true/false)"),
+        ({"region": [None]}, "region: missing"),
+        ({"amount": ["x"], "region": [None]}, "amount: not a number"),
+    ],
+)
+def test_each_kind_is_parsed_and_a_bad_value_names_its_column(
+    cells: dict[str, list[str | None]], reason: str
+) -> None:
+    _, reasons = validate(every_kind_table(**cells), EVERY_KIND)
+    assert reasons == {0: reason}
+
+
+def test_categories_stay_text_and_unseen_levels_and_allowed_gaps_are_kept() -> None:
+    table = every_kind_table(count=[None], member=["FALSE"], region=["007"])
+    columns, reasons = validate(table, EVERY_KIND)
+    assert reasons == {}
+    assert columns.categories.tolist() == [["007"]]
+    np.testing.assert_array_equal(columns.numbers, np.array([[1.5, np.nan, 0.0]], np.float32))
+
+
+def test_typed_columns_are_checked_per_kind() -> None:
+    table = pa.table(
+        {
+            "amount": pa.array([1.0, float("inf")]),
+            "count": pa.array([1.0, 1.5]),
+            "member": pa.array([True, False]),
+            "region": pa.array([7, None]).dictionary_encode(),
+        }
+    )
+    columns, reasons = validate(table, EVERY_KIND)
+    assert reasons == {1: "amount: not finite or outside the float32 range"}
+    assert columns.categories.tolist() == [["7"], [""]]
+
+
+def test_validation_refuses_an_input_without_the_input_columns() -> None:
+    with pytest.raises(InputError, match=CONTRACT.inputs[0].name):
+        validate(pa.table({"other": [1.0]}), CONTRACT)
 
 
 class RefusesLargeValues:
     """A model that cannot score rows holding a value over 100, like an overflowing one."""
 
-    def score_array(self, features: npt.NDArray[np.float32]) -> Scores:
-        refused = (features > 100).any(axis=1)
+    def score(self, columns: Columns) -> Scores:
+        refused = (columns.numbers > 100).any(axis=1)
         if refused.any():
             raise UnscorableInputError(np.flatnonzero(refused), "overflow")
-        rows = len(features)
+        rows = len(columns)
         return Scores(
             model_version="v",
 {%- if classification %}
@@ -123,10 +207,11 @@ class RefusesLargeValues:
 
 
 def test_only_the_rows_the_model_refuses_are_rejected() -> None:
-    features = np.zeros((10, 2), dtype=np.float32)
-    features[[3, 7], 0] = 1000
+    numbers = np.zeros((10, 2), dtype=np.float32)
+    numbers[[3, 7], 0] = 1000
     model: Predictor = RefusesLargeValues()  # type: ignore[assignment]
-    scored, scores, refused = predict(model, features, np.arange(10))
+    columns = Columns(numbers, np.empty((10, 0), dtype=object))
+    scored, scores, refused = predict(model, columns, np.arange(10))
     assert scored.tolist() == [0, 1, 2, 4, 5, 6, 8, 9]
     assert len(scores) == 8
     assert refused == {3: "overflow", 7: "overflow"}
@@ -140,7 +225,7 @@ def test_the_sample_csv_is_scored_and_its_bad_rows_rejected(
     frame.to_csv(path, index=False)
     settings.input = str(path)
     summary = run(settings, predictor)
-    rejected = len(BAD_VALUES){% if imputes %} - 1{% endif %}
+    rejected = sum(cell.reason is not None for cell in bad_cells(CONTRACT))
     assert (summary.rows, summary.rejected) == (len(frame), rejected)
     assert summary.scored == len(frame) - rejected
     assert_each_row_once(settings, len(frame))
@@ -157,10 +242,10 @@ def test_predictions_match_the_model_and_carry_version_and_run_id(
     summary = run(settings, predictor)
     assert (summary.parts, summary.scored, summary.rejected) == (4, len(frame), 0)
     scored = read_output(settings, "predictions").sort_values(["part", "row"], ignore_index=True)
-    expected = predictor.predict_array(frame.to_numpy())
+    expected = predictor.predict_columns(Columns.from_records(CONTRACT, records_of(frame)))
 {%- if classification %}
     assert scored["label"].tolist() == [p.label for p in expected]
-    label = predictor.metadata.labels[0]
+    label = CONTRACT.labels[0]
     np.testing.assert_allclose(
         scored[f"probability_{label}"], [p.probabilities[label] for p in expected], rtol=1e-6
     )

@@ -1,5 +1,4 @@
 {%- set package = cookiecutter.__package_name -%}
-{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
 """The batch job reading its input from a real PostgreSQL query, chunk by chunk.
 
 Each test works in a schema of its own, dropped afterwards. The server is
@@ -10,7 +9,9 @@ so, when it cannot be reached.
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pytest
@@ -18,9 +19,9 @@ import pytest
 from {{ package }}.batch import InputError
 from {{ package }}.data import Dataset
 from {{ package }}.engine_pandas import EngineSettings, run
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
 
+from contract_testing import CONTRACT, records
 from postgres_testing import LOCAL_POSTGRES, own_schema
 
 pytestmark = pytest.mark.integration
@@ -29,6 +30,12 @@ URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 CHUNK_ROWS = 200
 READ_ROWS = "SELECT * FROM {schema}.rows ORDER BY id"
 READ_MISSING_TABLE = "SELECT * FROM {schema}.missing"
+SQL_TYPES = {
+    "number": "double precision",
+    "integer": "bigint",
+    "boolean": "boolean",
+    "category": "text",
+}
 
 
 @pytest.fixture
@@ -48,27 +55,31 @@ def settings_for(query: str, tmp_path: Path, model_dir: Path, url: str = URL) ->
     )
 
 
-def load_rows(schema: str, rows: list[list[float | None]]) -> None:
-    """The rows as table `rows` (an id, one double precision column per feature), by COPY."""
-    columns = ", ".join(f"{name} double precision" for name in FEATURE_NAMES)
+def load_rows(schema: str, rows: list[dict[str, Any]]) -> None:
+    """The rows as table `rows` (an id, one column per input, typed per its kind), by COPY."""
+    columns = ", ".join(f"{item.name} {SQL_TYPES[item.kind]}" for item in CONTRACT.inputs)
+    names = [item.name for item in CONTRACT.inputs]
     with psycopg.connect(URL) as connection:
         connection.execute(f"CREATE TABLE {schema}.rows (id integer PRIMARY KEY, {columns})")
-        names = ", ".join(["id", *FEATURE_NAMES])
-        with connection.cursor().copy(f"COPY {schema}.rows ({names}) FROM STDIN") as copy:
+        listed = ", ".join(["id", *names])
+        with connection.cursor().copy(f"COPY {schema}.rows ({listed}) FROM STDIN") as copy:
             for index, row in enumerate(rows):
-                copy.write_row([index, *row])
+                copy.write_row([index, *(row[name] for name in names)])
 
 
 def test_a_query_is_scored_chunk_by_chunk_and_its_bad_rows_rejected(
     schema: str, predictor: Predictor, held_out: Dataset, model_dir: Path, tmp_path: Path
 ) -> None:
     count = 2 * CHUNK_ROWS + 1
-    rows: list[list[float | None]] = [
-        held_out.features[i % len(held_out.features)].tolist() for i in range(count)
-    ]
-    rows[5][0] = None
-    rows[7][0] = float("nan")
-    rows[9][0] = float("inf")
+    rows = records(held_out.columns.take(np.arange(count) % len(held_out)))
+    item = CONTRACT.inputs[0]
+    rows[5][item.name] = None
+    expected = {} if item.nullable else {5: f"{item.name}: missing"}
+    if item.kind == "number":
+        rows[7][item.name] = float("nan")  # a missing value, to the job
+        rows[9][item.name] = float("inf")
+        expected |= {} if item.nullable else {7: f"{item.name}: missing"}
+        expected[9] = f"{item.name}: not finite or outside the float32 range"
     load_rows(schema, rows)
     settings = settings_for(READ_ROWS.format(schema=schema), tmp_path, model_dir)
 
@@ -76,16 +87,7 @@ def test_a_query_is_scored_chunk_by_chunk_and_its_bad_rows_rejected(
 
     rejects = pd.read_parquet(settings.output_dir / "postgres" / "rejects")
     reasons = dict(zip(rejects["row"], rejects["reason"], strict=True))
-{%- if imputes %}
-    # NULL and NaN are missing values, which the feature pipeline imputes.
-    assert reasons == {9: f"{FEATURE_NAMES[0]}: not finite or outside the float32 range"}
-{%- else %}
-    assert reasons == {
-        5: f"{FEATURE_NAMES[0]}: missing",
-        7: f"{FEATURE_NAMES[0]}: missing",
-        9: f"{FEATURE_NAMES[0]}: not finite or outside the float32 range",
-    }
-{%- endif %}
+    assert reasons == expected
     assert (summary.parts, summary.rows) == (3, count)
     assert summary.scored == count - len(reasons)
 

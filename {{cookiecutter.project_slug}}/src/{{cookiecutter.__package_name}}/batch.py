@@ -1,5 +1,4 @@
 {%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
 """The batch scoring pipeline the engine runs chunk by chunk (or partition by partition).
 
 A chunk is validated with vectorised checks, its valid rows are scored with one model call,
@@ -32,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from .features import FEATURE_NAMES
+from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input, load_contract
 from .predictor import Predictor, score_accepted
 from .schema import Scores
 from .settings import Settings
@@ -94,55 +93,104 @@ class RunSummary:
         return json.dumps(asdict(self))
 
 
-def validate(chunk: pa.Table) -> tuple[npt.NDArray[np.float32], dict[int, str]]:
-    """The chunk's features as the model takes them (float32, a row per input row) and, for
-    each row that cannot be scored, why: {row position: reason}.
+NOT_A_NUMBER = "not a number"
+NOT_AN_INTEGER = "not an integer"
+NOT_A_BOOLEAN = "not a boolean (true/false)"
+MISSING = "missing"
+OUT_OF_RANGE = "not finite or outside the float32 range"
+PROBLEMS = ("", NOT_A_NUMBER, NOT_AN_INTEGER, NOT_A_BOOLEAN, MISSING, OUT_OF_RANGE)
+"""What can be wrong with a value; validation marks each value with its index here (0: fine)."""
 
-    A row is rejected for its first bad column: a value that is not a number, {% if not imputes %}missing, {% endif %}not
-    finite or outside the float32 range the model computes in.{% if imputes %} A missing value is kept: the
-    feature pipeline imputes it.{% endif %}
+
+def validate(chunk: pa.Table, contract: Contract) -> tuple[Columns, dict[int, str]]:
+    """The chunk's inputs as the model takes them (a row per input row) and, for each row
+    that cannot be scored, why: {row position: reason}.
+
+    Input columns are read by name (features.yaml). Number, integer and boolean inputs are
+    parsed per kind, whether the column holds numbers or text; category inputs are kept as
+    text, and a level never seen in training is scored (as none of the known levels). A row
+    is rejected for its first bad input, in model order: a value that does not parse as its
+    kind, an integer with a fraction, a number that is not finite or outside the float32
+    range the model computes in, or a missing value where features.yaml says
+    `nullable: false`.
     """
-    absent_columns = [name for name in FEATURE_NAMES if name not in chunk.column_names]
+    absent_columns = [item.name for item in contract.inputs if item.name not in chunk.column_names]
     if absent_columns:
-        raise InputError(f"the input has no column {', '.join(absent_columns)}")
+        raise InputError(
+            f"the input has no column {', '.join(absent_columns)} (the inputs features.yaml names)"
+        )
+    width = len(contract.numbers) + len(contract.categories)
     # Filled column by column, then made row-major once: cheaper than row-major writes.
-    features = np.empty((chunk.num_rows, len(FEATURE_NAMES)), dtype=np.float32, order="F")
-    not_numbers = np.zeros(features.shape, dtype=bool)
+    numbers = np.empty((chunk.num_rows, len(contract.numbers)), dtype=np.float32, order="F")
+    categories = np.empty((chunk.num_rows, len(contract.categories)), dtype=object)
+    problems = np.zeros((chunk.num_rows, width), dtype=np.int8, order="F")
+    for index, item in enumerate(contract.numbers):
+        numbers[:, index], problems[:, index] = parse_numbers(chunk.column(item.name), item)
+    for index, item in enumerate(contract.categories):
+        text = decoded(chunk.column(item.name)).cast(pa.string())
+        categories[:, index] = text.fill_null(MISSING_LEVEL).to_numpy(zero_copy_only=False)
+        if not item.nullable:
+            missing = text.is_null().to_numpy(zero_copy_only=False)
+            problems[missing, len(contract.numbers) + index] = PROBLEMS.index(MISSING)
+    columns = Columns(np.ascontiguousarray(numbers), categories)
+    reasons: dict[int, str] = {}
+    if not problems.any():
+        return columns, reasons
+    names = contract.names
+    for row in np.flatnonzero(problems.any(axis=1)).tolist():
+        first = int(np.argmax(problems[row] != 0))
+        reasons[row] = f"{names[first]}: {PROBLEMS[problems[row, first]]}"
+    return columns, reasons
+
+
+def parse_numbers(
+    column: pa.ChunkedArray, item: Input
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]]:
+    """A number, integer or boolean input as float32 (NaN where missing), and per row the
+    problem with its value (an index into PROBLEMS, 0 when fine)."""
+    problems = np.zeros(len(column), dtype=np.int8)
+    column = decoded(column)
+    if is_numeric(column.type) or pa.types.is_null(column.type):
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        if pa.types.is_boolean(column.type) or item.kind != "boolean":
+            unparsed = np.zeros(len(column), dtype=bool)
+        else:
+            unparsed = ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values)
+    else:
+        # Text (CSV, or a database's text column): what does not parse is not of the kind.
+        text = column.cast(pa.string()).to_pandas()
+        if item.kind == "boolean":
+            parsed = text.str.strip().str.lower().map(BOOLEAN_TEXT)
+        else:
+            parsed = pd.to_numeric(text, errors="coerce")
+        values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        unparsed = np.isnan(values) & text.notna().to_numpy()
     # A value beyond float32's range becomes infinite here: rejected below.
     with np.errstate(over="ignore"):
-        for index, name in enumerate(FEATURE_NAMES):
-            column = chunk.column(name)
-            if is_numeric(column.type):
-                features[:, index] = column.cast(pa.float64()).to_numpy()
-            else:
-                # Text (CSV, or a database's text column): what does not parse is not a number.
-                text = column.to_pandas()
-                numbers = pd.to_numeric(text, errors="coerce")
-                features[:, index] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-                not_numbers[:, index] = numbers.isna().to_numpy() & text.notna().to_numpy()
-    features = np.ascontiguousarray(features)
-    finite = np.isfinite(features)
-    if finite.all():
-        return features, {}
-    absent = np.isnan(features) & ~not_numbers
-{%- if imputes %}
-    bad = ~(finite | absent)
-{%- else %}
-    bad = ~finite
-{%- endif %}
-    reasons: dict[int, str] = {}
-    for row in np.flatnonzero(bad.any(axis=1)).tolist():
-        first = int(np.argmax(bad[row]))
-        if not_numbers[row, first]:
-            problem = "not a number"
-{%- if not imputes %}
-        elif absent[row, first]:
-            problem = "missing"
-{%- endif %}
-        else:
-            problem = "not finite or outside the float32 range"
-        reasons[row] = f"{FEATURE_NAMES[first]}: {problem}"
-    return features, reasons
+        numbers = values.astype(np.float32)
+    problems[np.isinf(numbers)] = PROBLEMS.index(OUT_OF_RANGE)
+    if item.kind == "integer":
+        with np.errstate(invalid="ignore"):
+            fraction = np.isfinite(values) & (values != np.trunc(values))
+        problems[fraction] = PROBLEMS.index(NOT_AN_INTEGER)
+    if unparsed.any():
+        unparsable = NOT_A_BOOLEAN if item.kind == "boolean" else NOT_A_NUMBER
+        problems[unparsed] = PROBLEMS.index(unparsable)
+    if not item.nullable:
+        problems[np.isnan(values) & ~unparsed] = PROBLEMS.index(MISSING)
+    return numbers, problems
+
+
+def decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary-encoded column (pandas categoricals in Parquet) as its values."""
+    if pa.types.is_dictionary(column.type):
+        return column.cast(column.type.value_type)
+    return column
+
+
+def input_names() -> list[str]:
+    """The input columns features.yaml names: what the job reads of its input."""
+    return [item.name for item in load_contract().inputs]
 
 
 def is_numeric(column_type: pa.DataType) -> bool:
@@ -151,11 +199,11 @@ def is_numeric(column_type: pa.DataType) -> bool:
 
 
 def predict(
-    predictor: Predictor, features: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]
+    predictor: Predictor, columns: Columns, rows: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], Scores, dict[int, str]]:
-    """Score `features` (the chunk's `rows`): the rows scored, their scores, and the rows the
+    """Score `columns` (the chunk's `rows`): the rows scored, their scores, and the rows the
     model refused with the reason."""
-    accepted, scores, refused = score_accepted(predictor, features)
+    accepted, scores, refused = score_accepted(predictor, columns)
     return rows[accepted], scores, {int(rows[i]): reason for i, reason in refused.items()}
 
 
@@ -171,7 +219,7 @@ def prediction_columns(scores: Scores) -> dict[str, pa.Array | npt.NDArray[Any]]
     columns: dict[str, pa.Array | npt.NDArray[Any]] = {"value": scores.values.astype(np.float64)}
 {%- endif %}
 {%- if cookiecutter.legal_review == "yes" %}
-    for index, name in enumerate(FEATURE_NAMES):
+    for index, name in enumerate(scores.feature_names):
         columns[f"explanation_{name}"] = scores.explanations[:, index].astype(np.float64)
 {%- endif %}
     return columns
@@ -185,13 +233,13 @@ def score_chunk(
     Rows are identified by `part` and `row` (the position in the part). Rejects keep every
     input column, as text.
     """
-    features, reasons = validate(chunk)
-    rows = np.arange(len(features), dtype=np.int64)
+    columns, reasons = validate(chunk, predictor.metadata.contract)
+    rows = np.arange(len(columns), dtype=np.int64)
     if reasons:
         valid = np.ones(len(rows), dtype=bool)
         valid[list(reasons)] = False
-        features, rows = features[valid], rows[valid]
-    scored, scores, refused = predict(predictor, features, rows)
+        columns, rows = columns.take(valid), rows[valid]
+    scored, scores, refused = predict(predictor, columns, rows)
     reasons |= refused
     predictions = pa.table(
         {

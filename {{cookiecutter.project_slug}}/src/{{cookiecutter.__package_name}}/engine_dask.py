@@ -28,14 +28,15 @@ from .batch import (
     PartCounts,
     RunOutput,
     RunSummary,
+    input_names,
     run_identity,
     score_chunk,
 )
-from .features import FEATURE_NAMES
 from .predictor import Predictor
 
 ENGINE = "dask"
-BYTES_PER_ROW = 8 * len(FEATURE_NAMES)
+BYTES_PER_INPUT = 8
+"""About what one input value of a CSV row takes: sizes the CSV blocks."""
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,12 @@ def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
     if not path.exists():
         raise InputError(f"the input {path} does not exist (the Dask engine reads files)")
     if path.suffix == ".csv":
-        # Feature columns are read as text and converted by validation, so one bad value
-        # rejects its row instead of failing the whole read.
+        # Input columns are read as text and parsed per kind by validation, so one bad
+        # value rejects its row instead of failing the whole read; categories stay text.
         frame = dd.read_csv(
             path,
-            dtype=dict.fromkeys(FEATURE_NAMES, "string"),
-            blocksize=settings.chunk_rows * BYTES_PER_ROW * 2,
+            dtype=dict.fromkeys(input_names(), "string"),
+            blocksize=settings.chunk_rows * BYTES_PER_INPUT * len(input_names()) * 2,
         )
         return list(frame.to_delayed())
     files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]

@@ -24,10 +24,10 @@ from .batch import (
     RunOutput,
     RunSummary,
     check_counts,
+    input_names,
     run_identity,
     score_chunk,
 )
-from .features import FEATURE_NAMES
 from .predictor import Predictor
 
 ENGINE = "pandas"
@@ -59,11 +59,11 @@ def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
     if not path.exists():
         raise InputError(f"the input {path} does not exist")
     if path.suffix == ".csv":
-        # Feature columns are read as text and converted by validation, so one bad value
-        # rejects its row instead of failing the whole read.
+        # Input columns are read as text and parsed per kind by validation, so one bad
+        # value rejects its row instead of failing the whole read; categories stay text.
         csv = ds.CsvFileFormat(
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(FEATURE_NAMES, pa.string()), strings_can_be_null=True
+                column_types=dict.fromkeys(input_names(), pa.string()), strings_can_be_null=True
             )
         )
         dataset = ds.dataset(path, format=csv)

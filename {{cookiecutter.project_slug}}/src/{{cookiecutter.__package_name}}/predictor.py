@@ -161,7 +161,9 @@ class Predictor:
                 np.flatnonzero(missing),
                 "inputs that features.yaml does not allow to be null are missing",
             )
+{%- if legal or classification %}
         rows = len(numbers)
+{%- endif %}
         batch = Columns(numbers, categories)
 {%- if legal %}
         width = len(self._feature_names)

@@ -1,31 +1,76 @@
-"""Writes sample input for the batch job: the bundled data set's rows, plus a few bad ones.
+"""Writes sample input for the batch job: the training data's rows, plus a few bad ones.
 
     python -m {{ cookiecutter.__package_name }}.sample_input data/sample.csv   # or .parquet
 
-The bad rows (a value that is not a number, an infinite value, a value float32 cannot hold,
-an empty cell) show where rejected rows go; the job scores every other row{% if cookiecutter.feature_engineering == "yes" %}, and imputes
-the empty cell{% endif %}.
+Every cell is written as text, as a CSV holds it; the job parses each input per its kind in
+features.yaml. The bad rows (a value that is not a number, an infinite value, a value float32
+cannot hold, an empty cell) show where rejected rows go: the job scores every other row,
+including an empty cell where features.yaml allows it and a category level never seen in
+training.
 """
 
 import argparse
+from dataclasses import dataclass
+from itertools import cycle
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .batch import MISSING, NOT_A_NUMBER, OUT_OF_RANGE
+from .contract import MISSING_LEVEL, Contract, load_contract
 from .data import load_dataset
-from .features import FEATURE_NAMES
+from .settings import Settings
 
-BAD_VALUES: tuple[object, ...] = ("not a number", np.inf, 1e39, None)
+UNSEEN_LEVEL = "a level never seen in training"
+
+
+@dataclass(frozen=True)
+class BadCell:
+    """One sample row's deliberately bad cell: the job rejects the row with `reason`, or
+    scores it when `reason` is None."""
+
+    input: str
+    text: str | None
+    reason: str | None
+
+
+def bad_cells(contract: Contract) -> list[BadCell]:
+    """The sample's bad cells, one per bad row, for the inputs this contract has."""
+    cells = []
+    numeric = [item for item in contract.numbers if item.kind != "boolean"]
+    problems = (("not a number", NOT_A_NUMBER), ("inf", OUT_OF_RANGE), ("1e39", OUT_OF_RANGE))
+    for (text, problem), item in zip(problems, cycle(numeric), strict=False):
+        cells.append(BadCell(item.name, text, f"{item.name}: {problem}"))
+    missing = contract.inputs[len(cells) % len(contract.inputs)]
+    reason = None if missing.nullable else f"{missing.name}: {MISSING}"
+    cells.append(BadCell(missing.name, None, reason))
+    cells += [BadCell(item.name, UNSEEN_LEVEL, None) for item in contract.categories[:1]]
+    return cells
 
 
 def sample_frame(repeat: int = 1) -> pd.DataFrame:
-    """The data set's rows `repeat` times, then one row per bad value (features as text)."""
-    features = np.tile(load_dataset().features.astype(np.float64), (repeat, 1))
-    frame = pd.DataFrame(features, columns=list(FEATURE_NAMES)).astype(object)
-    bad = frame.iloc[: len(BAD_VALUES)].copy()
-    for index, value in enumerate(BAD_VALUES):
-        bad.iloc[index, index % len(FEATURE_NAMES)] = value
+    """The training data's rows `repeat` times, then one row per bad cell (all as text)."""
+    contract = load_contract()
+    columns = load_dataset(Settings().training_data, contract).columns
+    frame = pd.DataFrame(index=range(len(columns)))
+    for index, item in enumerate(contract.numbers):
+        values = columns.numbers[:, index].astype(np.float64)
+        if item.kind == "boolean":
+            text = np.where(values == 1, "true", "false")
+        elif item.kind == "integer":
+            text = np.nan_to_num(values).astype(np.int64).astype(str)
+        else:
+            text = values.astype(str)
+        frame[item.name] = pd.Series(text, dtype="string").mask(np.isnan(values))
+    for index, item in enumerate(contract.categories):
+        levels = pd.Series(columns.categories[:, index], dtype="string")
+        frame[item.name] = levels.mask(levels == MISSING_LEVEL)
+    frame = pd.concat([frame[[item.name for item in contract.inputs]]] * repeat, ignore_index=True)
+    cells = bad_cells(contract)
+    bad = frame.iloc[: len(cells)].copy()
+    for row, cell in enumerate(cells):
+        bad.iloc[row, bad.columns.get_loc(cell.input)] = cell.text
     return pd.concat([frame, bad], ignore_index=True)
 
 
@@ -36,7 +81,7 @@ def write_sample(path: Path) -> int:
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
     else:
-        frame.astype("string").to_parquet(path, index=False)
+        frame.to_parquet(path, index=False)
     return len(frame)
 
 
