@@ -142,7 +142,6 @@ def test_a_missing_value_the_contract_does_not_allow_is_refused(
         predictor.predict_columns(columns)
 
 
-{%- if cookiecutter.framework == "scikit-learn" %}
 
 
 def test_inputs_that_overflow_the_model_are_refused_or_answered_never_with_nan(
@@ -160,19 +159,20 @@ def test_inputs_that_overflow_the_model_are_refused_or_answered_never_with_nan(
 {%- else %}
     assert np.isfinite(scores.values).all()
 {%- endif %}
-{%- else %}
+{%- if cookiecutter.framework != "scikit-learn" %}
 
 
 def test_trees_score_the_most_extreme_inputs(predictor: Predictor) -> None:
     columns = constant_columns(2, FLOAT32_MAX)
     columns.numbers[1] = -FLOAT32_MAX
 
-    predictions = predictor.predict_columns(columns)
+    _, scores, refused = score_accepted(predictor, columns)
 
-{%- if cookiecutter.model_type == "regression" %}
-    assert all(np.isfinite(prediction.value) for prediction in predictions)
+    assert refused == {}
+{%- if classification %}
+    assert np.isfinite(scores.probabilities).all()
 {%- else %}
-    assert all(np.isfinite(list(p.probabilities.values())).all() for p in predictions)
+    assert np.isfinite(scores.values).all()
 {%- endif %}
 {%- endif %}
 
