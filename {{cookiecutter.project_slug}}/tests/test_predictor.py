@@ -142,8 +142,6 @@ def test_a_missing_value_the_contract_does_not_allow_is_refused(
         predictor.predict_columns(columns)
 
 
-
-
 def test_inputs_that_overflow_the_model_are_refused_or_answered_never_with_nan(
     predictor: Predictor,
 ) -> None:
