@@ -36,24 +36,7 @@ def rows(contract: Contract = CONTRACT) -> st.SearchStrategy[dict[str, Any]]:
 
 def records(columns: Columns, contract: Contract = CONTRACT) -> list[dict[str, Any]]:
     """Columns as request rows (None where a value is missing), in the contract's order."""
-    result = []
-    for numbers, categories in zip(
-        columns.numbers.tolist(), columns.categories.tolist(), strict=True
-    ):
-        by_name: dict[str, Any] = {}
-        for item, value in zip(contract.numbers, numbers, strict=True):
-            if math.isnan(value):
-                by_name[item.name] = None
-            elif item.kind == "integer":
-                by_name[item.name] = int(value)
-            elif item.kind == "boolean":
-                by_name[item.name] = bool(value)
-            else:
-                by_name[item.name] = value
-        for item, level in zip(contract.categories, categories, strict=True):
-            by_name[item.name] = None if level == MISSING_LEVEL else level
-        result.append({item.name: by_name[item.name] for item in contract.inputs})
-    return result
+    return columns.records(contract)
 
 
 def complete_rows(

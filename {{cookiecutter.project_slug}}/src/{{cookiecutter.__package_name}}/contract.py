@@ -18,10 +18,11 @@ treats them as described above (categories). A missing non-nullable input is ref
 """
 
 import keyword
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -114,19 +115,28 @@ class Contract(BaseModel):
             raise ValueError(f"the target {self.target.column!r} is also an input")
         return self
 
-    @property
+    # Cached: the scoring path reads them on every call.
+    @cached_property
     def numbers(self) -> tuple[Input, ...]:
         """The inputs the model takes as float32 (numbers, integers, booleans)."""
         return tuple(item for item in self.inputs if item.kind != "category")
 
-    @property
+    @cached_property
     def categories(self) -> tuple[Input, ...]:
         return tuple(item for item in self.inputs if item.kind == "category")
 
-    @property
+    @cached_property
+    def number_names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.numbers)
+
+    @cached_property
+    def category_names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.categories)
+
+    @cached_property
     def names(self) -> tuple[str, ...]:
         """Input names in model order: the float32 block, then the categories."""
-        return tuple(item.name for item in (*self.numbers, *self.categories))
+        return (*self.number_names, *self.category_names)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -263,23 +273,40 @@ class Columns:
             np.empty((0, len(contract.categories)), dtype=object),
         )
 
+    def records(self, contract: Contract) -> list[dict[str, Any]]:
+        """The rows as a caller sends them: each input of its kind, None where missing, in
+        the contract's order (the inverse of `from_records`)."""
+        kinds = {"integer": int, "boolean": bool, "number": float}
+        result = []
+        for numbers, categories in zip(
+            self.numbers.tolist(), self.categories.tolist(), strict=True
+        ):
+            values: dict[str, Any] = {
+                item.name: None if math.isnan(value) else kinds[item.kind](value)
+                for item, value in zip(contract.numbers, numbers, strict=True)
+            }
+            values |= {
+                item.name: None if level == MISSING_LEVEL else level
+                for item, level in zip(contract.categories, categories, strict=True)
+            }
+            result.append({item.name: values[item.name] for item in contract.inputs})
+        return result
+
     @classmethod
     def from_records(cls, contract: Contract, records: Sequence[Mapping[str, Any]]) -> "Columns":
         """Validated rows (each maps every input name to its value or None) as columns."""
+        number_names, category_names = contract.number_names, contract.category_names
         # A value beyond float32's range becomes infinite here; the predictor refuses it.
         with np.errstate(over="ignore"):
             numbers = np.array(
-                [[record[item.name] for item in contract.numbers] for record in records],
+                [[record[name] for name in number_names] for record in records],
                 dtype=np.float32,
-            ).reshape(len(records), len(contract.numbers))
+            ).reshape(len(records), len(number_names))
         categories = np.array(
             [
-                [
-                    MISSING_LEVEL if record[item.name] is None else record[item.name]
-                    for item in contract.categories
-                ]
+                [MISSING_LEVEL if record[name] is None else record[name] for name in category_names]
                 for record in records
             ],
             dtype=object,
-        ).reshape(len(records), len(contract.categories))
+        ).reshape(len(records), len(category_names))
         return cls(numbers, categories)

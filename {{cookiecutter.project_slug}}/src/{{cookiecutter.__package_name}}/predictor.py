@@ -148,14 +148,17 @@ class Predictor:
                 f" got shapes {numbers.shape} and {categories.shape}"
             )
         # NaN marks a missing value, which the feature pipeline imputes where it is allowed.
-        infinite = np.isinf(numbers).any(axis=1)
-        if infinite.any():
-            raise UnscorableInputError(
-                np.flatnonzero(infinite), "values must be finite and within float32 range"
-            )
-        missing = np.isnan(numbers[:, self._required_numbers]).any(axis=1) | (
-            categories[:, self._required_categories] == MISSING_LEVEL
-        ).any(axis=1)
+        if not np.isfinite(numbers).all():
+            infinite = np.isinf(numbers).any(axis=1)
+            if infinite.any():
+                raise UnscorableInputError(
+                    np.flatnonzero(infinite), "values must be finite and within float32 range"
+                )
+            missing = np.isnan(numbers[:, self._required_numbers]).any(axis=1)
+        else:
+            missing = np.zeros(len(numbers), dtype=bool)
+        if categories.size:
+            missing |= (categories[:, self._required_categories] == MISSING_LEVEL).any(axis=1)
         if missing.any():
             raise UnscorableInputError(
                 np.flatnonzero(missing),
