@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
+{%- if classification %}
 import numpy.typing as npt
+{%- endif %}
 
 from .artifact import Metadata, load_metadata, load_pipeline
 from .contract import MISSING_LEVEL, Columns, Contract, Input, identifier, load_contract
