@@ -6,10 +6,10 @@
     python benchmarks/bench_database.py [--rows 100000] [--postgres postgresql://...]
 
 For DuckDB (in memory) and PostgreSQL (a schema of its own, dropped afterwards), the same rows
-of the sample data are scored twice into a new table:
+of the training data (the sample data set by default) are scored twice into a new table:
 - in the database: `CREATE TABLE ... AS SELECT * FROM model_predictions`, the compiled model;
-- in Python: the rows pulled out, scored by the ONNX predictor in batches, and written back
-  (DuckDB from numpy arrays, PostgreSQL with COPY).
+- in Python: the rows pulled out, turned into the model's columns, scored by the ONNX
+  predictor in batches, and written back (DuckDB from numpy arrays, PostgreSQL with COPY).
 The target is in-database throughput at least that of the Python round trip (ratio >= 1).
 """
 
@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import duckdb
 import numpy as np
+import pandas as pd
 import psycopg
 from psycopg import sql
 
@@ -34,30 +35,39 @@ from {{ package }}.artifact import load_metadata
 {%- if legal %}
 from {{ package }}.audit import AuditLog
 {%- endif %}
+from {{ package }}.contract import Columns
 from {{ package }}.data import load_dataset
 from {{ package }}.db import DatabaseSettings, connect, migrate
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
-from {{ package }}.sql import INPUT_TABLE, OUTPUTS, VIEW, compile_model, create_input_table
+from {{ package }}.sql import (
+    CONTRACT,
+    INPUT_TABLE,
+    OUTPUTS,
+    VIEW,
+    compile_model,
+    create_input_table,
+    values,
+)
 
 BATCH = 10_000
 """Rows per model call and per write in the Python round trip."""
+NAMES = [item.name for item in CONTRACT.inputs]
+"""The input table's columns after `id`, in contract order."""
 
 
-def sample_rows(rows: int) -> dict[str, Any]:
-    """`rows` rows of the sample data (repeated), as columns: id and the features."""
-    features = load_dataset().features.astype(np.float64)
-    repeated = features[np.arange(rows) % len(features)]
-    columns: dict[str, Any] = {"id": np.arange(rows, dtype=np.int64)}
-    columns.update({name: repeated[:, index] for index, name in enumerate(FEATURE_NAMES)})
-    return columns
+def sample_rows(rows: int, training_data: Path | None) -> list[list[object]]:
+    """`rows` rows of the training data (repeated), as the input table: id and the inputs."""
+    table = values(load_dataset(training_data).columns)
+    return [[index, *table[index % len(table)]] for index in range(rows)]
 
 
-def score_in_python(predictor: Predictor, features: np.ndarray[Any, Any]) -> list[list[Any]]:
-    """The outputs of `predictor` as columns in `OUTPUTS` order."""
+def score_in_python(predictor: Predictor, pulled: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """The outputs of `predictor` for rows pulled from the input table (id first), as columns
+    in `OUTPUTS` order."""
     outputs: list[list[Any]] = [[] for _ in OUTPUTS]
-    for start in range(0, len(features), BATCH):
-        for prediction in predictor.predict_array(features[start : start + BATCH]):
+    for start in range(0, len(pulled), BATCH):
+        batch = [dict(zip(NAMES, row[1:], strict=True)) for row in pulled[start : start + BATCH]]
+        for prediction in predictor.predict_columns(Columns.from_records(CONTRACT, batch)):
 {%- if classification %}
             outputs[0].append(prediction.label)
             for index, probability in enumerate(prediction.probabilities.values(), start=1):
@@ -75,12 +85,12 @@ def timed(work: Callable[[], None]) -> float:
 
 
 def bench_duckdb(
-    columns: dict[str, Any], predictor: Predictor, migrations: Path
+    columns: list[list[object]], predictor: Predictor, migrations: Path
 ) -> tuple[float, float]:
     """Seconds to score every row in DuckDB, and in Python with the round trip."""
     connection = duckdb.connect()
     create_input_table(connection)
-    connection.register("sample", columns)
+    connection.register("sample", pd.DataFrame(columns, columns=["id", *NAMES]))
     connection.execute(f"INSERT INTO {INPUT_TABLE} SELECT * FROM sample")
     for path in sorted((migrations / "duckdb").glob("*.up.sql")):
         connection.execute(path.read_text(encoding="utf-8"))
@@ -89,12 +99,9 @@ def bench_duckdb(
         connection.execute(f"CREATE TABLE scored_sql AS SELECT * FROM {VIEW}")
 
     def in_python() -> None:
-        pulled = connection.execute(
-            f"SELECT id, {', '.join(FEATURE_NAMES)} FROM {INPUT_TABLE}"
-        ).fetchnumpy()
-        features = np.column_stack([pulled[name] for name in FEATURE_NAMES])
-        outputs = score_in_python(predictor, features)
-        scored = {"id": pulled["id"]} | {
+        pulled = connection.execute(f"SELECT id, {', '.join(NAMES)} FROM {INPUT_TABLE}").fetchall()
+        outputs = score_in_python(predictor, pulled)
+        scored = {"id": np.array([row[0] for row in pulled], dtype=np.int64)} | {
             name: np.array(values, dtype=object if name == "label" else np.float64)
             for name, values in zip(OUTPUTS, outputs, strict=True)
         }
@@ -107,7 +114,7 @@ def bench_duckdb(
 
 
 def bench_postgres(
-    server: str, columns: dict[str, Any], predictor: Predictor, migrations: Path
+    server: str, columns: list[list[object]], predictor: Predictor, migrations: Path
 ) -> tuple[float, float] | str:
     """Seconds to score every row in PostgreSQL, and in Python; or why it could not run."""
     try:
@@ -126,19 +133,19 @@ def bench_postgres(
 
 
 def bench_postgres_schema(
-    url: str, columns: dict[str, Any], predictor: Predictor, migrations: Path
+    url: str, columns: list[list[object]], predictor: Predictor, migrations: Path
 ) -> tuple[float, float]:
     with connect(url) as database:
         create_input_table(database)
         migrate(database, migrations)
-    names = ["id", *FEATURE_NAMES]
+    names = ["id", *NAMES]
     with psycopg.connect(url, autocommit=True) as connection:
         with connection.cursor().copy(
             sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(INPUT_TABLE), sql.SQL(", ").join(map(sql.Identifier, names))
             )
         ) as copy:
-            for row in zip(*(columns[name].tolist() for name in names), strict=True):
+            for row in columns:
                 copy.write_row(row)
         connection.execute(f"ANALYZE {INPUT_TABLE}")
 
@@ -146,11 +153,10 @@ def bench_postgres_schema(
             connection.execute(f"CREATE TABLE scored_sql AS SELECT * FROM {VIEW}")
 
         def in_python() -> None:
-            rows = connection.execute(
-                f"SELECT id, {', '.join(FEATURE_NAMES)} FROM {INPUT_TABLE}"
+            pulled = connection.execute(
+                f"SELECT id, {', '.join(NAMES)} FROM {INPUT_TABLE}"
             ).fetchall()
-            pulled = np.array(rows, dtype=np.float64)
-            outputs = score_in_python(predictor, pulled[:, 1:])
+            outputs = score_in_python(predictor, pulled)
             definitions = ", ".join(
                 f"{name} {'TEXT' if name == 'label' else 'FLOAT8'}" for name in OUTPUTS
             )
@@ -158,7 +164,7 @@ def bench_postgres_schema(
             with connection.cursor().copy(
                 f"COPY scored_python (id, {', '.join(OUTPUTS)}) FROM STDIN"
             ) as copy:
-                for row in zip(pulled[:, 0].astype(np.int64).tolist(), *outputs, strict=True):
+                for row in zip([row[0] for row in pulled], *outputs, strict=True):
                     copy.write_row(row)
 
         return timed(in_database), timed(in_python)
@@ -179,8 +185,8 @@ def main() -> None:
 {%- endif %}
     migrations = Path(tempfile.mkdtemp()) / "migrations"
     compile_model(settings.model_dir, migrations)
-    columns = sample_rows(args.rows)
-    print(f"model {metadata.version}, {args.rows} rows of the sample data\n")
+    columns = sample_rows(args.rows, settings.training_data)
+    print(f"model {metadata.version}, {args.rows} rows of the training data\n")
     print(f"{'database':<12}{'in database':>16}{'Python round trip':>20}{'ratio':>8}")
     results = {
         "DuckDB": bench_duckdb(columns, predictor, migrations),

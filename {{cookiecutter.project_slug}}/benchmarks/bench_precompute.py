@@ -1,9 +1,9 @@
 {%- set package = cookiecutter.__package_name -%}
 """The precompute job on many entities, in PostgreSQL and DuckDB, beside plain COPY.
 
-The sample data's rows are repeated up to `--entities` (default one million), loaded into
-each store, and the job runs end to end: read, validate, score, stage, upsert. Printed, per
-store, in one table:
+The training data's rows (the sample data set by default) are repeated up to `--entities`
+(default one million), loaded into each store, and the job runs end to end: read, validate,
+score, stage, upsert. Printed, per store, in one table:
 
 - load: writing the entities table (COPY for PostgreSQL), not part of the job;
 - job, first run: every entity scored and inserted through the upsert;
@@ -25,14 +25,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psycopg
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from {{ package }}.contract import MISSING_LEVEL, Columns, load_contract
 from {{ package }}.data import load_dataset
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.precompute import PrecomputeSettings, run, score
 from {{ package }}.predictor import Predictor
 from {{ package }}.stores import (
@@ -52,19 +51,38 @@ LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 
 
-def entities(count: int) -> tuple[list[str], np.ndarray[Any, np.dtype[np.float64]]]:
-    """`count` entities: the sample rows over and over, each with its own id."""
-    sample = load_dataset().features.astype(np.float64)
-    features = np.resize(sample, (count, sample.shape[1]))
-    return [f"entity-{row}" for row in range(count)], features
+CONTRACT = load_contract()
+Entities = tuple[list[str], Columns]
 
 
-def batches(
-    entity_ids: list[str], features: np.ndarray[Any, np.dtype[np.float64]], size: int
-) -> Iterator[Pending]:
+def entities(count: int, training_data: Path | None) -> Entities:
+    """`count` entities: the training rows over and over, each with its own id."""
+    training = load_dataset(training_data).columns
+    columns = training.take(np.arange(count) % len(training))
+    return [f"entity-{row}" for row in range(count)], columns
+
+
+def batches(data: Entities, size: int) -> Iterator[Pending]:
+    """The entities as the store reads them, batch by batch (NULL where a value is missing)."""
+    entity_ids, columns = data
+    names = np.array([item.name for item in CONTRACT.numbers], dtype=object)
+    categories = np.array([item.name for item in CONTRACT.categories], dtype=object)
     for start in range(0, len(entity_ids), size):
         rows = entity_ids[start : start + size]
-        yield Pending(rows, features[start : start + size], [""] * len(rows), [1] * len(rows))
+        batch = columns.take(slice(start, start + size))
+        null_numbers = np.isnan(batch.numbers)
+        null_categories = batch.categories == MISSING_LEVEL
+        missing = [
+            ", ".join([*names[numbers].tolist(), *categories[levels].tolist()])
+            for numbers, levels in zip(null_numbers, null_categories, strict=True)
+        ]
+        yield Pending(
+            rows,
+            batch.numbers.astype(np.float64),
+            np.where(null_categories, None, batch.categories),
+            missing,
+            [1] * len(rows),
+        )
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -103,11 +121,11 @@ def measure(
     store: Store,
     copy_only: Callable[[], None],
     predictor: Predictor,
-    data: tuple[list[str], np.ndarray[Any, np.dtype[np.float64]]],
+    data: Entities,
     scored: Batches,
     batch_size: int,
 ) -> list[tuple[str, str, float]]:
-    figures = [(name, "load entities", timed(lambda: store.load_entities(FEATURE_NAMES, *data)))]
+    figures = [(name, "load entities", timed(lambda: store.load_entities(CONTRACT, *data)))]
     figures.append((name, "job, first run", timed(lambda: run(predictor, store, batch_size))))
     rescore = timed(lambda: run(predictor, store, batch_size, rescore=True))
     figures.append((name, "job, rescore", rescore))
@@ -128,13 +146,14 @@ def main() -> None:
     arguments = parser.parse_args()
     settings = PrecomputeSettings()
     predictor = Predictor.from_settings(settings)
-    data = entities(arguments.entities)
+    data = entities(arguments.entities, settings.training_data)
     size = arguments.batch_size
-    print(f"{arguments.entities} entities, {len(FEATURE_NAMES)} features, batches of {size}")
+    print(f"{arguments.entities} entities, {len(CONTRACT.inputs)} inputs, batches of {size}")
 
     scored: Batches = []
+    pending = list(batches(data, arguments.batch_size))
     started = time.perf_counter()
-    for batch in batches(*data, arguments.batch_size):
+    for batch in pending:
         scored.append(score(predictor, batch))
     figures = [("no database", "score only", time.perf_counter() - started)]
 

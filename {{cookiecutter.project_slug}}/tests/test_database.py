@@ -1,11 +1,11 @@
 {%- set package = cookiecutter.__package_name -%}
 {%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
 """The compiled SQL against the Python model, in DuckDB and in a real PostgreSQL."""
 
 # The SQL names in these queries are the package's constants.
 # ruff: noqa: S608
 
+import math
 import shutil
 import time
 from collections.abc import Iterator
@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 from sklearn.neighbors import KNeighbors{{ "Classifier" if classification else "Regressor" }}
 from sklearn.pipeline import Pipeline
 
 from {{ package }}.artifact import load_metadata, load_pipeline
+from {{ package }}.contract import Columns
 from {{ package }}.data import Dataset
 from {{ package }}.db import (
     Database,
@@ -27,11 +29,13 @@ from {{ package }}.db import (
     migrate,
     rollback,
 )
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
+from {{ package }}.settings import Settings
 from {{ package }}.sql import (
+    CONTRACT,
     FUNCTION,
     INPUT_TABLE,
+    INSERT,
     OUTPUTS,
     PREDICTION_COLUMN,
     TOLERANCE,
@@ -44,13 +48,15 @@ from {{ package }}.sql import (
     difference,
     expected,
     parse,
+    values,
 )
 from {{ package }}.train import train
 
+from contract_testing import complete_rows, rows
 from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema
 
-COLUMNS = ", ".join(["id", *FEATURE_NAMES])
-PLACEHOLDERS = ", ".join("?" * (len(FEATURE_NAMES) + 1))
+NAMES = [item.name for item in CONTRACT.inputs]
+"""The input table's columns after `id`."""
 
 
 @pytest.fixture(scope="session")
@@ -87,11 +93,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield database
 
 
-def insert(database: Database, rows: list[list[float | None]], first_id: int = 0) -> None:
-    database.insert_many(
-        f"INSERT INTO {INPUT_TABLE} ({COLUMNS}) VALUES ({PLACEHOLDERS})",
-        [[first_id + index, *row] for index, row in enumerate(rows)],
-    )
+def insert(database: Database, table: list[list[object]]) -> None:
+    database.insert_many(INSERT, [[index, *row] for index, row in enumerate(table)])
+
+
+def as_values(records: list[dict[str, object]]) -> list[list[object]]:
+    """Request rows as input table rows (contract order)."""
+    return [[record[name] for name in NAMES] for record in records]
 
 
 def scored(database: Database) -> list[tuple[object, ...]]:
@@ -110,14 +118,13 @@ def test_sql_equals_the_python_model_on_held_out_rows(
     held_out: Dataset,
     predictor: Predictor,
 ) -> None:
-    features = held_out.features.astype(np.float64)
-    insert(database, features.tolist())
+    insert(database, values(held_out.columns))
     migrate(database, migrations_dir)
 
     actual = scored(database)
-    assert difference(expected(load_pipeline(model_dir), features), actual) <= TOLERANCE
+    assert difference(expected(load_pipeline(model_dir), held_out.columns), actual) <= TOLERANCE
     # The ONNX model serving uses elsewhere agrees too, within its float32 precision.
-    predictions = predictor.predict_array(held_out.features)
+    predictions = predictor.predict_columns(held_out.columns)
 {%- if classification %}
     assert [row[0] for row in actual] == [prediction.label for prediction in predictions]
     onnx = np.array([list(prediction.probabilities.values()) for prediction in predictions])
@@ -128,43 +135,71 @@ def test_sql_equals_the_python_model_on_held_out_rows(
 {%- endif %}
 
 
+@given(drawn=rows())
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_sql_equals_the_python_model_on_any_valid_row(
+    drawn: dict[str, object], migrations_dir: Path, model_dir: Path
+) -> None:
+    """Rows drawn from features.yaml: every kind, missing values where allowed."""
+    with connect("duckdb:///:memory:") as database:
+        create_input_table(database)
+        migrate(database, migrations_dir)
+        insert(database, as_values([drawn]))
+        actual = scored(database)
+    columns = Columns.from_records(CONTRACT, [drawn])
+    assert difference(expected(load_pipeline(model_dir), columns), actual) <= TOLERANCE
+
+
+def refused_rows(good: dict[str, object]) -> dict[str, tuple[str, dict[str, object]]]:
+    """Rows the SQL does not score, by what is wrong with them: (the input named, the row)."""
+    bad: dict[str, tuple[str, dict[str, object]]] = {}
+    for item in CONTRACT.inputs:
+        if not item.nullable:
+            bad[f"{item.name} missing"] = (item.name, good | {item.name: None})
+        if item.kind == "number":
+            bad[f"{item.name} out of range"] = (item.name, good | {item.name: 1e300})
+            bad[f"{item.name} not a number"] = (item.name, good | {item.name: math.nan})
+            bad[f"{item.name} infinite"] = (item.name, good | {item.name: -math.inf})
+        elif item.kind == "integer":
+            bad[f"{item.name} out of range"] = (item.name, good | {item.name: 2**62})
+    return bad
+
+
 def test_bad_rows_get_null_predictions_and_a_reason(
     database: Database, migrations_dir: Path, held_out: Dataset
 ) -> None:
     migrate(database, migrations_dir)
-    good = held_out.features[0].astype(np.float64).tolist()
-    rows = {
-{%- if not imputes %}
-        "is missing": [None, *good[1:]],
-{%- endif %}
-        "outside the accepted range": [1e300, *good[1:]],
-        "not a number": [float("nan"), *good[1:]],
-        "infinite": [*good[:-1], float("-inf")],
-    }
+    (good,) = complete_rows(held_out, 1)
+    bad = refused_rows(good)
+    assert bad, "features.yaml has no input a row can be refused for"
     # Inserting bad rows succeeds (with the PostgreSQL trigger too): they are not scored.
-    insert(database, [good, *rows.values()])
+    insert(database, as_values([good, *(row for _, row in bad.values())]))
 
     results = database.query(f"SELECT {', '.join(OUTPUTS)}, reason FROM {VIEW} ORDER BY id")
     assert results[0][-1] is None
     assert all(value is not None for value in results[0][:-1])
-    names = [FEATURE_NAMES[0]] * (len(rows) - 1) + [FEATURE_NAMES[-1]]
-    for result, name in zip(results[1:], names, strict=True):
-        assert all(value is None for value in result[:-1])
-        assert isinstance(result[-1], str)
-        assert result[-1].startswith(name)
-{%- if imputes %}
+    for result, (what, (name, _)) in zip(results[1:], bad.items(), strict=True):
+        assert all(value is None for value in result[:-1]), what
+        assert isinstance(result[-1], str), what
+        assert result[-1].startswith(f"{name} is "), what
 
 
-def test_missing_values_are_imputed_as_in_python(
+def test_missing_values_and_unseen_levels_score_as_in_python(
     database: Database, migrations_dir: Path, model_dir: Path, held_out: Dataset
 ) -> None:
-    features = held_out.features[:5].astype(np.float64)
-    features[:, 0] = np.nan
-    insert(database, [[None, *row[1:]] for row in features.tolist()])
+    """Where features.yaml allows a missing value, SQL imputes it as the pipeline does; a
+    category level never seen in training scores as none of the known levels."""
+    changed = [item for item in CONTRACT.inputs if item.nullable or item.kind == "category"]
+    records = complete_rows(held_out, max(len(changed), 1))
+    for record, item in zip(records, changed, strict=False):
+        record[item.name] = None if item.nullable else "a level never seen in training"
+    insert(database, as_values(records))
     migrate(database, migrations_dir)
 
-    assert difference(expected(load_pipeline(model_dir), features), scored(database)) <= TOLERANCE
-{%- endif %}
+    columns = Columns.from_records(CONTRACT, records)
+    assert difference(expected(load_pipeline(model_dir), columns), scored(database)) <= TOLERANCE
 
 
 def test_postgres_function_and_trigger_score_like_the_view(
@@ -173,8 +208,8 @@ def test_postgres_function_and_trigger_score_like_the_view(
     with connect(postgres_url) as database:
         create_input_table(database)
         migrate(database, migrations_dir)
-        rows = held_out.features[:3].astype(np.float64).tolist()
-        insert(database, rows)
+        table = values(held_out.columns.take(slice(0, 3)))
+        insert(database, table)
 
         view = database.query(f"SELECT {OUTPUTS[0]}, model_version FROM {VIEW} ORDER BY id")
         filled = database.query(
@@ -185,7 +220,7 @@ def test_postgres_function_and_trigger_score_like_the_view(
                 f"SELECT {OUTPUTS[0]}, model_version FROM {FUNCTION}({', '.join('?' * len(row))})",
                 row,
             )[0]
-            for row in rows
+            for row in table
         ]
     assert filled == view
     assert called == view
@@ -201,7 +236,7 @@ def two_versions(
     # Versions are named to the second.
     time.sleep(1)
     models = tmp_path_factory.mktemp("models")
-    train(models)
+    train(models, Settings().training_data)
     compile_model(models / "current", directory, trigger=True)
     _, second = load_metadata(models / "current")
     return directory, first, second.version
@@ -211,7 +246,7 @@ def test_migrate_is_idempotent_and_rollback_returns_to_the_previous_version(
     database: Database, two_versions: tuple[Path, str, str], held_out: Dataset
 ) -> None:
     directory, first, second = two_versions
-    insert(database, held_out.features[:3].astype(np.float64).tolist())
+    insert(database, values(held_out.columns.take(slice(0, 3))))
     assert migrate(database, directory) == [first, second]
     assert migrate(database, directory) == []
     assert versions(database) == {second}
@@ -245,9 +280,9 @@ def test_cli_compiles_migrates_and_reports_status(
     assert "no previous model version" in capsys.readouterr().err
 
 
-def test_a_step_orbital_cannot_compile_is_refused_by_name(held_out: Dataset) -> None:
+def test_a_step_orbital_cannot_compile_is_refused_by_name() -> None:
     pipeline = Pipeline([("neighbours", KNeighbors{{ "Classifier" if classification else "Regressor" }}())])
-    pipeline.fit(held_out.features, held_out.target)
+    pipeline.fit(np.eye(4), [0, 1, 0, 1])
     with pytest.raises(CompileError, match="step 'neighbours'"):
         parse(pipeline)
 

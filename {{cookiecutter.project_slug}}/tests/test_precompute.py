@@ -1,27 +1,37 @@
 {%- set package = cookiecutter.__package_name -%}
 {%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
 {%- set legal = cookiecutter.legal_review == "yes" -%}
-{%- import "core/dataset.j2" as sample -%}
-{%- set first_feature = sample.datasets[cookiecutter.model_type].features[0][0] -%}
 """The precompute job against the embedded DuckDB store: completeness, reruns, rejects."""
 {% if classification or legal %}
 import json
 {%- endif %}
 import math
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from {{ package }}.data import load_dataset
-from {{ package }}.features import FEATURE_NAMES
+from {{ package }}.contract import Columns
+from {{ package }}.data import Dataset, load_dataset
 from {{ package }}.precompute import PrecomputeSettings, load_sample, main, run
 from {{ package }}.predictor import Predictor
-from {{ package }}.stores import DuckDBStore, Rejected, Scored, Tables
+from {{ package }}.settings import Settings
+from {{ package }}.stores import ENTITY_TYPES, DuckDBStore, Rejected, Scored, Tables
+
+from contract_testing import CONTRACT, first, rows, valid_row
 
 BATCH_SIZE = 100
+
+
+@pytest.fixture(scope="module")
+def training() -> Dataset:
+    """The rows `load-sample` writes as entities."""
+    return load_dataset(Settings().training_data)
 
 
 @pytest.fixture
@@ -31,18 +41,42 @@ def store(tmp_path: Path) -> Iterator[DuckDBStore]:
     store.close()
 
 
-Row = tuple[str | None, Sequence[float | None]]
+Row = tuple[str | None, dict[str, Any]]
 
 
-def write_entities(store: DuckDBStore, rows: Sequence[Row]) -> None:
+def write_entities(store: DuckDBStore, entities: Sequence[Row]) -> None:
     """An entities table without a primary key, so that it can hold what real sources do."""
-    columns = ", ".join(f"{name} DOUBLE" for name in FEATURE_NAMES)
+    columns = ", ".join(f"{item.name} {ENTITY_TYPES[item.kind]}" for item in CONTRACT.inputs)
     store.connection.execute(f"CREATE TABLE entities (entity_id TEXT, {columns})")
-    placeholders = ", ".join("?" * (len(FEATURE_NAMES) + 1))
+    placeholders = ", ".join("?" * (len(CONTRACT.inputs) + 1))
     store.connection.executemany(
         f"INSERT INTO entities VALUES ({placeholders})",  # noqa: S608 (no input in the text)
-        [[entity_id, *values] for entity_id, values in rows],
+        [[entity_id, *(row[item.name] for item in CONTRACT.inputs)] for entity_id, row in entities],
     )
+
+
+def refused(good: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str]]:
+    """Entities the job rejects, by id: the row and the reason it is rejected for."""
+    bad = {}
+    for item in CONTRACT.inputs:
+        if not item.nullable:
+            bad[f"{item.name}-null"] = (good | {item.name: None}, f"missing: {item.name}")
+        if item.kind == "number":
+            for value, reason in (
+                (math.nan, "not a number"),
+                (-math.inf, "infinite"),
+                (1e300, "outside float32 range"),
+            ):
+                bad[f"{item.name}-{value}"] = (good | {item.name: value}, f"{reason}: {item.name}")
+    return bad
+
+
+def poison() -> tuple[str, str, str]:
+    """An input, an SQL value of it that gets an entity rejected, and the reason."""
+    if number := first("number"):
+        return number.name, "'NaN'", f"not a number: {number.name}"
+    required = next(item for item in CONTRACT.inputs if not item.nullable)
+    return required.name, "NULL", f"missing: {required.name}"
 
 
 def predictions(store: DuckDBStore) -> dict[str, tuple[object, ...]]:
@@ -53,8 +87,10 @@ def predictions(store: DuckDBStore) -> dict[str, tuple[object, ...]]:
     return {str(row[0]): tuple(row[1:]) for row in rows}
 
 
-def test_every_entity_gets_the_models_prediction(store: DuckDBStore, predictor: Predictor) -> None:
-    entities = load_sample(store)
+def test_every_entity_gets_the_models_prediction(
+    store: DuckDBStore, predictor: Predictor, training: Dataset
+) -> None:
+    entities = load_sample(store, Settings().training_data)
 
     counts = run(predictor, store, BATCH_SIZE)
 
@@ -62,7 +98,7 @@ def test_every_entity_gets_the_models_prediction(store: DuckDBStore, predictor: 
     result = store.check(predictor.model_version, show=5)
     assert result.complete
     assert (result.entities, result.predicted, result.missing) == (entities, entities, 0)
-    expected = predictor.predict_array(load_dataset().features)
+    expected = predictor.predict_columns(training.columns)
     stored = predictions(store)
     assert len(stored) == entities
     for row, prediction in enumerate(expected):
@@ -83,7 +119,7 @@ def test_every_entity_gets_the_models_prediction(store: DuckDBStore, predictor: 
 def test_a_rerun_scores_nothing_and_rescore_replaces_in_place(
     store: DuckDBStore, predictor: Predictor
 ) -> None:
-    entities = load_sample(store)
+    entities = load_sample(store, Settings().training_data)
     run(predictor, store, BATCH_SIZE)
     first = predictions(store)
 
@@ -110,7 +146,7 @@ class CrashingStore(DuckDBStore):
 
 def test_a_rerun_after_a_crash_completes_the_job(tmp_path: Path, predictor: Predictor) -> None:
     crashing = CrashingStore(tmp_path / "entities.duckdb", Tables())
-    entities = load_sample(crashing)
+    entities = load_sample(crashing, Settings().training_data)
     with pytest.raises(ConnectionError):
         run(predictor, crashing, BATCH_SIZE)
     # The first batch was committed, the second one rolled back.
@@ -127,20 +163,19 @@ def test_a_rerun_after_a_crash_completes_the_job(tmp_path: Path, predictor: Pred
     store.close()
 
 
-def test_bad_rows_are_rejected_with_their_reason(store: DuckDBStore, predictor: Predictor) -> None:
-    good = load_dataset().features[0].astype(float).tolist()
-
-    def with_value(value: float | None) -> list[float | None]:
-        return [value, *good[1:]]
-
+def test_bad_rows_are_rejected_with_their_reason(
+    store: DuckDBStore, predictor: Predictor, training: Dataset
+) -> None:
+    good = valid_row(training)
+    bad = refused(good)
+    # A NULL where features.yaml allows one is a missing value, scored as such.
+    nullable = [item.name for item in CONTRACT.inputs if item.nullable]
     write_entities(
         store,
         [
             ("good", good),
-            ("nan", with_value(math.nan)),
-            ("infinite", with_value(-math.inf)),
-            ("huge", with_value(1e300)),
-            ("null", with_value(None)),
+            *((entity_id, row) for entity_id, (row, _) in bad.items()),
+            *((f"{name}-null", good | {name: None}) for name in nullable),
             ("twice", good),
             ("twice", good),
         ],
@@ -148,43 +183,62 @@ def test_bad_rows_are_rejected_with_their_reason(store: DuckDBStore, predictor: 
 
     counts = run(predictor, store, BATCH_SIZE)
 
-    result = store.check(predictor.model_version, show=10)
-    reasons = dict(result.first_rejects)
-    first = FEATURE_NAMES[0]
-    assert reasons["nan"] == f"not a number: {first}"
-    assert reasons["infinite"] == f"infinite: {first}"
-    assert reasons["huge"] == f"outside float32 range: {first}"
-    assert reasons["twice"] == "entity id occurs 2 times in the source"
-{%- if imputes %}
-    # NULL is a missing value: the feature pipeline imputes it.
-    assert "null" in predictions(store)
-    assert (counts.scored, counts.rejected) == (2, 4)
-{%- else %}
-    assert reasons["null"] == f"missing: {first}"
-    assert (counts.scored, counts.rejected) == (1, 5)
-{%- endif %}
+    result = store.check(predictor.model_version, show=len(bad) + 1)
+    expected = {entity_id: reason for entity_id, (_, reason) in bad.items()}
+    assert dict(result.first_rejects) == expected | {
+        "twice": "entity id occurs 2 times in the source"
+    }
+    assert set(predictions(store)) == {"good", *(f"{name}-null" for name in nullable)}
+    assert (counts.scored, counts.rejected) == (1 + len(nullable), len(bad) + 1)
     assert result.complete
     assert result.entities == result.predicted + result.rejected
+
+
+@given(drawn=st.lists(rows(), min_size=1, max_size=20))
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_valid_entities_are_scored_as_the_model_scores_them(
+    drawn: list[dict[str, Any]], predictor: Predictor
+) -> None:
+    """Rows drawn from features.yaml: every kind, missing values where allowed."""
+    with tempfile.TemporaryDirectory() as directory:
+        store = DuckDBStore(Path(directory) / "entities.duckdb", Tables())
+        write_entities(store, [(f"e-{index}", row) for index, row in enumerate(drawn)])
+        counts = run(predictor, store, BATCH_SIZE)
+        stored = predictions(store)
+        store.close()
+    assert (counts.scored, counts.rejected) == (len(drawn), 0)
+    expected = predictor.predict_columns(Columns.from_records(CONTRACT, drawn))
+    for index, prediction in enumerate(expected):
+{%- if classification %}
+        label, probabilities, *_ = stored[f"e-{index}"]
+        assert label == prediction.label
+        assert json.loads(str(probabilities)) == pytest.approx(prediction.probabilities)
+{%- else %}
+        value, *_ = stored[f"e-{index}"]
+        assert value == pytest.approx(prediction.value)
+{%- endif %}
 
 
 def test_a_rejected_entity_loses_its_stale_prediction(
     store: DuckDBStore, predictor: Predictor
 ) -> None:
-    load_sample(store)
+    load_sample(store, Settings().training_data)
     run(predictor, store, BATCH_SIZE)
-    poison = "UPDATE entities SET {{ first_feature }} = 'NaN' WHERE entity_id = 'sample-0'"
-    store.connection.execute(poison)
+    name, value, reason = poison()
+    store.connection.execute(
+        f"UPDATE entities SET {name} = {value} WHERE entity_id = 'sample-0'"  # noqa: S608
+    )
 
     run(predictor, store, BATCH_SIZE, rescore=True)
 
     assert "sample-0" not in predictions(store)
-    assert dict(store.check(predictor.model_version, show=5).first_rejects) == {
-        "sample-0": "not a number: {{ first_feature }}"
-    }
+    assert dict(store.check(predictor.model_version, show=5).first_rejects) == {"sample-0": reason}
 
 
 def test_the_check_names_what_is_missing(store: DuckDBStore, predictor: Predictor) -> None:
-    entities = load_sample(store)
+    entities = load_sample(store, Settings().training_data)
     run(predictor, store, BATCH_SIZE)
     store.connection.execute(
         "DELETE FROM predictions WHERE entity_id IN ('sample-7', 'sample-3', 'sample-42')"
@@ -199,8 +253,10 @@ def test_the_check_names_what_is_missing(store: DuckDBStore, predictor: Predicto
     assert store.check("another-version", show=0).missing == entities
 
 
-def test_rows_without_an_entity_id_fail_the_check(store: DuckDBStore, predictor: Predictor) -> None:
-    good = load_dataset().features[0].astype(float).tolist()
+def test_rows_without_an_entity_id_fail_the_check(
+    store: DuckDBStore, predictor: Predictor, training: Dataset
+) -> None:
+    good = valid_row(training)
     write_entities(store, [("a", good), (None, good)])
 
     run(predictor, store, BATCH_SIZE)
@@ -214,6 +270,7 @@ def test_the_command_line_scores_checks_and_exits_1_when_incomplete(
     model_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    training: Dataset,
 ) -> None:
     source = tmp_path / "entities.duckdb"
     monkeypatch.setenv("{{ package | upper }}_SOURCE", str(source))
@@ -221,7 +278,7 @@ def test_the_command_line_scores_checks_and_exits_1_when_incomplete(
 {%- if cookiecutter.legal_review == "yes" %}
     monkeypatch.setenv("{{ package | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
 {%- endif %}
-    entities = len(load_dataset().features)
+    entities = len(training)
 
     assert main(["load-sample"]) == 0
     assert main(["run"]) == 0
@@ -241,14 +298,14 @@ def test_table_names_must_be_plain_identifiers(name: str) -> None:
 
 
 def test_entities_are_read_in_batches_of_at_most_the_batch_size(
-    store: DuckDBStore, predictor: Predictor
+    store: DuckDBStore, predictor: Predictor, training: Dataset
 ) -> None:
-    load_sample(store)
+    load_sample(store, Settings().training_data)
     store.prepare()
-    batches = store.pending(predictor.feature_names, predictor.model_version, 64, rescore=False)
+    batches = store.pending(CONTRACT, predictor.model_version, 64, rescore=False)
     sizes = [len(batch.entity_ids) for batch in batches]
     assert max(sizes) <= 64
-    assert sum(sizes) == len(load_dataset().features)
+    assert sum(sizes) == len(training)
 
 
 def test_a_store_without_entities_is_one_clear_error(

@@ -11,6 +11,7 @@ import pytest
 from {{ package }}.data import load_dataset
 from {{ package }}.precompute import load_sample, main, run
 from {{ package }}.predictor import Predictor
+from {{ package }}.settings import Settings
 from {{ package }}.stores import (
     ParquetStore,
     Rejected,
@@ -45,7 +46,7 @@ def test_every_entity_gets_one_prediction_in_the_predictions_file(
     tmp_path: Path, predictor: Predictor
 ) -> None:
     store = ParquetStore(tmp_path, Tables())
-    entities = load_sample(store)
+    entities = load_sample(store, Settings().training_data)
 
     counts = run(predictor, store, BATCH_SIZE)
 
@@ -58,7 +59,9 @@ def test_every_entity_gets_one_prediction_in_the_predictions_file(
     assert table["scored_at"].null_count == 0
     expected = {
         f"sample-{row}": prediction
-        for row, prediction in enumerate(predictor.predict_array(load_dataset().features))
+        for row, prediction in enumerate(
+            predictor.predict_columns(load_dataset(Settings().training_data).columns)
+        )
     }
     for entity_id, stored in zip(
         table["entity_id"].to_pylist(),
@@ -89,7 +92,7 @@ def test_a_rerun_after_a_crash_scores_only_what_is_left(
     tmp_path: Path, predictor: Predictor
 ) -> None:
     crashing = CrashingStore(tmp_path, Tables())
-    entities = load_sample(crashing)
+    entities = load_sample(crashing, Settings().training_data)
     with pytest.raises(ConnectionError):
         run(predictor, crashing, BATCH_SIZE)
     crashing.close()

@@ -1,6 +1,4 @@
 {%- set package = cookiecutter.__package_name -%}
-{%- import "core/dataset.j2" as sample -%}
-{%- set first_feature = sample.datasets[cookiecutter.model_type].features[0][0] -%}
 """The precompute job against a real PostgreSQL: COPY, upsert, reruns and the check.
 
 Each test works in a schema of its own, dropped afterwards. The server is
@@ -16,8 +14,10 @@ import pytest
 
 from {{ package }}.precompute import load_sample, run
 from {{ package }}.predictor import Predictor
+from {{ package }}.settings import Settings
 from {{ package }}.stores import PostgresStore, StoreError, Tables
 
+from contract_testing import CONTRACT, first
 from postgres_testing import LOCAL_POSTGRES, own_schema
 
 pytestmark = pytest.mark.integration
@@ -27,9 +27,15 @@ BATCH_SIZE = 100
 COUNT = "SELECT count(*), count(DISTINCT entity_id) FROM {schema}.predictions"
 LOSE_TWO = "DELETE FROM {schema}.predictions WHERE entity_id IN ('sample-1', 'sample-2')"
 LOSE_ONE = "DELETE FROM {schema}.predictions WHERE entity_id = 'sample-9'"
-INFINITE_FIRST_FEATURE = (
-    "UPDATE {schema}.entities SET {{ first_feature }} = 'Infinity' WHERE entity_id = 'sample-0'"
-)
+POISON = "UPDATE {schema}.entities SET {name} = {value} WHERE entity_id = 'sample-0'"
+
+
+def poison() -> tuple[str, str, str]:
+    """An input, an SQL value of it that gets an entity rejected, and the reason."""
+    if number := first("number"):
+        return number.name, "'Infinity'", f"infinite: {number.name}"
+    required = next(item for item in CONTRACT.inputs if not item.nullable)
+    return required.name, "NULL", f"missing: {required.name}"
 
 
 @pytest.fixture
@@ -59,7 +65,7 @@ def store(schema: str) -> Iterator[PostgresStore]:
 def test_every_entity_gets_one_current_prediction(
     store: PostgresStore, schema: str, predictor: Predictor
 ) -> None:
-    entities = load_sample(store)
+    entities = load_sample(store, Settings().training_data)
 
     counts = run(predictor, store, BATCH_SIZE)
 
@@ -73,7 +79,7 @@ def test_every_entity_gets_one_current_prediction(
 def test_reruns_upsert_in_place_and_complete_after_a_crash(
     store: PostgresStore, schema: str, predictor: Predictor
 ) -> None:
-    entities = load_sample(store)
+    entities = load_sample(store, Settings().training_data)
     run(predictor, store, BATCH_SIZE)
     # A crash midway leaves some entities without a prediction: the rerun scores those only.
     sql(store, schema, LOSE_TWO)
@@ -90,15 +96,16 @@ def test_reruns_upsert_in_place_and_complete_after_a_crash(
 def test_bad_rows_are_rejected_and_missing_entities_named(
     store: PostgresStore, schema: str, predictor: Predictor
 ) -> None:
-    entities = load_sample(store)
-    sql(store, schema, INFINITE_FIRST_FEATURE)
+    entities = load_sample(store, Settings().training_data)
+    name, value, reason = poison()
+    sql(store, schema, POISON.replace("{name}", name).replace("{value}", value))
 
     counts = run(predictor, store, BATCH_SIZE)
 
     assert (counts.scored, counts.rejected) == (entities - 1, 1)
     result = store.check(predictor.model_version, show=5)
     assert result.complete
-    assert result.first_rejects == [("sample-0", "infinite: {{ first_feature }}")]
+    assert result.first_rejects == [("sample-0", reason)]
 
     sql(store, schema, LOSE_ONE)
     result = store.check(predictor.model_version, show=5)

@@ -27,14 +27,22 @@ from types import TracebackType
 from typing import Any, Self
 
 import duckdb
-import numpy as np
 import psycopg
 
 from .artifact import ArtifactError
-from .data import load_dataset
-from .features import FEATURE_NAMES
+from .data import DataError, load_dataset
 from .settings import Settings
-from .sql import INPUT_TABLE, VIEW, CompileError, Dialect, create_input_table
+from .sql import (
+    CONTRACT,
+    INPUT_TABLE,
+    INSERT,
+    VIEW,
+    CompileError,
+    Dialect,
+    create_input_table,
+    ranged,
+    values,
+)
 
 LEDGER = "model_migrations"
 
@@ -223,18 +231,21 @@ def status(database: Database, migrations_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def load_sample(database: Database) -> int:
-    """Fill the input table with the sample data, and one row out of range to show a rejection."""
+def load_sample(database: Database, training_data: Path | None = None) -> int:
+    """Fill the input table with the training data (the sample data set by default), and one
+    row the model refuses to show a rejection: its first number far out of range, or else its
+    first required input missing."""
     create_input_table(database)
-    features = load_dataset().features.astype(np.float64)
-    out_of_range = features[-1].copy()
-    out_of_range[0] = 1e12
-    rows = [[index, *row] for index, row in enumerate([*features.tolist(), out_of_range.tolist()])]
-    columns = ", ".join(["id", *FEATURE_NAMES])
-    placeholders = ", ".join("?" * (len(FEATURE_NAMES) + 1))
+    rows = values(load_dataset(training_data).columns)
+    refused = list(rows[-1])
+    names = [item.name for item in CONTRACT.inputs]
+    if numbers := ranged(CONTRACT):
+        refused[names.index(numbers[0].name)] = 10**12
+    else:
+        refused[next((i for i, item in enumerate(CONTRACT.inputs) if not item.nullable), 0)] = None
     database.execute(f"DELETE FROM {INPUT_TABLE}")
-    database.insert_many(f"INSERT INTO {INPUT_TABLE} ({columns}) VALUES ({placeholders})", rows)
-    return len(rows)
+    database.insert_many(INSERT, [[index, *row] for index, row in enumerate([*rows, refused])])
+    return len(rows) + 1
 
 
 def show(database: Database, limit: int) -> str:
@@ -310,10 +321,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.command == "status":
                 print(status(database, settings.migrations_dir))
             elif args.command == "load-sample":
-                print(f"loaded {load_sample(database)} rows into {INPUT_TABLE}")
+                loaded = load_sample(database, settings.training_data)
+                print(f"loaded {loaded} rows into {INPUT_TABLE}")
             else:
                 print(show(database, args.limit))
-    except (ArtifactError, CompileError, MigrationError, duckdb.Error, psycopg.Error) as error:
+    except (
+        ArtifactError,
+        CompileError,
+        DataError,
+        MigrationError,
+        duckdb.Error,
+        psycopg.Error,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,10 +1,9 @@
 {%- set package = cookiecutter.__package_name -%}
 {%- set classification = cookiecutter.model_type != "regression" -%}
 {%- set legal = cookiecutter.legal_review == "yes" -%}
-{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
 """The precompute job: score every entity once and write the predictions to the store.
 
-    {{ package }}-precompute load-sample   # the sample data set as the entities table
+    {{ package }}-precompute load-sample   # the training data as the entities table
     {{ package }}-precompute run           # score what has no current prediction, then check
     {{ package }}-precompute check         # the completeness check alone
 
@@ -13,6 +12,12 @@ current model version are skipped, so a rerun after a crash scores only what is 
 every batch is upserted in its own transaction. `run --rescore` scores every entity again.
 The completeness check exits 1 unless every entity has exactly one current prediction or a
 reject that says why it could not be scored.
+
+The entities table has one column per input of features.yaml (`stores.ENTITY_TYPES`). An
+entity is rejected, with the reason, for a NULL where features.yaml says `nullable: false`, a
+number that is NaN, infinite or beyond float32, an id that occurs twice, or a row the model
+refuses; a NULL where the input is nullable is scored as missing, and a category level never
+seen in training is scored as none of the known levels.
 """
 
 import argparse
@@ -22,12 +27,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
 from .artifact import ArtifactError
-from .features import FEATURE_NAMES
+from .contract import MISSING_LEVEL, Columns, Contract, load_contract
 from .predictor import Predictor, score_accepted
 from .schema import FLOAT32_MAX
 from .settings import Settings
@@ -55,7 +62,7 @@ class PrecomputeSettings(Settings):
     directory of Parquet files (`<entities_table>.parquet` in, `<predictions_table>.parquet`
     and `<rejects_table>.parquet` out; an existing directory, or a path ending in `/`)."""
     entities_table: str = Field(default="entities", pattern=IDENTIFIER)
-    """The entities to score: an entity id column and one column per feature."""
+    """The entities to score: an entity id column and one column per input of features.yaml."""
     entity_id_column: str = Field(default="entity_id", pattern=IDENTIFIER)
     predictions_table: str = Field(default="predictions", pattern=IDENTIFIER)
     rejects_table: str = Field(default="prediction_rejects", pattern=IDENTIFIER)
@@ -80,51 +87,63 @@ class RunCounts:
     seconds: float
 
 
-def problems(batch: Pending, feature_names: Sequence[str]) -> list[str | None]:
+def problems(batch: Pending, contract: Contract) -> list[str | None]:
     """Why each entity of the batch cannot be scored, or None when it can."""
-    features = batch.features
-    nulls = np.array([len(names.split(", ")) if names else 0 for names in batch.missing])
-    not_a_number = np.isnan(features)
-    infinite = np.isinf(features)
-    too_large = np.abs(np.where(np.isfinite(features), features, 0.0)) > FLOAT32_MAX
-    copies = np.array(batch.copies)
-{%- if imputes %}
-    # NULL is a missing value the feature pipeline imputes; NaN stored as a value is not.
-    flagged = (not_a_number.sum(axis=1) > nulls) | infinite.any(axis=1) | too_large.any(axis=1)
-{%- else %}
-    flagged = (nulls > 0) | not_a_number.any(axis=1) | infinite.any(axis=1) | too_large.any(axis=1)
-{%- endif %}
-    flagged |= copies > 1
+    numbers = batch.numbers
+    # By row, the inputs that are NULL, for the rows that have any.
+    nulls = {row: set(names.split(", ")) for row, names in enumerate(batch.missing) if names}
+    required = {item.name for item in contract.inputs if not item.nullable}
+    null_numbers = np.zeros(numbers.shape, dtype=bool)
+    missing_required = np.zeros(len(numbers), dtype=bool)
+    for row, names in nulls.items():
+        null_numbers[row] = [item.name in names for item in contract.numbers]
+        missing_required[row] = bool(names & required)
+    # NULL is a missing value; NaN stored as a value is not.
+    not_a_number = np.isnan(numbers) & ~null_numbers
+    infinite = np.isinf(numbers)
+    too_large = np.abs(np.where(np.isfinite(numbers), numbers, 0.0)) > FLOAT32_MAX
+    copies = np.array(batch.copies, dtype=np.int64)
+    flagged = (
+        missing_required
+        | not_a_number.any(axis=1)
+        | infinite.any(axis=1)
+        | too_large.any(axis=1)
+        | (copies > 1)
+    )
     reasons: list[str | None] = [None] * len(batch.entity_ids)
-    for row in np.flatnonzero(flagged):
-        null_names = set(batch.missing[row].split(", ")) if batch.missing[row] else set()
+    for row in np.flatnonzero(flagged).tolist():
         found = []
         if copies[row] > 1:
             found.append(f"entity id occurs {copies[row]} times in the source")
-{%- if not imputes %}
-        if null_names:
-            found.append(f"missing: {batch.missing[row]}")
-{%- endif %}
+        null = nulls.get(row, set()) & required
+        if missing := [item.name for item in contract.inputs if item.name in null]:
+            found.append(f"missing: {', '.join(missing)}")
         for label, mask in (
             ("not a number", not_a_number[row]),
             ("infinite", infinite[row]),
             ("outside float32 range", too_large[row]),
         ):
-            names = [feature_names[i] for i in np.flatnonzero(mask).tolist()]
-            if names := [name for name in names if name not in null_names]:
+            if names := [contract.numbers[i].name for i in np.flatnonzero(mask).tolist()]:
                 found.append(f"{label}: {', '.join(names)}")
         reasons[row] = "; ".join(found)
     return reasons
 
 
+def columns_of(batch: Pending, rows: npt.NDArray[np.intp]) -> Columns:
+    """Rows of the batch as the model takes them (a missing category is the missing level)."""
+    categories = batch.categories[rows]
+    categories[categories == None] = MISSING_LEVEL  # noqa: E711 (elementwise)
+    return Columns(batch.numbers[rows].astype(np.float32), categories)
+
+
 def score(predictor: Predictor, batch: Pending) -> tuple[Scored, Rejected]:
     """The batch's predictions and rejects."""
     now = datetime.now(UTC)
-    reasons = problems(batch, predictor.feature_names)
+    reasons = problems(batch, predictor.metadata.contract)
     valid = np.flatnonzero([reason is None for reason in reasons])
-    accepted, scores, refused = score_accepted(predictor, batch.features[valid])
-    for row in valid[list(refused)].tolist():
-        reasons[row] = "the model's output is not finite: inputs far outside the training range"
+    accepted, scores, refused = score_accepted(predictor, columns_of(batch, valid))
+    for position, reason in refused.items():
+        reasons[int(valid[position])] = reason
     scored_ids = [batch.entity_ids[row] for row in valid[accepted].tolist()]
     rejected = [row for row, reason in enumerate(reasons) if reason is not None]
     return (
@@ -163,7 +182,7 @@ def run(predictor: Predictor, store: Store, batch_size: int, *, rescore: bool = 
     store.prepare()
     scored = rejected = 0
     batches = store.pending(
-        predictor.feature_names, predictor.model_version, batch_size, rescore=rescore
+        predictor.metadata.contract, predictor.model_version, batch_size, rescore=rescore
     )
     for batch in batches:
         predictions, rejects = score(predictor, batch)
@@ -173,13 +192,14 @@ def run(predictor: Predictor, store: Store, batch_size: int, *, rescore: bool = 
     return RunCounts(scored, rejected, time.perf_counter() - started)
 
 
-def load_sample(store: Store) -> int:
-    """The sample data set as the entities table, one entity per row: `sample-0`, ..."""
-    from .data import load_dataset  # the sample data needs the train extra
+def load_sample(store: Store, training_data: Path | None = None) -> int:
+    """The training data (the sample data set by default) as the entities table, one entity
+    per row: `sample-0`, ..."""
+    from .data import load_dataset  # reading the training data needs the train extra
 
-    features = load_dataset().features.astype(np.float64)
-    entity_ids = [f"{SAMPLE_ID_PREFIX}{row}" for row in range(len(features))]
-    store.load_entities(FEATURE_NAMES, entity_ids, features)
+    columns = load_dataset(training_data).columns
+    entity_ids = [f"{SAMPLE_ID_PREFIX}{row}" for row in range(len(columns))]
+    store.load_entities(load_contract(), entity_ids, columns)
     return len(entity_ids)
 
 
@@ -207,7 +227,7 @@ def report(result: Completeness, settings: PrecomputeSettings, model_version: st
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("load-sample", help="replace the entities table with the sample data")
+    commands.add_parser("load-sample", help="replace the entities table with the training data")
     run_parser = commands.add_parser("run", help="score the entities, then check completeness")
     run_parser.add_argument(
         "--rescore", action="store_true", help="score every entity again, not only the pending"
@@ -219,8 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = open_store(settings.source, settings.tables())
     try:
         if arguments.command == "load-sample":
-            rows = load_sample(store)
-            print(f"loaded {rows} sample entities into {settings.entities_table}, {store.location}")
+            from .data import DataError  # reading the training data needs the train extra
+
+            try:
+                rows = load_sample(store, settings.training_data)
+            except DataError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
+            print(f"loaded {rows} entities into {settings.entities_table}, {store.location}")
             return 0
         try:
             predictor = Predictor.from_settings(settings)

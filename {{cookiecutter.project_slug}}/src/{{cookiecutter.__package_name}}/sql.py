@@ -1,5 +1,4 @@
 {%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set imputes = cookiecutter.feature_engineering == "yes" -%}
 """Compile the fitted scikit-learn pipeline to SQL, and write it as versioned migrations.
 
     migrations/
@@ -9,8 +8,10 @@
       postgres/<model version>.down.sql
 
 orbital translates the pipeline into SQL; this module wraps it in the objects the application
-uses, with input checks in front: a row with {% if imputes %}a value that is not a number or{% else %}a missing value, or a value{% endif %} outside the
-accepted range gets NULL predictions and a `reason`, never an error that aborts its insert.
+uses, with input checks in front: a row with a missing value where features.yaml does not
+allow one, or a number outside the accepted range, gets NULL predictions and a `reason`,
+never an error that aborts its insert. A category level the model never saw is scored as
+none of the known levels (as in Python).
 Compiling refuses SQL whose predictions differ from the fitted pipeline's on the held-out data
 by more than `TOLERANCE`{% if classification %} or that predicts another label{% endif %}: the database never answers differently from
 the Python model.
@@ -25,11 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
+{%- if classification %}
 import numpy.typing as npt
+{%- endif %}
 
 from .artifact import Metadata, load_metadata, load_pipeline
-from .data import {% if classification %}LABELS, {% endif %}identifier, load_dataset, split
-from .features import FEATURE_NAMES
+from .contract import MISSING_LEVEL, Columns, Contract, Input, identifier, load_contract
+from .data import load_dataset, split
+from .features import model_frame
+from .settings import Settings
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -44,13 +49,26 @@ RANGE_MARGIN = 1.0
 EXP_LIMIT = 700.0
 """PostgreSQL's EXP overflows (an error) above about 709: logits must stay below this."""
 
+CONTRACT = load_contract()
+NAMES = CONTRACT.names
+"""The inputs, in model order."""
+SQL_TYPES = {"number": "FLOAT8", "integer": "BIGINT", "boolean": "BOOLEAN", "category": "TEXT"}
+"""The SQL type of each kind of input."""
 INPUT_TABLE = "model_input"
-"""The application's table: an `id` key and one FLOAT8 column per feature."""
+"""The application's table: an `id` key and one column per input of features.yaml."""
+INSERT = (
+    f"INSERT INTO {INPUT_TABLE} ({', '.join(['id', *(item.name for item in CONTRACT.inputs)])})"
+    f" VALUES ({', '.join('?' * (len(CONTRACT.inputs) + 1))})"
+)
+"""Inserts one row of the input table: its id, then every input in contract order."""
 VIEW = "model_predictions"
 FUNCTION = "model_score"
 TRIGGER = "model_score_on_insert"
 {%- if classification %}
-OUTPUTS: tuple[str, ...] = ("label", *(f"probability_{identifier(label)}" for label in LABELS))
+OUTPUTS: tuple[str, ...] = (
+    "label",
+    *(f"probability_{identifier(label)}" for label in CONTRACT.labels),
+)
 {%- else %}
 OUTPUTS: tuple[str, ...] = ("value",)
 {%- endif %}
@@ -96,44 +114,90 @@ def text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def ranged(contract: Contract) -> tuple[Input, ...]:
+    """The inputs with an accepted range: numbers and integers."""
+    return tuple(item for item in contract.numbers if item.kind in ("number", "integer"))
+
+
+def training_range(item: Input) -> tuple[float, float]:
+    """An input's training range (0 to 1 for a boolean, or when training saw no value)."""
+    if item.min is None or item.max is None:
+        return 0.0, 1.0
+    return item.min, item.max
+
+
 def accepted_ranges(pipeline: "Pipeline", metadata: Metadata) -> dict[str, tuple[float, float]]:
-    """Per feature, the inputs the SQL scores: the training range widened by `RANGE_MARGIN`
-    range widths on each side{% if classification %}, less where the model's logits would overflow EXP{% endif %}."""
-    low = np.array([feature.min for feature in metadata.input_schema])
-    high = np.array([feature.max for feature in metadata.input_schema])
+    """Per number and integer, the inputs the SQL scores: the training range widened by
+    `RANGE_MARGIN` range widths on each side{% if classification %}, less where the model's logits would overflow EXP{% endif %}."""
+    low, high = np.array([training_range(item) for item in metadata.contract.numbers]).T.reshape(
+        2, len(metadata.contract.numbers)
+    )
     span = np.where(high > low, high - low, 1.0)
 {%- if classification %}
-    margin = min(RANGE_MARGIN, logit_margin(pipeline, low, high, span))
+    margin = min(RANGE_MARGIN, logit_margin(pipeline, metadata.contract, low, high, span))
 {%- else %}
     margin = RANGE_MARGIN
 {%- endif %}
     return {
-        name: (float(lo), float(hi))
-        for name, lo, hi in zip(
-            FEATURE_NAMES, low - margin * span, high + margin * span, strict=True
+        item.name: (float(lo), float(hi))
+        for item, lo, hi in zip(
+            metadata.contract.numbers, low - margin * span, high + margin * span, strict=True
         )
+        if item.kind in ("number", "integer")
     }
 {%- if classification %}
 
 
 def logit_margin(
     pipeline: "Pipeline",
+    contract: Contract,
     low: npt.NDArray[np.float64],
     high: npt.NDArray[np.float64],
     span: npt.NDArray[np.float64],
 ) -> float:
     """The widest margin (in range widths) within which every logit stays below `EXP_LIMIT`.
 
-    The feature pipeline and the linear model are affine: over a box around the centre of the
-    training range, the largest logit is the centre's plus each feature's largest move, and
-    that move grows linearly with the margin.
+    The feature pipeline and the linear model are affine in the numbers and in each one-hot
+    category: over a box around the centre of the training range, the largest logit is the
+    centre's, plus each boolean's and each category's largest move (fixed), plus each number's
+    largest move, which grows linearly with the margin.
     """
     centre = (low + high) / 2
-    points = np.vstack([centre, centre + np.diag(span)])
-    logits = np.asarray(pipeline.decision_function(points)).reshape(len(points), -1)
-    at_centre = np.abs(logits[0])
-    per_span = np.abs(logits[1:] - logits[0]).sum(axis=0)
-    margin = float(np.min((EXP_LIMIT - at_centre) / np.maximum(per_span, 1e-300) - 0.5))
+    unseen = np.full(len(contract.categories), "\x00", dtype=object)
+    points: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]] = [(centre, unseen)]
+    for index, item in enumerate(contract.numbers):
+        moves = [low[index], high[index]] if item.kind == "boolean" else [high[index] + span[index]]
+        for value in moves:
+            moved = centre.copy()
+            moved[index] = value
+            points.append((moved, unseen))
+    for index, item in enumerate(contract.categories):
+        for level in (*(item.levels or ()), MISSING_LEVEL):
+            category = unseen.copy()
+            category[index] = level
+            points.append((centre, category))
+    columns = Columns(
+        np.array([numbers for numbers, _ in points], dtype=np.float32).reshape(len(points), -1),
+        np.array([categories for _, categories in points], dtype=object).reshape(len(points), -1),
+    )
+    raw = np.asarray(pipeline.decision_function(model_frame(columns, contract)))
+    raw = raw.reshape(len(points), -1)
+    logits = np.abs(raw - raw[0])
+    fixed = np.abs(raw[0])
+    per_span = np.zeros_like(fixed)
+    row = 1
+    for item in contract.numbers:
+        if item.kind == "boolean":
+            fixed += logits[row : row + 2].max(axis=0)
+            row += 2
+        else:
+            per_span += logits[row]
+            row += 1
+    for item in contract.categories:
+        count = len(item.levels or ()) + 1
+        fixed += logits[row : row + count].max(axis=0)
+        row += count
+    margin = float(np.min((EXP_LIMIT - fixed) / np.maximum(per_span, 1e-300) - 0.5))
     if margin < 0:
         name, step = pipeline.steps[-1]
         raise CompileError(
@@ -169,9 +233,10 @@ def translatable(pipeline: "Pipeline") -> dict[Dialect, str]:
     import orbital  # type: ignore[import-untyped]
     import orbital.types  # type: ignore[import-untyped]
 
+    # By position, in model order: the numbers, then the categories.
     columns: dict[str, orbital.types.ColumnType] = {
-        name: orbital.types.DoubleColumnType() for name in FEATURE_NAMES
-    }
+        item.name: orbital.types.DoubleColumnType() for item in CONTRACT.numbers
+    } | {item.name: orbital.types.StringColumnType() for item in CONTRACT.categories}
     columns["id"] = orbital.types.Int64ColumnType(passthrough=True)
     columns["reason"] = orbital.types.StringColumnType(passthrough=True)
     parsed = orbital.parse_pipeline(pipeline, features=columns)
@@ -196,31 +261,18 @@ def scoring_query(
     every use of every feature (measured: 30 times slower); MATERIALIZED computes them once.
     """
     fence = "MATERIALIZED " if dialect == "postgres" else ""
-    checks = []
-    for name in FEATURE_NAMES:
-        low, high = ranges[name]
-{%- if imputes %}
-        # A missing value is imputed by the feature pipeline.
-        checks.append(
-            f"WHEN {name} IS NOT NULL AND NOT ({name} BETWEEN {literal(low)} AND {literal(high)})"
-            f" THEN {text(f'{name} is outside the accepted range [{low:.6g}, {high:.6g}]')}"
-        )
-{%- else %}
-        checks.append(f"WHEN {name} IS NULL THEN {text(f'{name} is missing')}")
-        checks.append(
-            f"WHEN NOT ({name} BETWEEN {literal(low)} AND {literal(high)})"
-            f" THEN {text(f'{name} is outside the accepted range [{low:.6g}, {high:.6g}]')}"
-        )
-{%- endif %}
+    checks = [check for item in CONTRACT.inputs for check in input_checks(item, ranges)]
     reason = "CASE\n    " + "\n    ".join(checks) + "\n  END"
-    features = ", ".join(FEATURE_NAMES)
+    features = ", ".join(NAMES)
     masked = ", ".join(
-        f"CASE WHEN reason IS NULL THEN {name} END AS {name}" for name in FEATURE_NAMES
+        f"CASE WHEN reason IS NULL THEN {model_input(item)} END AS {item.name}"
+        for item in (*CONTRACT.numbers, *CONTRACT.categories)
     )
 {%- if classification %}
-    label = " ".join(f"WHEN {index} THEN {text(name)}" for index, name in enumerate(LABELS))
+    labels = CONTRACT.labels
+    label = " ".join(f"WHEN {index} THEN {text(name)}" for index, name in enumerate(labels))
     outputs = [f"CASE scored.output_label {label} END"] + [
-        f'scored."output_probability.{index}"' for index in range(len(LABELS))
+        f'scored."output_probability.{index}"' for index in range(len(labels))
     ]
 {%- else %}
     outputs = ["scored.variable"]
@@ -236,6 +288,39 @@ def scoring_query(
         f"SELECT scored.id,\n  {projected},\n  {text(version)} AS model_version,\n  scored.reason\n"
         f"FROM (\n{model}\n) AS scored"
     )
+
+
+def input_checks(item: Input, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """The CASE branches that give a row of this input its `reason` not to be scored."""
+    name = item.name
+    checks = []
+    if not item.nullable:
+        empty = f" OR {name} = ''" if item.kind == "category" else ""
+        checks.append(f"WHEN {name} IS NULL{empty} THEN {text(f'{name} is missing')}")
+    if name in ranges:
+        # NaN and the infinities are outside every range.
+        low, high = ranges[name]
+        checks.append(
+            f"WHEN NOT ({name} BETWEEN {literal(low)} AND {literal(high)})"
+            f" THEN {text(f'{name} is outside the accepted range [{low:.6g}, {high:.6g}]')}"
+        )
+    return checks
+
+
+def model_input(item: Input) -> str:
+    """An input as the compiled model takes it: FLOAT8, or the text of a category (a missing
+    one is the missing level, as in training)."""
+    if item.kind == "category":
+        return f"COALESCE({item.name}, {text(MISSING_LEVEL)})"
+    if item.kind == "boolean":
+        # PostgreSQL casts a BOOLEAN to an INTEGER, not to a FLOAT8.
+        return f"CAST(CAST({item.name} AS INTEGER) AS FLOAT8)"
+    return f"CAST({item.name} AS FLOAT8)"
+
+
+def declarations(contract: Contract) -> str:
+    """`name TYPE` of every input, in contract order."""
+    return ", ".join(f"{item.name} {SQL_TYPES[item.kind]}" for item in contract.inputs)
 
 
 def migrations(
@@ -257,10 +342,12 @@ def migrations(
     duckdb_down = f"{header}DROP VIEW IF EXISTS {view};\n"
 
     function = f"{FUNCTION}_{suffix}"
-    parameters = ", ".join(f"{name} FLOAT8" for name in FEATURE_NAMES)
-    positional = ", ".join(f"${index}" for index in range(1, len(FEATURE_NAMES) + 1))
+    parameters = declarations(CONTRACT)
+    positional = ", ".join(f"${index}" for index in range(1, len(NAMES) + 1))
     returns = f"TABLE ({OUTPUT_COLUMNS}, model_version TEXT, reason TEXT)"
-    arguments = ", ".join(f"${index} AS {name}" for index, name in enumerate(FEATURE_NAMES, 1))
+    arguments = ", ".join(
+        f"${index} AS {item.name}" for index, item in enumerate(CONTRACT.inputs, 1)
+    )
     row = f"(SELECT CAST(NULL AS BIGINT) AS id, {arguments}) AS arguments"
     columns = ", ".join([*OUTPUTS, "model_version", "reason"])
     postgres_function = scoring_query(model["postgres"], row, version, ranges, "postgres")
@@ -276,7 +363,7 @@ def migrations(
         f"SELECT * FROM {function}({positional})\n$score$;\n"
     )
     if trigger:
-        arguments = ", ".join(f"NEW.{name}" for name in FEATURE_NAMES)
+        arguments = ", ".join(f"NEW.{item.name}" for item in CONTRACT.inputs)
         postgres_up += (
             f"ALTER TABLE {INPUT_TABLE}\n"
             f"  ADD COLUMN IF NOT EXISTS {PREDICTION_COLUMN} {{ "TEXT" if classification else "FLOAT8" }},\n"
@@ -290,7 +377,7 @@ def migrations(
             "  RETURN NEW;\n"
             "END\n$fill$;\n"
             f"CREATE OR REPLACE TRIGGER {TRIGGER}\n"
-            f"  BEFORE INSERT OR UPDATE OF {', '.join(FEATURE_NAMES)} ON {INPUT_TABLE}\n"
+            f"  BEFORE INSERT OR UPDATE OF {', '.join(NAMES)} ON {INPUT_TABLE}\n"
             f"  FOR EACH ROW EXECUTE FUNCTION {TRIGGER}();\n"
         )
     postgres_down = f"{header}DROP VIEW IF EXISTS {view};\nDROP FUNCTION IF EXISTS {function};\n"
@@ -300,15 +387,38 @@ def migrations(
     ]
 
 
-def expected(pipeline: "Pipeline", features: npt.NDArray[np.float64]) -> list[tuple[object, ...]]:
-    """The fitted pipeline's outputs, as rows of `OUTPUTS`."""
+def expected(pipeline: "Pipeline", columns: Columns) -> list[tuple[object, ...]]:
+    """The fitted pipeline's outputs, as rows of `OUTPUTS`, computed in float64 as the SQL is
+    (scikit-learn would keep float32 numbers float32 through the feature pipeline)."""
+    frame = model_frame(columns, CONTRACT)
+    numbers = [item.name for item in CONTRACT.numbers]
+    frame[numbers] = frame[numbers].astype(np.float64)
 {%- if classification %}
-    labels = [LABELS[index] for index in pipeline.predict(features)]
-    probabilities = pipeline.predict_proba(features)
+    labels = [CONTRACT.labels[index] for index in pipeline.predict(frame)]
+    probabilities = pipeline.predict_proba(frame)
     return [(label, *row) for label, row in zip(labels, probabilities.tolist(), strict=True)]
 {%- else %}
-    return [(value,) for value in pipeline.predict(features).tolist()]
+    return [(value,) for value in pipeline.predict(frame).tolist()]
 {%- endif %}
+
+
+SQL_VALUES = {"number": float, "integer": int, "boolean": bool}
+"""A float32 block value as its kind's SQL value."""
+
+
+def values(columns: Columns) -> list[list[object]]:
+    """The rows of `columns` as SQL values, in contract order (NULL where missing)."""
+    rows = []
+    for numbers, categories in zip(
+        columns.numbers.tolist(), columns.categories.tolist(), strict=True
+    ):
+        by_name: dict[str, object] = {}
+        for item, number in zip(CONTRACT.numbers, numbers, strict=True):
+            by_name[item.name] = None if np.isnan(number) else SQL_VALUES[item.kind](number)
+        for item, level in zip(CONTRACT.categories, categories, strict=True):
+            by_name[item.name] = None if level == MISSING_LEVEL else level
+        rows.append([by_name[item.name] for item in CONTRACT.inputs])
+    return rows
 
 
 def difference(
@@ -337,14 +447,12 @@ def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
     """Score the held-out rows with the DuckDB migration in memory; refuse above `TOLERANCE`."""
     import duckdb
 
-    held_out = split(load_dataset())[1]
-    features = held_out.features.astype(np.float64)
+    held_out = split(load_dataset(Settings().training_data))[1]
     connection = duckdb.connect()
     try:
         create_input_table(connection)
         connection.executemany(
-            f"INSERT INTO {INPUT_TABLE} VALUES ({', '.join('?' * (len(FEATURE_NAMES) + 1))})",
-            [[index, *row] for index, row in enumerate(features.tolist())],
+            INSERT, [[index, *row] for index, row in enumerate(values(held_out.columns))]
         )
         connection.execute(migration.up)
         actual = connection.execute(
@@ -352,7 +460,7 @@ def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
         ).fetchall()
     finally:
         connection.close()
-    largest = difference(expected(pipeline, features), actual)
+    largest = difference(expected(pipeline, held_out.columns), actual)
     if largest > TOLERANCE:
         raise CompileError(
             f"the SQL differs from the fitted pipeline by {largest:.2e} on held-out data"
@@ -362,10 +470,11 @@ def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
 
 
 def create_input_table(connection: "SupportsExecute") -> None:
-    """The input table as the sample data and the tests use it: `id` and the features."""
-    columns = ", ".join(f"{name} FLOAT8" for name in FEATURE_NAMES)
+    """The input table as the sample data and the tests use it: `id` and the inputs, each
+    typed by its kind (FLOAT8, BIGINT, BOOLEAN or TEXT)."""
     connection.execute(
-        f"CREATE TABLE IF NOT EXISTS {INPUT_TABLE} (id BIGINT PRIMARY KEY, {columns})"
+        f"CREATE TABLE IF NOT EXISTS {INPUT_TABLE}"
+        f" (id BIGINT PRIMARY KEY, {declarations(CONTRACT)})"
     )
 
 
@@ -373,6 +482,11 @@ def compile_model(model_dir: Path, migrations_dir: Path, *, trigger: bool = Fals
     """Compile the model at `model_dir`, check it, and write its migrations; returns their paths."""
     pipeline = load_pipeline(model_dir)
     _, metadata = load_metadata(model_dir)
+    if not metadata.takes(CONTRACT):
+        raise CompileError(
+            f"model {metadata.version} was trained on other inputs than features.yaml"
+            " describes: train again"
+        )
     ranges = accepted_ranges(pipeline, metadata)
     compiled = migrations(parse(pipeline), metadata.version, ranges, trigger=trigger)
     check_parity(pipeline, compiled[0])

@@ -2,7 +2,8 @@
 {%- set legal = cookiecutter.legal_review == "yes" -%}
 """Where the entities to score are read from and their predictions are written to.
 
-A store holds three tables: the entities (an entity id column and one column per feature),
+A store holds three tables: the entities (an entity id column and one column per input of
+features.yaml, typed by its kind: `ENTITY_TYPES`),
 the predictions (one row per entity, upserted, so a rerun replaces instead of duplicating)
 and the rejects (entities that could not be scored, with the reason). DuckDB is the embedded
 default; PostgreSQL is the production store, written with COPY into a staging table and one
@@ -24,8 +25,25 @@ import psycopg
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from .contract import MISSING_LEVEL, Columns, Contract, Input
+
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
 """A table or column name, optionally schema-qualified: the only names put into SQL text."""
+ENTITY_TYPES = {
+    "number": "DOUBLE PRECISION",
+    "integer": "BIGINT",
+    "boolean": "BOOLEAN",
+    "category": "TEXT",
+}
+"""The entities table's column type of each kind of input."""
+ARROW_TYPES = {
+    "number": pa.float64(),
+    "integer": pa.int64(),
+    "boolean": pa.bool_(),
+    "category": pa.string(),
+}
+PYTHON_TYPES: dict[str, type] = {"number": float, "integer": int, "boolean": bool}
+"""A value of the model's float32 block as its kind's Python value."""
 
 
 class StoreError(Exception):
@@ -54,10 +72,13 @@ class Pending:
     """A batch of entities that have no current prediction yet, as read from the source."""
 
     entity_ids: list[str]
-    features: npt.NDArray[np.float64]
-    """One row per entity, one column per feature; NaN where the source holds NULL or NaN."""
+    numbers: npt.NDArray[np.float64]
+    """One row per entity, one column per number, integer and boolean input (model order);
+    NaN where the source holds NULL or NaN."""
+    categories: npt.NDArray[np.object_]
+    """One row per entity, one column per category input; None where the source holds NULL."""
     missing: list[str]
-    """Per entity, the features whose value is NULL (comma separated, empty when none)."""
+    """Per entity, the inputs whose value is NULL (comma separated, empty when none)."""
     copies: list[int]
     """Per entity, how many source rows carry its id (more than one is an error)."""
 
@@ -119,7 +140,7 @@ class Store(Protocol):
         """Create the predictions and rejects tables unless they exist."""
 
     def pending(
-        self, feature_names: Sequence[str], model_version: str, batch_size: int, *, rescore: bool
+        self, contract: Contract, model_version: str, batch_size: int, *, rescore: bool
     ) -> Iterator[Pending]:
         """The entities without a current prediction or reject (all of them with `rescore`)."""
 
@@ -127,10 +148,7 @@ class Store(Protocol):
         """Upsert one batch's predictions and rejects in one transaction."""
 
     def load_entities(
-        self,
-        feature_names: Sequence[str],
-        entity_ids: Sequence[str],
-        features: npt.NDArray[np.float64],
+        self, contract: Contract, entity_ids: Sequence[str], columns: Columns
     ) -> None:
         """Replace the entities table with these rows (the sample data, tests, benchmarks)."""
 
@@ -267,17 +285,21 @@ class SqlStore:
             ]
         ]
 
-    def pending_query(self, feature_names: Sequence[str], *, rescore: bool) -> str:
-        names = [quoted(name) for name in feature_names]
+    def pending_query(self, contract: Contract, *, rescore: bool) -> str:
+        """The pending entities' id, NULL inputs, copies, then their inputs in model order."""
+        names = [quoted(item.name) for item in contract.inputs]
+        model_order = [*contract.numbers, *contract.categories]
         return self.sql(
             PENDING + ("" if rescore else NOT_CURRENT),
-            features=", ".join(names),
+            features=", ".join(quoted(item.name) for item in model_order),
             missing=", ".join(f"CASE WHEN e.{n} IS NULL THEN '{n[1:-1]}' END" for n in names),
-            casts=", ".join(f"CAST(e.{n} AS DOUBLE PRECISION) AS {n}" for n in names),
+            casts=", ".join(f"{read_as(item)} AS {quoted(item.name)}" for item in model_order),
         )
 
-    def entities_statements(self, feature_names: Sequence[str]) -> list[str]:
-        columns = ", ".join(f"{quoted(name)} DOUBLE PRECISION" for name in feature_names)
+    def entities_statements(self, contract: Contract) -> list[str]:
+        columns = ", ".join(
+            f"{quoted(item.name)} {ENTITY_TYPES[item.kind]}" for item in contract.inputs
+        )
         create = "CREATE TABLE {entities} ({entity_id} TEXT PRIMARY KEY, {features})"
         return [self.sql("DROP TABLE IF EXISTS {entities}"), self.sql(create, features=columns)]
 
@@ -310,15 +332,53 @@ class SqlStore:
         )
 
 
-def pending_batch(columns: Sequence[Any], rows: int) -> Pending:
-    """A `Pending` from the query's columns: id, missing, copies, then the features."""
-    entity_ids, missing, copies, *features = columns
+def read_as(item: Input) -> str:
+    """An entity column as the job reads it: a float (the model's float32 block), or text."""
+    column = f"e.{quoted(item.name)}"
+    if item.kind == "category":
+        return f"CAST({column} AS TEXT)"
+    if item.kind == "boolean":
+        # PostgreSQL casts a BOOLEAN to an INTEGER, not to a float.
+        return f"CAST(CAST({column} AS INTEGER) AS DOUBLE PRECISION)"
+    return f"CAST({column} AS DOUBLE PRECISION)"
+
+
+def pending_batch(contract: Contract, columns: Sequence[Any], rows: int) -> Pending:
+    """A `Pending` from the query's columns: id, missing, copies, then the inputs in model
+    order (the numbers, then the categories)."""
+    entity_ids, missing, copies, *values = columns
+    width = len(contract.numbers)
+    numbers = np.empty((rows, width), dtype=np.float64)
+    for index, column in enumerate(values[:width]):
+        # NULL arrives as None (PostgreSQL) or NaN (DuckDB): both are NaN here.
+        numbers[:, index] = np.asarray(column, dtype=object).astype(np.float64)
+    categories = np.empty((rows, len(contract.categories)), dtype=object)
+    for index, column in enumerate(values[width:]):
+        categories[:, index] = list(column)
     return Pending(
         entity_ids=list(entity_ids),
-        features=np.column_stack(features).astype(np.float64).reshape(rows, len(features)),
+        numbers=numbers,
+        categories=categories,
         missing=list(missing),
         copies=[int(count) for count in copies],
     )
+
+
+def entity_values(contract: Contract, columns: Columns) -> dict[str, list[Any]]:
+    """Rows as the entities table holds them, column by column in contract order: each
+    input's kind of value, None where it is missing."""
+    values: dict[str, list[Any]] = {}
+    for index, item in enumerate(contract.numbers):
+        values[item.name] = [
+            None if np.isnan(value) else PYTHON_TYPES[item.kind](value)
+            for value in columns.numbers[:, index].tolist()
+        ]
+    for index, item in enumerate(contract.categories):
+        values[item.name] = [
+            None if level == MISSING_LEVEL else level
+            for level in columns.categories[:, index].tolist()
+        ]
+    return {item.name: values[item.name] for item in contract.inputs}
 
 
 def completeness(counts: Sequence[Any], missing: list[Any], rejects: list[Any]) -> Completeness:
@@ -351,13 +411,13 @@ def prediction_columns(scored: Scored) -> dict[str, list[Any]]:
     }
 
 
-def entity_table(
-    feature_names: Sequence[str], entity_ids: Sequence[str], features: npt.NDArray[np.float64]
-) -> pa.Table:
-    """Entities as an Arrow table: the entity id, then one column per feature."""
-    columns = {"entity_id": pa.array(entity_ids, pa.string())}
-    columns |= {name: pa.array(features[:, i]) for i, name in enumerate(feature_names)}
-    return pa.table(columns)
+def entity_table(contract: Contract, entity_ids: Sequence[str], columns: Columns) -> pa.Table:
+    """Entities as an Arrow table: the entity id, then one column per input."""
+    table = {"entity_id": pa.array(entity_ids, pa.string())}
+    kinds = {item.name: item.kind for item in contract.inputs}
+    for name, values in entity_values(contract, columns).items():
+        table[name] = pa.array(values, ARROW_TYPES[kinds[name]])
+    return pa.table(table)
 
 
 def reject_columns(rejected: Rejected) -> dict[str, list[Any]]:
@@ -386,16 +446,16 @@ class DuckDBStore(SqlStore):
             self.connection.execute(statement)
 
     def pending(
-        self, feature_names: Sequence[str], model_version: str, batch_size: int, *, rescore: bool
+        self, contract: Contract, model_version: str, batch_size: int, *, rescore: bool
     ) -> Iterator[Pending]:
-        query = self.pending_query(feature_names, rescore=rescore)
+        query = self.pending_query(contract, rescore=rescore)
         params = None if rescore else {"version": model_version}
         # A second connection reads while the first one writes each batch.
         reader = self.connection.cursor()
         try:
             for batch in reader.sql(query, params=params).to_arrow_reader(batch_size):
                 columns = [column.to_numpy(zero_copy_only=False) for column in batch.columns]
-                yield pending_batch(columns, batch.num_rows)
+                yield pending_batch(contract, columns, batch.num_rows)
         finally:
             reader.close()
 
@@ -416,16 +476,13 @@ class DuckDBStore(SqlStore):
             connection.unregister("staged_rejects")
 
     def load_entities(
-        self,
-        feature_names: Sequence[str],
-        entity_ids: Sequence[str],
-        features: npt.NDArray[np.float64],
+        self, contract: Contract, entity_ids: Sequence[str], columns: Columns
     ) -> None:
-        entities = entity_table(feature_names, entity_ids, features)
+        entities = entity_table(contract, entity_ids, columns)
         connection = self.connection
         connection.begin()
         try:
-            for statement in self.entities_statements(feature_names):
+            for statement in self.entities_statements(contract):
                 connection.execute(statement)
             connection.register("staged_entities", entities)
             connection.execute(self.sql("INSERT INTO {entities} SELECT * FROM staged_entities"))
@@ -446,6 +503,10 @@ class DuckDBStore(SqlStore):
 
     def close(self) -> None:
         self.connection.close()
+
+
+COPY_TYPES = {"number": "float8", "integer": "int8", "boolean": "bool", "category": "text"}
+"""The binary COPY type of each kind of input."""
 
 
 class PostgresStore(SqlStore):
@@ -477,9 +538,9 @@ class PostgresStore(SqlStore):
                 )
 
     def pending(
-        self, feature_names: Sequence[str], model_version: str, batch_size: int, *, rescore: bool
+        self, contract: Contract, model_version: str, batch_size: int, *, rescore: bool
     ) -> Iterator[Pending]:
-        query = self.pending_query(feature_names, rescore=rescore)
+        query = self.pending_query(contract, rescore=rescore)
         params = None if rescore else {"version": model_version}
         # A second connection streams the rows (a server-side cursor, binary: no parsing of
         # numbers as text) while the first one writes.
@@ -490,7 +551,7 @@ class PostgresStore(SqlStore):
             cursor.itersize = batch_size
             cursor.execute(query, params)
             while rows := cursor.fetchmany(batch_size):
-                yield pending_batch(list(zip(*rows, strict=True)), len(rows))
+                yield pending_batch(contract, list(zip(*rows, strict=True)), len(rows))
 
     def save(self, scored: Scored, rejected: Rejected) -> None:
         with self.connection.transaction(), self.connection.cursor() as cursor:
@@ -506,20 +567,19 @@ class PostgresStore(SqlStore):
                 cursor.execute(statement)
 
     def load_entities(
-        self,
-        feature_names: Sequence[str],
-        entity_ids: Sequence[str],
-        features: npt.NDArray[np.float64],
+        self, contract: Contract, entity_ids: Sequence[str], columns: Columns
     ) -> None:
-        names = ", ".join([quoted(self.tables.entity_id), *map(quoted, feature_names)])
+        inputs = [quoted(item.name) for item in contract.inputs]
+        names = ", ".join([quoted(self.tables.entity_id), *inputs])
+        values = entity_values(contract, columns).values()
         with self.connection.transaction(), self.connection.cursor() as cursor:
-            for statement in self.entities_statements(feature_names):
+            for statement in self.entities_statements(contract):
                 cursor.execute(statement)
             copy_sql = self.sql("COPY {entities} ({names}) FROM STDIN (FORMAT BINARY)", names=names)
             with cursor.copy(copy_sql) as copy:
-                copy.set_types(["text", *["float8"] * len(feature_names)])
-                for entity_id, row in zip(entity_ids, features.tolist(), strict=True):
-                    copy.write_row((entity_id, *row))
+                copy.set_types(["text", *(COPY_TYPES[item.kind] for item in contract.inputs)])
+                for row in zip(entity_ids, *values, strict=True):
+                    copy.write_row(row)
 
     def check(self, model_version: str, show: int) -> Completeness:
         self.require_entities()
@@ -584,13 +644,10 @@ class ParquetStore(DuckDBStore):
             temporary.replace(self.file(table))
 
     def load_entities(
-        self,
-        feature_names: Sequence[str],
-        entity_ids: Sequence[str],
-        features: npt.NDArray[np.float64],
+        self, contract: Contract, entity_ids: Sequence[str], columns: Columns
     ) -> None:
         temporary = self.directory / f".{self.tables.entities}.parquet.tmp"
-        pq.write_table(entity_table(feature_names, entity_ids, features), temporary)
+        pq.write_table(entity_table(contract, entity_ids, columns), temporary)
         temporary.replace(self.file(self.tables.entities))
 
     def check(self, model_version: str, show: int) -> Completeness:
