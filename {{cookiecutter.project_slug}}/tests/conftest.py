@@ -1,6 +1,8 @@
 {%- set legal = cookiecutter.legal_review == "yes" -%}
 """Fixtures shared by the test modules: one model, trained once per session."""
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,30 @@ from {{ cookiecutter.__package_name }}.data import Dataset, load_dataset, split
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.train import train
+
+from contract_testing import synthetic_table
+
+TRAINING_DATA_SETTING = "{{ cookiecutter.__package_name | upper }}_TRAINING_DATA"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def training_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
+    """The project's training data, or where it is not on this machine (a fresh clone in
+    CI), a table drawn from features.yaml in its place: the suite checks the code, and needs
+    no user data. Set for the whole session, so every `Settings()` reads the same."""
+    configured = Settings().training_data
+    if configured is None or configured.exists():
+        yield configured
+        return
+    path = tmp_path_factory.mktemp("data") / "synthetic.parquet"
+    synthetic_table(rows=400).to_parquet(path)
+    previous = os.environ.get(TRAINING_DATA_SETTING)
+    os.environ[TRAINING_DATA_SETTING] = str(path)
+    yield path
+    if previous is None:
+        del os.environ[TRAINING_DATA_SETTING]
+    else:
+        os.environ[TRAINING_DATA_SETTING] = previous
 
 
 @pytest.fixture(scope="session")

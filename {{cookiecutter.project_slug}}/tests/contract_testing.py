@@ -4,6 +4,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from hypothesis import strategies as st
 
 from {{ cookiecutter.__package_name }}.contract import MISSING_LEVEL, Columns, Contract, Input, load_contract
@@ -62,3 +63,34 @@ def first(kind: str, contract: Contract = CONTRACT) -> Input | None:
 def first_name(*kinds: str, contract: Contract = CONTRACT) -> str:
     """The name of the first input of the first of `kinds` the contract has."""
     return next(item.name for kind in kinds for item in contract.inputs if item.kind == kind)
+
+
+def synthetic_table(rows: int, contract: Contract = CONTRACT, seed: int = 7) -> pd.DataFrame:
+    """A training table drawn from the contract, its target learnable from the first input:
+    what the tests train on where the project's own table is not at hand (a fresh clone)."""
+    generator = np.random.default_rng(seed)
+    table: dict[str, Any] = {}
+    for item in contract.inputs:
+        low = item.min if item.min is not None else 0.0
+        high = item.max if item.max is not None and item.max > low else low + 1.0
+        if item.kind == "category":
+            values: Any = generator.choice(list(item.levels or ("",)), rows).astype(object)
+        elif item.kind == "boolean":
+            values = generator.integers(0, 2, rows).astype(bool).astype(object)
+        elif item.kind == "integer":
+            values = generator.integers(math.ceil(low), math.floor(high) + 1, rows).astype(object)
+        else:
+            values = generator.uniform(low, high, rows).astype(object)
+        if item.nullable:
+            values[generator.random(rows) < 0.05] = None
+        table[item.column] = values
+    frame = pd.DataFrame(table)
+    first = contract.inputs[0]
+    signal = frame[first.column].astype("string").fillna("").rank(method="dense").to_numpy()
+    signal = (signal - signal.min()) / max(float(np.ptp(signal)), 1.0)
+    if contract.labels:
+        classes = np.minimum((signal * len(contract.labels)).astype(int), len(contract.labels) - 1)
+        frame[contract.target.column] = np.asarray(contract.labels, dtype=object)[classes]
+    else:
+        frame[contract.target.column] = signal * 100 + generator.normal(0, 1, rows)
+    return frame
