@@ -21,7 +21,7 @@ FLOAT32_MAX = 3.4028234663852886e38
 
 Float32 = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
 """A finite number that float32 holds (an integer is a number too; a boolean is not)."""
-Integer = Annotated[int, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+Integer = Annotated[int, Strict(), Field(ge=-int(FLOAT32_MAX), le=int(FLOAT32_MAX))]
 Boolean = Annotated[bool, Strict()]
 Category = Annotated[str, Strict()]
 KIND_TYPES: dict[str, Any] = {
