@@ -154,7 +154,7 @@ def main() -> None:
     warm = run_worker("warm", args.repeat)
 
     def median(key: str, runs: list[dict[str, Any]]) -> float:
-        return statistics.median(run[key] for run in runs)
+        return float(statistics.median(run[key] for run in runs))
 
     print(f"cold start, median of {len(cold)} fresh processes:")
     print(f"  import the function        {ms(median('import_s', cold))}   (target < 500 ms)")
