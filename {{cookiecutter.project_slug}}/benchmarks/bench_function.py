@@ -6,11 +6,13 @@ Each figure comes from fresh Python processes, as a new Lambda execution environ
   `import sklearn` alone, which serving never does;
 - first invoke: the first event an execution environment answers (settings, model load, score);
 - warm invoke: the sample API Gateway event through the whole handler (routing, validation,
-  logging, metrics), next to the raw model predicting the same row (`Predictor.predict_array`);
+  logging, metrics), next to the raw model scoring the same row (`Predictor.score`);
 - package size: the deployment zip when `make package` built one, else the installed runtime
   dependencies and the model (what the image adds to the Lambda base image).
 
     make bench                                # or: python benchmarks/bench_function.py --help
+
+The sample event is events/predict.json, which `make` writes from features.yaml.
 
 Targets: cold import under 0.5 s, package under 150 MB (Lambda's limit is 250 MB unzipped).
 """
@@ -60,11 +62,12 @@ def worker(mode: str, repeat: int) -> dict[str, Any]:
     if mode == "warm":
         from {{ cookiecutter.__package_name }}.function import FunctionSettings
         from {{ cookiecutter.__package_name }}.predictor import Predictor
+        from {{ cookiecutter.__package_name }}.schema import Features
 
         predictor = Predictor.from_settings(FunctionSettings())
-        row = np.array([list(json.loads(event["body"]).values())], dtype=np.float32)
+        columns = predictor.columns_of([Features.model_validate_json(event["body"])])
         figures["handler_s"] = timings(lambda: handler(event, LocalContext()), repeat)
-        figures["model_s"] = timings(lambda: predictor.predict_array(row), repeat)
+        figures["model_s"] = timings(lambda: predictor.score(columns), repeat)
     return figures
 
 
@@ -151,7 +154,7 @@ def main() -> None:
     warm = run_worker("warm", args.repeat)
 
     def median(key: str, runs: list[dict[str, Any]]) -> float:
-        return statistics.median(run[key] for run in runs)
+        return float(statistics.median(run[key] for run in runs))
 
     print(f"cold start, median of {len(cold)} fresh processes:")
     print(f"  import the function        {ms(median('import_s', cold))}   (target < 500 ms)")

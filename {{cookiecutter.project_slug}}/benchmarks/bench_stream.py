@@ -24,13 +24,14 @@ import numpy as np
 from {{ package }}.broker import create_broker, declare_topics, publish, subscribe
 from {{ package }}.consumer import Consumer, ScoredEvent, StreamSettings, parse
 from {{ package }}.data import load_dataset
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
-from {{ package }}.schema import Prediction
+from {{ package }}.schema import Features, Prediction
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-# The tests' helper that removes the benchmark's topics afterwards.
+# The tests' helpers that remove the benchmark's topics afterwards, and turn the training
+# data into request rows (the inputs of features.yaml).
 from broker_testing import remove_topics
+from contract_testing import complete_rows
 
 EVENTS = 5000
 ROUNDS = 3
@@ -50,16 +51,19 @@ class Unscored(Consumer):
         return {self.settings.output_topic: [a.model_dump_json().encode() for a in answers]}
 
 
-def events() -> list[bytes]:
-    rows = load_dataset().features
+def events(rows: Sequence[Mapping[str, object]]) -> list[bytes]:
+    """EVENTS events, cycling through `rows`."""
     return [
-        json.dumps({"id": str(i), "features": dict(zip(FEATURE_NAMES, row, strict=True))}).encode()
-        for i, row in zip(range(EVENTS), itertools.cycle(rows.tolist()), strict=False)
+        json.dumps({"id": str(i), "features": row}).encode()
+        for i, row in zip(range(EVENTS), itertools.cycle(rows), strict=False)
     ]
 
 
 async def measure(
-    name: str, settings: StreamSettings, handler: Callable[[StreamSettings], Handler]
+    name: str,
+    settings: StreamSettings,
+    handler: Callable[[StreamSettings], Handler],
+    backlog: Sequence[bytes],
 ) -> dict[str, float]:
     """Publish the backlog, consume it with `handler`, and time each event's prediction."""
     suffix = uuid.uuid4().hex[:8]
@@ -106,7 +110,6 @@ async def measure(
     await declare_topics(consumer, [settings.output_topic, settings.dead_letter_topic])
     await observer.start()
     try:
-        backlog = events()
         started = time.perf_counter()
         for first in range(0, EVENTS, 500):
             now = time.perf_counter()
@@ -136,7 +139,9 @@ async def measure(
 async def main() -> None:
     settings = StreamSettings(max_batch_size=100)
     predictor = Predictor.from_settings(settings)
-    constant = predictor.predict_array(load_dataset().features[:1])[0]
+    rows = complete_rows(load_dataset(settings.training_data), EVENTS)
+    (constant,) = predictor.predict([Features.model_validate(rows[0])])
+    backlog = events(rows)
     print(f"{EVENTS} events through {settings.broker_url}, model {predictor.model_version}")
     variants: dict[str, Callable[[StreamSettings], Handler]] = {
         "scoring": lambda s: Consumer(predictor, s).handle,
@@ -146,11 +151,13 @@ async def main() -> None:
     # Alternating rounds, in swapped order each time: a drifting machine affects both alike.
     for round_ in range(ROUNDS):
         for name in sorted(variants, reverse=round_ % 2 == 1):
-            rates[name].append((await measure(name, settings, variants[name]))["per_second"])
+            result = await measure(name, settings, variants[name], backlog)
+            rates[name].append(result["per_second"])
     await measure(
         "one at a time",
         settings.model_copy(update={"max_batch_size": 1}),
         lambda s: Consumer(predictor, s).handle,
+        backlog,
     )
     scored, unscored = (float(np.median(rates[name])) for name in variants)
     print(f"medians of {ROUNDS} rounds: scoring {scored:,.0f}, no scoring {unscored:,.0f} msg/s")

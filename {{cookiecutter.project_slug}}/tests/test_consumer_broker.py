@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,15 +27,17 @@ from {{ package }}.consumer import (
     build_consumer,
 )
 from {{ package }}.data import Dataset
-from {{ package }}.features import FEATURE_NAMES
 from {{ package }}.predictor import Predictor
 
 from broker_testing import KILL_TEST_SETTINGS, listen, remove_topics
+from contract_testing import CONTRACT, complete_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 ENV_PREFIX = "{{ package | upper }}_"
 
 TIMEOUT_S = 60
+FIRST = CONTRACT.inputs[0].name
+"""The input the malformed events leave out."""
 
 
 def broker_address(url: str) -> tuple[str, int]:
@@ -108,11 +109,11 @@ async def results(settings: StreamSettings) -> AsyncIterator[tuple[Broker, Resul
 def events(held_out: Dataset, count: int) -> list[bytes]:
     """`count` events with ids `0`...; every tenth one malformed."""
     payloads = []
+    rows = complete_rows(held_out, count)
     for i in range(count):
-        row = held_out.features[i % len(held_out.features)]
-        features: dict[str, Any] = dict(zip(FEATURE_NAMES, row.tolist(), strict=True))
+        features = dict(rows[i % len(rows)])
         if i % 10 == 9:
-            features.pop(FEATURE_NAMES[0])
+            features.pop(FIRST)
         payloads.append(json.dumps({"id": str(i), "features": features}).encode())
     return payloads
 
@@ -135,7 +136,7 @@ async def test_scores_events_and_dead_letters_malformed_ones(
     assert sorted(int(p.event_id) for p in seen.predictions) == scored
     assert {p.model_version for p in seen.predictions} == {predictor.model_version}
     assert sorted(d.event_id or "" for d in seen.dead_letters) == ["19", "29", "39", "49", "9"]
-    assert all(f"features.{FEATURE_NAMES[0]}: Field required" in d.error for d in seen.dead_letters)
+    assert all(f"features.{FIRST}: Field required" in d.error for d in seen.dead_letters)
     assert all(json.loads(d.payload)["id"] == d.event_id for d in seen.dead_letters)
 
 

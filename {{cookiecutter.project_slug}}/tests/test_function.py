@@ -2,6 +2,7 @@
 
 import base64
 import json
+import math
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from {{ cookiecutter.__package_name }}.contract import Input
 from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.function import (
     FunctionSettings,
     configured,
@@ -21,10 +22,13 @@ from {{ cookiecutter.__package_name }}.function import (
     handler,
     respond,
 )
-from {{ cookiecutter.__package_name }}.invoke import LocalContext
+from {{ cookiecutter.__package_name }}.invoke import LocalContext, write_sample
+from {{ cookiecutter.__package_name }}.invoke import http_event as gateway_event
 from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.schema import Features
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
+from contract_testing import CONTRACT, complete_rows, rows, valid_row
+
 MODEL_DIR = "{{ cookiecutter.__package_name | upper }}_MODEL_DIR"
 MAX_BATCH_SIZE = 10
 MAX_BODY_BYTES = 64 * 1024
@@ -35,18 +39,14 @@ Call = Callable[[dict[str, Any]], tuple[int, Any]]
 def http_event(
     body: Any = None, *, path: str = "/predict", raw: str | None = None
 ) -> dict[str, Any]:
-    """events/predict.json, the event API Gateway sends, with another path and body."""
-    event: dict[str, Any] = json.loads((EVENTS / "predict.json").read_text(encoding="utf-8"))
-    text = json.dumps(body) if raw is None else raw
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
-    event["headers"]["content-length"] = str(len(text.encode()))
-    event["body"] = text
-    return event
+    """The event API Gateway sends for `POST path` with `body` as JSON (or the `raw` text)."""
+    return gateway_event(json.dumps(body) if raw is None else raw, path)
 
 
-def row(held_out: Dataset, index: int = 0) -> dict[str, float]:
-    return dict(zip(FEATURE_NAMES, held_out.features[index].tolist(), strict=True))
+def expected(predictor: Predictor, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the model answers for these rows, as JSON."""
+    predictions = predictor.predict([Features.model_validate(body) for body in bodies])
+    return [prediction.model_dump(mode="json") for prediction in predictions]
 
 
 @pytest.fixture
@@ -70,7 +70,8 @@ def test_the_sample_event_is_answered_by_the_lambda_handler(
     monkeypatch.chdir(tmp_path)  # anything the function writes stays in the test's directory
     monkeypatch.setenv(MODEL_DIR, str(model_dir))
     configured.cache_clear()
-    event = json.loads((EVENTS / "predict.json").read_text(encoding="utf-8"))
+    write_sample(tmp_path / "events" / "predict.json")
+    event = json.loads((tmp_path / "events" / "predict.json").read_text(encoding="utf-8"))
     try:
         response = handler(event, LocalContext())
     finally:
@@ -84,14 +85,26 @@ def test_the_sample_event_is_answered_by_the_lambda_handler(
 def test_predict_answers_what_the_model_predicts(
     call: Call, predictor: Predictor, held_out: Dataset
 ) -> None:
-    status, body = call(http_event(row(held_out)))
+    row = valid_row(held_out)
+    status, body = call(http_event(row))
     assert status == 200
-    (expected,) = predictor.predict_array(held_out.features[:1])
-    assert body == expected.model_dump(mode="json")
+    assert [body] == expected(predictor, [row])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(row=rows())
+def test_every_row_the_contract_allows_is_answered(
+    call: Call, predictor: Predictor, row: dict[str, Any]
+) -> None:
+    status, body = call(http_event(row))
+    assert status == 200, body
+    assert [body] == expected(predictor, [row])
 
 
 def test_a_base64_encoded_body_is_decoded(call: Call, held_out: Dataset) -> None:
-    event = http_event(row(held_out))
+    event = http_event(valid_row(held_out))
     event["body"] = base64.b64encode(event["body"].encode()).decode()
     event["isBase64Encoded"] = True
     status, _ = call(event)
@@ -101,23 +114,63 @@ def test_a_base64_encoded_body_is_decoded(call: Call, held_out: Dataset) -> None
 def test_predict_batch_answers_in_order(
     call: Call, predictor: Predictor, held_out: Dataset
 ) -> None:
-    rows = [row(held_out, i) for i in range(5)]
-    status, body = call(http_event(rows, path="/predict/batch"))
+    bodies = complete_rows(held_out, 5)
+    status, body = call(http_event(bodies, path="/predict/batch"))
     assert status == 200
-    expected = predictor.predict_array(held_out.features[:5])
-    assert body == [prediction.model_dump(mode="json") for prediction in expected]
+    assert body == expected(predictor, bodies)
 
 
-@pytest.mark.parametrize(
-    ("change", "field", "error_type"),
-    [
-        (lambda r: r.pop(FEATURE_NAMES[0]), FEATURE_NAMES[0], "missing"),
-        (lambda r: r.update(unknown=1.0), "unknown", "extra_forbidden"),
-        (lambda r: r.update({FEATURE_NAMES[0]: "abc"}), FEATURE_NAMES[0], "float_parsing"),
-        (lambda r: r.update({FEATURE_NAMES[0]: 1e39}), FEATURE_NAMES[0], "less_than_equal"),
-    ],
-    ids=["missing", "unknown", "not-a-number", "beyond-float32"],
-)
+FIRST = CONTRACT.inputs[0]
+WRONG_TYPE: dict[str, tuple[Any, str]] = {
+    "number": ("abc", "float_type"),
+    "integer": ("abc", "int_type"),
+    "boolean": ("yes", "bool_type"),
+    "category": (12.5, "string_type"),
+}
+"""A value of another type than each kind, and the error it gets (types are strict)."""
+NULL_TYPE = {
+    "number": "float_type",
+    "integer": "int_type",
+    "boolean": "bool_type",
+    "category": "string_type",
+}
+"""The error null gets where an input is not nullable."""
+NAMES = [item.name for item in CONTRACT.inputs]
+NUMBERS = [item for item in CONTRACT.inputs if item.kind in ("number", "integer")]
+
+
+def bad_fields() -> list[Any]:
+    """Changes to a valid row, the field each one breaks and the error type it gets."""
+    wrong, wrong_type = WRONG_TYPE[FIRST.kind]
+    changes = [
+        pytest.param(lambda r: r.pop(FIRST.name), FIRST.name, "missing", id="missing"),
+        pytest.param(lambda r: r.update(unknown=1.0), "unknown", "extra_forbidden", id="unknown"),
+        pytest.param(
+            lambda r: r.update({FIRST.name: wrong}), FIRST.name, wrong_type, id="wrong-type"
+        ),
+    ]
+    changes += [
+        pytest.param(
+            lambda r, name=item.name: r.update({name: 1e39}),
+            item.name,
+            "less_than_equal",
+            id=f"beyond-float32-{item.name}",
+        )
+        for item in NUMBERS[:1]
+    ]
+    changes += [
+        pytest.param(
+            lambda r, name=item.name: r.update({name: None}),
+            item.name,
+            NULL_TYPE[item.kind],
+            id=f"null-{item.name}",
+        )
+        for item in [item for item in CONTRACT.inputs if not item.nullable][:1]
+    ]
+    return changes
+
+
+@pytest.mark.parametrize(("change", "field", "error_type"), bad_fields())
 def test_a_bad_field_gets_a_422_naming_it(
     call: Call,
     held_out: Dataset,
@@ -125,7 +178,7 @@ def test_a_bad_field_gets_a_422_naming_it(
     field: str,
     error_type: str,
 ) -> None:
-    body = row(held_out)
+    body = valid_row(held_out)
     change(body)
     status, answer = call(http_event(body))
     assert status == 422
@@ -153,20 +206,20 @@ def test_a_body_that_cannot_be_decoded_gets_a_400(call: Call, body: str) -> None
 
 
 def test_a_body_that_is_not_json_gets_a_415(call: Call, held_out: Dataset) -> None:
-    event = http_event(row(held_out))
+    event = http_event(valid_row(held_out))
     event["headers"]["content-type"] = "text/plain"
     status, answer = call(event)
     assert status == 415
     assert answer["detail"][0]["type"] == "unsupported_content_type"
 
 
-def test_nan_and_infinity_get_a_422(call: Call, held_out: Dataset) -> None:
-    text = json.dumps(row(held_out))
-    for value in ("NaN", "Infinity", "-Infinity"):
-        body = text.replace(json.dumps(float(held_out.features[0][0])), value, 1)
-        status, answer = call(http_event(raw=body))
+@pytest.mark.parametrize("item", NUMBERS[:1], ids=lambda item: item.name)
+def test_nan_and_infinity_get_a_422(call: Call, held_out: Dataset, item: Input) -> None:
+    for value in (math.nan, math.inf, -math.inf):
+        # json.dumps writes them as NaN, Infinity and -Infinity, which Python's parser reads.
+        status, answer = call(http_event({**valid_row(held_out), item.name: value}))
         assert status == 422, value
-        assert answer["detail"][0]["loc"][-1] == FEATURE_NAMES[0]
+        assert answer["detail"][0]["loc"][-1] == item.name
 
 
 def test_an_oversized_body_gets_a_413_before_it_is_parsed(call: Call) -> None:
@@ -177,13 +230,13 @@ def test_an_oversized_body_gets_a_413_before_it_is_parsed(call: Call) -> None:
 
 @pytest.mark.parametrize("size", [0, MAX_BATCH_SIZE + 1])
 def test_an_empty_or_oversized_batch_gets_a_422(call: Call, held_out: Dataset, size: int) -> None:
-    rows = [row(held_out)] * size
-    status, _ = call(http_event(rows, path="/predict/batch"))
+    bodies = [valid_row(held_out)] * size
+    status, _ = call(http_event(bodies, path="/predict/batch"))
     assert status == 422
 
 
 def test_an_unknown_route_gets_a_404(call: Call, held_out: Dataset) -> None:
-    status, _ = call(http_event(row(held_out), path="/nowhere"))
+    status, _ = call(http_event(valid_row(held_out), path="/nowhere"))
     assert status == 404
 
 
@@ -194,17 +247,19 @@ values = st.one_of(finite, st.none(), st.text(max_size=5), st.booleans(), st.int
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(body=st.dictionaries(st.sampled_from([*FEATURE_NAMES, "other"]), values))
+@given(body=st.dictionaries(st.sampled_from([*NAMES, "other"]), values))
 def test_no_body_gets_a_5xx(call: Call, body: dict[str, Any]) -> None:
     status, _ = call(http_event(body))
     assert status < 500
 
 
-def test_serving_never_imports_scikit_learn(model_dir: Path, tmp_path: Path) -> None:
+def test_serving_never_imports_scikit_learn(
+    model_dir: Path, tmp_path: Path, held_out: Dataset
+) -> None:
     program = (
         "import json, sys\n"
-        "from {{ cookiecutter.__package_name }}.invoke import invoke\n"
-        f"event = json.loads(open({str(EVENTS / 'predict.json')!r}).read())\n"
+        "from {{ cookiecutter.__package_name }}.invoke import http_event, invoke\n"
+        f"event = http_event({json.dumps(valid_row(held_out))!r})\n"
         "assert invoke(event)['statusCode'] == 200\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
     )

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.invoke import LocalContext
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.scheduled import (
@@ -24,23 +24,29 @@ from {{ cookiecutter.__package_name }}.scheduled import (
     open_storage,
     score_pending,
     to_csv,
+    validate,
     write_sample,
 )
+from {{ cookiecutter.__package_name }}.schema import Features
+
+from contract_testing import CONTRACT, complete_rows, rows
 
 EVENT = Path(__file__).resolve().parents[1] / "events" / "scheduled.json"
 ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"
 ROWS = 8
+NAMES = [item.name for item in CONTRACT.inputs]
+NUMBER = next(item for item in CONTRACT.inputs if item.kind != "category")
+"""An input a word is not a valid value of (a word is a level of a category)."""
 
 
 def input_file(held_out: Dataset) -> bytes:
-    """ROWS valid rows with an id column, a row with a word in it and one with a missing column."""
-    rows: list[dict[str, Any]] = [
-        {"id": f"row-{i}", **dict(zip(FEATURE_NAMES, held_out.features[i].tolist(), strict=True))}
-        for i in range(ROWS)
+    """ROWS valid rows with an id column, a row with a word in it and one with an empty cell."""
+    lines: list[dict[str, Any]] = [
+        {"id": f"row-{i}", **row} for i, row in enumerate(complete_rows(held_out, ROWS))
     ]
-    rows.insert(3, {**rows[0], "id": "word", FEATURE_NAMES[0]: "twelve"})
-    rows.append({**rows[0], "id": "short", FEATURE_NAMES[-1]: None})
-    return to_csv(["id", *FEATURE_NAMES], rows)
+    lines.insert(3, {**lines[0], "id": "word", NUMBER.name: "twelve"})
+    lines.append({**lines[0], "id": "short", NAMES[-1]: None})
+    return to_csv(["id", *NAMES], lines)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -63,7 +69,9 @@ def test_a_file_is_scored_with_bad_rows_rejected(
 {%- else %}
     assert [p["id"] for p in predictions] == scored
 {%- endif %}
-    expected = predictor.predict_array(held_out.features[:ROWS])
+    expected = predictor.predict(
+        [Features.model_validate(row) for row in complete_rows(held_out, ROWS)]
+    )
     for written, prediction in zip(predictions[:ROWS], expected, strict=True):
         flat = flatten(prediction)
         assert written.keys() == {"id", *flat}
@@ -79,7 +87,7 @@ def test_a_file_is_scored_with_bad_rows_rejected(
     assert [(r["line"], r["id"]) for r in rejects] == [("5", "word"), ("11", "short")]
     assert result.scored == ROWS
 {%- endif %}
-    assert FEATURE_NAMES[0] in rejects[0]["error"]
+    assert NUMBER.name in rejects[0]["error"]
     assert result.rejected == len(rejects)
 
 
@@ -102,7 +110,7 @@ def test_a_file_without_valid_rows_gets_an_empty_prediction_file(
     tmp_path: Path, predictor: Predictor
 ) -> None:
     storage = LocalStorage(tmp_path)
-    storage.write("incoming/empty.csv", ("id," + ",".join(FEATURE_NAMES) + "\n").encode())
+    storage.write("incoming/empty.csv", ("id," + ",".join(NAMES) + "\n").encode())
     (result,) = score_pending(storage, predictor)
     assert (result.scored, result.rejected) == (0, 0)
     assert (tmp_path / "predictions" / "empty.csv").read_text() == "id\n"
@@ -143,3 +151,20 @@ def test_the_scheduled_event_runs_the_lambda_handler(
     assert answer["files"] == ["sample.csv"]
     assert (answer["scored"], answer["rejected"]) == (5, 1)
     assert len(read_csv(tmp_path / "data" / "predictions" / "sample.csv")) == 5
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(row=rows())
+def test_a_row_written_as_csv_reads_back_as_the_same_input(row: dict[str, Any]) -> None:
+    (line,) = csv.DictReader(io.StringIO(to_csv(NAMES, [row]).decode()))
+    assert validate(line) == Features.model_validate(row)
+
+
+def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input() -> None:
+    row = dict.fromkeys(NAMES, "")
+    row[NUMBER.name] = "twelve"
+    with pytest.raises(ValueError, match=NUMBER.name) as error:
+        validate(row)
+    assert "\n" not in str(error.value)

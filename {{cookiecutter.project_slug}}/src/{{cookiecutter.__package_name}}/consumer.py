@@ -102,8 +102,8 @@ def score(
 ) -> tuple[list[ScoredEvent], list[DeadLetter]]:
     """Score the events in one model call; the events the model refuses become dead letters
     and the others are scored again without them."""
-    features = predictor.features_of([event.features for event in events])
-    accepted, scores, refused = score_accepted(predictor, features)
+    columns = predictor.columns_of([event.features for event in events])
+    accepted, scores, refused = score_accepted(predictor, columns)
     dead_letters = [
         dead_letter(
             events[position].model_dump_json().encode(),

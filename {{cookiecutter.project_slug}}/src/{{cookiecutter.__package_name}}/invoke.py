@@ -2,9 +2,13 @@
 
     python -m {{ cookiecutter.__package_name }}.invoke events/predict.json
     python -m {{ cookiecutter.__package_name }}.invoke events/scheduled.json
+    python -m {{ cookiecutter.__package_name }}.invoke --write-sample events/predict.json
 
 The event's shape picks the handler: `function.handler` for API Gateway (payload 2.0),
 `scheduled.handler` for an EventBridge `Scheduled Event`. No Docker, no AWS account.
+`--write-sample` writes the `POST /predict` event of the first complete row of the training
+data instead, in the contract's (features.yaml) inputs: `make` rewrites events/predict.json
+that way whenever features.yaml changes.
 """
 
 import argparse
@@ -39,6 +43,71 @@ class LocalContext(LambdaContext):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def http_event(body: str, path: str = "/predict") -> dict[str, Any]:
+    """The event API Gateway (HTTP API, payload format 2.0) sends for `POST path` with a JSON
+    `body`, from an IAM-signed caller."""
+    route = f"POST {path}"
+    return {
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "accept": "application/json",
+            "content-length": str(len(body.encode())),
+            "content-type": "application/json",
+            "host": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+            "user-agent": "python-requests/2.32.3",
+            "x-amz-date": "20261126T020000Z",
+            "x-amzn-trace-id": "Root=1-6745a4c0-0e1f2a3b4c5d6e7f80912345",
+            "x-forwarded-for": "10.0.12.34",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "a1b2c3d4e5",
+            "authorizer": {
+                "iam": {
+                    "accessKey": "ASIAEXAMPLEKEY123456",
+                    "accountId": "123456789012",
+                    "callerId": "AROAEXAMPLEROLEID1234:caller",
+                    "cognitoIdentity": None,
+                    "principalOrgId": None,
+                    "userArn": "arn:aws:sts::123456789012:assumed-role/scoring-caller/caller",
+                    "userId": "AROAEXAMPLEROLEID1234:caller",
+                }
+            },
+            "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "a1b2c3d4e5",
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "10.0.12.34",
+                "userAgent": "python-requests/2.32.3",
+            },
+            "requestId": "CbZ3zhZ0IAMEaRg=",
+            "routeKey": route,
+            "stage": "$default",
+            "time": "26/Nov/2026:02:00:00 +0000",
+            "timeEpoch": 1795658400000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def write_sample(path: Path) -> None:
+    """Write the `POST /predict` event of the training data's first complete row (needs the
+    train extra)."""
+    from .scheduled import sample_rows
+
+    (row,) = sample_rows(1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(http_event(json.dumps(row)), indent=2) + "\n", encoding="utf-8")
+
+
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     """The handler's answer to `event`; the handler module is imported only when needed."""
     context = LocalContext()
@@ -58,7 +127,16 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("event", type=Path, help="a JSON event file (see events/)")
+    parser.add_argument(
+        "--write-sample",
+        action="store_true",
+        help="write the sample POST /predict event to EVENT rather than invoke it",
+    )
     args = parser.parse_args(argv)
+    if args.write_sample:
+        write_sample(args.event)
+        print(f"wrote {args.event}")
+        return
     answer = invoke(json.loads(args.event.read_text(encoding="utf-8")))
     if isinstance(answer.get("body"), str):
         # An HTTP response: show its JSON body as JSON rather than as an escaped string.

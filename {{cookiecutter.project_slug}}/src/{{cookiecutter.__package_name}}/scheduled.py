@@ -4,7 +4,7 @@ Each run reads every `incoming/<name>.csv` under the data URL that has no
 `predictions/<name>.csv` yet, and writes next to it:
 
 - `predictions/<name>.csv`: one line per valid row, in input order: the columns that are not
-  model features (ids, keys) copied through, then the prediction;
+  inputs of features.yaml (ids, keys) copied through, then the prediction;
 - `rejects/<name>.csv`: the rows that failed validation or that the model cannot score, each
   with its line number and the reason.
 
@@ -23,20 +23,22 @@ import argparse
 import csv
 import importlib
 import io
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+import numpy as np
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from .features import FEATURE_NAMES
-from .predictor import Predictor, UnscorableInputError
+from .contract import MISSING_LEVEL, load_contract, parse_text
+from .predictor import Predictor, score_accepted
 from .schema import Features, Prediction
 from .settings import Settings
 
@@ -44,6 +46,7 @@ SERVICE = "{{ cookiecutter.project_slug }}"
 INCOMING = "incoming/"
 PREDICTIONS = "predictions/"
 REJECTS = "rejects/"
+CONTRACT = load_contract()
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=SERVICE, service=SERVICE)
@@ -158,31 +161,44 @@ def flatten(prediction: Prediction) -> dict[str, Any]:
     return columns
 
 
-def validate(row: dict[str, str]) -> Features:
-    """A CSV row as model input: empty cells are missing values, numbers are parsed."""
-    values = {name: row.get(name) or None for name in FEATURE_NAMES if name in row}
-    return Features.model_validate(values)
+def validate(row: Mapping[str, str | None]) -> Features:
+    """A CSV row as model input: each input's cell read as its kind in features.yaml (an
+    empty cell is missing). Raises ValueError naming every problem, on one line."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for item in CONTRACT.inputs:
+        if item.name in row:  # an absent column is reported as missing below
+            try:
+                values[item.name] = parse_text(item, row[item.name])
+            except ValueError as error:
+                problems.append(str(error))
+    try:
+        features = Features.model_validate(values)
+    except ValidationError as error:
+        unparsed = {name for name in row if name not in values}
+        problems.extend(
+            f"{'.'.join(map(str, item['loc'])) or 'row'}: {item['msg']}"
+            for item in error.errors()
+            if not (item["type"] == "missing" and item["loc"][0] in unparsed)
+        )
+    if problems:
+        raise ValueError("; ".join(problems))
+    return features
 
 
 def score_rows(
     predictor: Predictor, rows: list[tuple[int, dict[str, str], Features]]
 ) -> tuple[list[tuple[dict[str, str], Prediction]], list[tuple[int, dict[str, str], str]]]:
-    """Scored rows and unscorable ones: all in one model call, row by row when a row in the
-    batch is so far outside the training range that the model cannot score it."""
-    try:
-        predictions = predictor.predict([features for _, _, features in rows])
-    except UnscorableInputError:
-        scored: list[tuple[dict[str, str], Prediction]] = []
-        unscorable: list[tuple[int, dict[str, str], str]] = []
-        for line, row, features in rows:
-            try:
-                (prediction,) = predictor.predict([features])
-            except UnscorableInputError as error:
-                unscorable.append((line, row, str(error)))
-            else:
-                scored.append((row, prediction))
-        return scored, unscorable
-    return [(row, p) for (_, row, _), p in zip(rows, predictions, strict=True)], []
+    """Scored rows and the rows the model cannot score (with the reason), in one model call
+    (one more per batch of refused rows)."""
+    columns = predictor.columns_of([features for _, _, features in rows])
+    accepted, scores, refused = score_accepted(predictor, columns)
+    scored = [
+        (rows[index][1], prediction)
+        for index, prediction in zip(accepted.tolist(), scores.predictions(), strict=True)
+    ]
+    unscorable = [(rows[index][0], rows[index][1], reason) for index, reason in refused.items()]
+    return scored, unscorable
 
 
 def score_file(storage: Storage, predictor: Predictor, key: str) -> FileResult:
@@ -190,18 +206,15 @@ def score_file(storage: Storage, predictor: Predictor, key: str) -> FileResult:
     name = key.removeprefix(INCOMING)
     reader = csv.DictReader(io.StringIO(storage.read(key).decode("utf-8-sig")))
     columns = list(reader.fieldnames or [])
-    passthrough = [column for column in columns if column not in FEATURE_NAMES]
+    inputs = {item.name for item in CONTRACT.inputs}
+    passthrough = [column for column in columns if column not in inputs]
     valid: list[tuple[int, dict[str, str], Features]] = []
     invalid: list[tuple[int, dict[str, str], str]] = []
     for line, row in enumerate(reader, start=2):
         try:
             valid.append((line, row, validate(row)))
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, item['loc'])) or 'row'}: {item['msg']}"
-                for item in error.errors()
-            )
-            invalid.append((line, row, problems))
+        except ValueError as error:
+            invalid.append((line, row, str(error)))
     scored, unscorable = score_rows(predictor, valid)
     rejects = sorted(invalid + unscorable, key=lambda reject: reject[0])
     if rejects:
@@ -260,19 +273,41 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     }
 
 
-def write_sample(path: Path, rows: int = 20) -> None:
-    """A sample input file: `rows` rows of the training data with an `id` column, and one
-    row that is not a number, which lands in the rejects (needs the train extra)."""
+def sample_rows(count: int) -> list[dict[str, Any]]:
+    """The first `count` rows of the training data (the `training_data` setting, the sample
+    data set by default) that have every input, as a caller sends them (needs the train extra)."""
     from .data import load_dataset
 
-    features = load_dataset().features[:rows]
-    lines = [
-        {"id": f"sample-{i}", **dict(zip(FEATURE_NAMES, row.tolist(), strict=True))}
-        for i, row in enumerate(features)
-    ]
-    lines.append({"id": "broken", **dict.fromkeys(FEATURE_NAMES, "n/a")})
+    columns = load_dataset(Settings().training_data).columns
+    missing = np.isnan(columns.numbers).any(axis=1)
+    missing |= (columns.categories == MISSING_LEVEL).any(axis=1)
+    chosen = columns.take(np.flatnonzero(~missing)[:count])
+    kinds: dict[str, Callable[[np.float32], Any]] = {
+        "integer": int,
+        "boolean": bool,
+        "number": lambda value: float(str(value)),
+    }
+    rows = []
+    for numbers, categories in zip(chosen.numbers, chosen.categories.tolist(), strict=True):
+        # float(str(float32)): the shortest decimal that is the same float32, as typed.
+        values = {
+            item.name: kinds[item.kind](value)
+            for item, value in zip(CONTRACT.numbers, numbers, strict=True)
+        }
+        values.update(zip((item.name for item in CONTRACT.categories), categories, strict=True))
+        rows.append({item.name: values[item.name] for item in CONTRACT.inputs})
+    return rows
+
+
+def write_sample(path: Path, rows: int = 20) -> None:
+    """A sample input file: `rows` rows of the training data with an `id` column, and one
+    row whose numbers are not numbers, which lands in the rejects (needs the train extra)."""
+    lines = [{"id": f"sample-{i}", **row} for i, row in enumerate(sample_rows(rows))]
+    if CONTRACT.numbers:
+        broken = dict.fromkeys((item.name for item in CONTRACT.numbers), "n/a")
+        lines.append({**lines[0], "id": "broken", **broken})
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_csv(["id", *FEATURE_NAMES], lines))
+    path.write_bytes(to_csv(["id", *(item.name for item in CONTRACT.inputs)], lines))
 
 
 def main(argv: list[str] | None = None) -> None:
