@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -211,13 +212,62 @@ def test_a_name_far_from_every_answer_is_refused_with_the_list(
     assert list(tmp_path.iterdir()) == []
 
 
+def a_table(directory: Path) -> Path:
+    """A team's own table: text, whole numbers, a gap, a name that is no identifier."""
+    path = directory / "rows.csv"
+    lines = ["Min.Price,country,visits,churned"]
+    lines += [
+        f"{10 + i},{'de' if i % 3 else 'fr'},{i % 7},{'yes' if i % 2 else 'no'}" for i in range(40)
+    ]
+    lines[5] = "12.5,,3,yes"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def test_private_names_and_the_data_answers_are_accepted(template: Path, tmp_path: Path) -> None:
+    table = a_table(tmp_path)
+    out = tmp_path / "out"
     result = run_cookiecutter(
-        template, tmp_path, "_anything=1", "training_data=data/rows.csv", "target=churned"
+        template, out, "_anything=1", f"training_data={table}", "target=churned"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    record = json.loads((next(tmp_path.iterdir()) / ".cookiecutter.json").read_text())
-    assert (record["training_data"], record["target"]) == ("data/rows.csv", "churned")
+    project = next(out.iterdir())
+    record = json.loads((project / ".cookiecutter.json").read_text())
+    assert (record["training_data"], record["target"]) == (str(table), "churned")
+    contract = yaml.safe_load((project / "features.yaml").read_text())
+    assert contract["target"] == {"column": "churned", "kind": "category", "levels": ["no", "yes"]}
+    kinds = {item["name"]: (item["kind"], item["nullable"]) for item in contract["inputs"]}
+    assert kinds == {
+        "min_price": ("number", False),
+        "country": ("category", True),
+        "visits": ("integer", False),
+    }
+    settings = project / "src" / "customer_churn_model" / "settings.py"
+    assert str(table) in settings.read_text()
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (["training_data={missing}", "target=churned"], "no such file"),
+        (["training_data={table}", "target=absent"], "no column 'absent' to predict"),
+        (["training_data={table}"], "give both training_data and target"),
+        (["training_data={table}", "target=country", "model_type=regression"], "needs numbers"),
+        (["training_data={table}", "target=visits"], "binary classification needs exactly 2"),
+    ],
+)
+def test_training_data_that_cannot_give_a_contract_is_one_line_and_writes_nothing(
+    template: Path, tmp_path: Path, answers: list[str], message: str
+) -> None:
+    table = a_table(tmp_path)
+    out = tmp_path / "out"
+    filled = [a.format(table=table, missing=tmp_path / "absent.csv") for a in answers]
+    result = run_cookiecutter(template, out, *filled)
+    assert result.returncode == 1
+    assert result.stdout.startswith("error: training_data: ")
+    assert message in result.stdout
+    assert result.stdout.count("\n") == 1
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -> None:

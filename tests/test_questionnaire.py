@@ -330,7 +330,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
     term.answer("data_churn", "cadence")
     term.answer("legal_review", "yes")
     term.answer("feature_engineering", "no")
-    term.answer("training_data", "data/payments.parquet")
+    term.answer("training_data")
     term.answer("target")
     term.answer("retraining", "weekly")
     term.answer("caller", "file_based")
@@ -373,7 +373,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
         "data_churn": "cadence",
         "legal_review": "yes",
         "feature_engineering": "no",
-        "training_data": "data/payments.parquet",
+        "training_data": "",
         "target": "",
         "retraining": "weekly",
         "caller": "file_based",
