@@ -1,6 +1,7 @@
 """The consumer against the in-memory broker: predictions carry the event id and the model
 version; malformed events become dead letters without holding up the others."""
 
+import base64
 import json
 from typing import Any
 
@@ -40,15 +41,34 @@ def test_parse_keeps_valid_events_and_explains_invalid_ones(held_out: Dataset) -
     no_id = json.dumps({"features": {}}).encode()
     events, dead_letters = parse([valid, b"not json", no_id])
     assert [e.id for e in events] == ["ok"]
-    assert [letter.payload for letter in dead_letters] == ["not json", no_id.decode()]
+    assert [base64.b64decode(letter.payload) for letter in dead_letters] == [b"not json", no_id]
     assert [letter.event_id for letter in dead_letters] == [None, None]
     assert "invalid event" in dead_letters[0].error
     assert "id: Field required" in dead_letters[1].error
 
 
-def test_parse_escapes_payloads_that_are_not_utf8() -> None:
+def test_parse_keeps_the_bytes_of_payloads_that_are_not_utf8() -> None:
     _, (letter,) = parse([b"\xff\xfe"])
-    assert letter.payload == "\\xff\\xfe"
+    assert base64.b64decode(letter.payload) == b"\xff\xfe"
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (b'{"id": "n", "features": ' + b"[" * 5000 + b"]" * 5000 + b"}", "recursion limit"),
+        (b"null", "event: Input should be an object"),
+        (b"[1]", "event: Input should be an object"),
+        (b'{"id": "t", "feat', "EOF while parsing"),
+        (b"", "EOF while parsing"),
+    ],
+    ids=["nested too deep", "null", "an array", "truncated", "empty"],
+)
+def test_parse_dead_letters_every_unreadable_payload(payload: bytes, error: str) -> None:
+    events, (letter,) = parse([payload])
+    assert events == []
+    assert error in letter.error
+    assert letter.event_id is None
+    assert base64.b64decode(letter.payload) == payload
 
 
 @pytest.mark.anyio
@@ -82,7 +102,7 @@ async def test_every_event_gets_a_prediction_or_a_dead_letter(
     (letter,) = dead_letters
     assert letter.event_id == "broken"
     assert "features.unknown: Extra inputs are not permitted" in letter.error
-    assert letter.payload == '{"id": "broken", "features": {"unknown": 1}}'
+    assert base64.b64decode(letter.payload) == b'{"id": "broken", "features": {"unknown": 1}}'
 {%- if cookiecutter.framework == "scikit-learn" %}
 
 
@@ -99,4 +119,5 @@ def test_only_the_event_the_model_cannot_score_becomes_a_dead_letter(
     (letter,) = dead_letters
     assert letter.event_id == "huge"
     assert letter.error.startswith("unscorable: inputs so far outside the training range")
+    assert base64.b64decode(letter.payload) == payloads[1]
 {%- endif %}
