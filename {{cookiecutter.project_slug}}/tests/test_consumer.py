@@ -1,6 +1,7 @@
 """The consumer against the in-memory broker: predictions carry the event id and the model
 version; malformed events become dead letters without holding up the others."""
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 {% endif -%}
 import pytest
 
-from {{ cookiecutter.__package_name }}.broker import publish
+from {{ cookiecutter.__package_name }}.broker import Backoff, publish
 from {{ cookiecutter.__package_name }}.consumer import (
     DeadLetter,
     ScoredEvent,
@@ -69,6 +70,30 @@ def test_parse_dead_letters_every_unreadable_payload(payload: bytes, error: str)
     assert error in letter.error
     assert letter.event_id is None
     assert base64.b64decode(letter.payload) == payload
+
+
+@pytest.mark.anyio
+async def test_failed_publishes_are_redelivered_ever_more_slowly_up_to_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    backoff = Backoff(first_s=0.5, longest_s=3.0)
+    for _ in range(5):
+        with pytest.raises(ConnectionError):
+            async with backoff.publishing():
+                raise ConnectionError("broker down")
+    assert waits == [0.5, 1.0, 2.0, 3.0, 3.0]
+    async with backoff.publishing():
+        pass
+    with pytest.raises(ConnectionError):
+        async with backoff.publishing():
+            raise ConnectionError("broker down")
+    assert waits[-1] == 0.5
 
 
 @pytest.mark.anyio
