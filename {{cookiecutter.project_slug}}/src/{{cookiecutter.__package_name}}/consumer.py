@@ -4,16 +4,18 @@
 
 Delivery is at-least-once: `broker.py` acknowledges a batch only after its predictions and
 dead letters are published, so a crash redelivers it. Each prediction carries the source
-event's id (`event_id`): consumers of the output deduplicate on it.
+event's id (`event_id`): consumers of the output deduplicate on it. A message that cannot be
+read as an event is never retried: it becomes a dead letter and is acknowledged with its batch.
 """
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Sequence
 
 from faststream import FastStream
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .broker import Broker, BrokerSettings, create_broker, declare_topics, subscribe
 from .predictor import Predictor, score_accepted
@@ -48,6 +50,19 @@ class Event(BaseModel):
 
     id: str = Field(min_length=1, description="The event's id, carried into the prediction.")
     features: Features
+    _payload: bytes = PrivateAttr(default=b"")
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "Event":
+        """The event a payload holds, which keeps the payload for its dead letter."""
+        event = cls.model_validate_json(payload)
+        event._payload = payload
+        return event
+
+    @property
+    def payload(self) -> bytes:
+        """The bytes the event was read from."""
+        return self._payload
 
 
 class ScoredEvent(Prediction):
@@ -61,16 +76,17 @@ class DeadLetter(BaseModel):
 
     event_id: str | None = Field(description="The event's id, when it could be read.")
     error: str = Field(description="Why it could not be scored.")
-    payload: str = Field(description="The original payload (bytes that are not UTF-8 escaped).")
+    payload: str = Field(description="The original payload's bytes, base64-encoded.")
 
 
 def parse(payloads: Sequence[bytes]) -> tuple[list[Event], list[DeadLetter]]:
-    """The valid events among the payloads, and dead letters for the others."""
+    """The valid events among the payloads, and dead letters for the others: payloads that
+    are not UTF-8, not JSON, nested too deeply, not an object, or miss or mistype a field."""
     events: list[Event] = []
     dead_letters: list[DeadLetter] = []
     for payload in payloads:
         try:
-            events.append(Event.model_validate_json(payload))
+            events.append(Event.from_payload(payload))
         except ValidationError as error:
             details = "; ".join(
                 f"{'.'.join(map(str, item['loc'])) or 'event'}: {item['msg']}"
@@ -85,16 +101,14 @@ def readable_id(payload: bytes) -> str | None:
     """The `id` of an invalid event, when it has one."""
     try:
         document = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # not UTF-8 or JSON; nested too deeply
         return None
     event_id = document.get("id") if isinstance(document, dict) else None
     return event_id if isinstance(event_id, str) and event_id else None
 
 
 def dead_letter(payload: bytes, error: str, event_id: str | None = None) -> DeadLetter:
-    return DeadLetter(
-        event_id=event_id, error=error, payload=payload.decode(errors="backslashreplace")
-    )
+    return DeadLetter(event_id=event_id, error=error, payload=base64.b64encode(payload).decode())
 
 
 def score(
@@ -105,11 +119,7 @@ def score(
     columns = predictor.columns_of([event.features for event in events])
     accepted, scores, refused = score_accepted(predictor, columns)
     dead_letters = [
-        dead_letter(
-            events[position].model_dump_json().encode(),
-            f"unscorable: {reason}",
-            events[position].id,
-        )
+        dead_letter(events[position].payload, f"unscorable: {reason}", events[position].id)
         for position, reason in sorted(refused.items())
     ]
     scored = [
@@ -126,10 +136,15 @@ class Consumer:
         self.predictor = predictor
         self.settings = settings
 
-    def handle(self, payloads: Sequence[bytes]) -> dict[str, list[bytes]]:
-        """A prediction or a dead letter for every payload, by the topic it goes to. The
-        broker module publishes them and only then acknowledges the batch."""
+    def handle(
+        self, payloads: Sequence[bytes], unreadable: Sequence[tuple[bytes, str]] = ()
+    ) -> dict[str, list[bytes]]:
+        """A prediction or a dead letter for every payload, and a dead letter for every
+        message the broker module could not take a payload from (its raw bytes and why), by
+        the topic they go to. The broker module publishes them and only then acknowledges
+        the batch."""
         events, dead_letters = parse(payloads)
+        dead_letters += [dead_letter(raw, error) for raw, error in unreadable]
         scored: list[ScoredEvent] = []
         if events:
             scored, unscorable = score(self.predictor, events)
