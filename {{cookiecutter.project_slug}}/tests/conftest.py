@@ -3,19 +3,22 @@
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.__package_name }}.artifact import Metadata, TrainingData
 {% if legal -%}
 from {{ cookiecutter.__package_name }}.audit import AuditLog
 {% endif -%}
+from {{ cookiecutter.__package_name }}.contract import MODEL_TYPE
 from {{ cookiecutter.__package_name }}.data import Dataset, load_dataset, split
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.settings import Settings
-from {{ cookiecutter.__package_name }}.train import train
+from {{ cookiecutter.__package_name }}.train import export_onnx, fit, train
 
-from contract_testing import synthetic_table
+from contract_testing import MIXED, MixedModel, synthetic_table
 
 TRAINING_DATA_SETTING = "{{ cookiecutter.__package_name | upper }}_TRAINING_DATA"
 
@@ -47,6 +50,40 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models = tmp_path_factory.mktemp("models")
     train(models, Settings().training_data)
     return models
+
+
+@pytest.fixture(scope="session")
+def mixed_model(tmp_path_factory: pytest.TempPathFactory) -> MixedModel:
+    """A model trained and exported with every kind of input, whatever features.yaml holds."""
+    import onnxruntime as ort
+
+    path = tmp_path_factory.mktemp("mixed") / "mixed.parquet"
+    synthetic_table(rows=400, contract=MIXED).to_parquet(path)
+    dataset = load_dataset(path, MIXED)
+    pipeline = fit(dataset, MIXED)
+    session = ort.InferenceSession(export_onnx(pipeline, MIXED), providers=["CPUExecutionProvider"])
+    return MixedModel(pipeline, session, dataset.columns.take(slice(0, 20)))
+
+
+@pytest.fixture(scope="session")
+def mixed_predictor(mixed_model: MixedModel, tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+    """A predictor of `mixed_model`, as if loaded from an artifact trained on `MIXED`."""
+    metadata = Metadata(
+        version="mixed",
+        created_at=datetime.now(UTC),
+        model_type=MODEL_TYPE,
+        estimator="pipeline",
+        libraries={},
+        data=TrainingData(name="synthetic", sha256="", rows=400, held_out_rows=0),
+        metrics={},
+        contract=MIXED,
+    )
+{%- if legal %}
+    audit_log = AuditLog(tmp_path_factory.mktemp("audit") / "predictions.jsonl")
+    return Predictor(mixed_model.session, metadata, mixed_model.rows, audit_log)
+{%- else %}
+    return Predictor(mixed_model.session, metadata)
+{%- endif %}
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Rows drawn from the feature contract, so the tests hold for any features.yaml."""
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,33 @@ from {{ cookiecutter.__package_name }}.contract import MISSING_LEVEL, Columns, C
 from {{ cookiecutter.__package_name }}.data import Dataset
 
 CONTRACT = load_contract()
+MIXED = Contract.model_validate(
+    {
+        "target": CONTRACT.target.model_dump(exclude_none=True),
+        "inputs": [
+            {
+                "name": "min_price",
+                "column": "Min.Price",
+                "kind": "number",
+                "nullable": True,
+                "min": 6.7,
+                "max": 61.9,
+            },
+            {"name": "visits", "column": "visits", "kind": "integer", "min": 0, "max": 20},
+            {"name": "member", "column": "member", "kind": "boolean"},
+            {
+                "name": "country",
+                "column": "country",
+                "kind": "category",
+                "nullable": True,
+                "levels": ["de", "fr", "nl"],
+            },
+            {"name": "segment", "column": "segment", "kind": "category", "levels": ["a", "b"]},
+        ],
+    }
+)
+"""A contract with every kind, nullable and not, whatever the project's own: the policies for
+missing values and unseen levels are tested on it in every project."""
 
 
 def value_strategy(item: Input) -> st.SearchStrategy[Any]:
@@ -94,3 +122,15 @@ def synthetic_table(rows: int, contract: Contract = CONTRACT, seed: int = 7) -> 
     else:
         frame[contract.target.column] = signal * 100 + generator.normal(0, 1, rows)
     return frame
+
+
+@dataclass(frozen=True)
+class MixedModel:
+    """A model of the project's kind fitted on a table drawn from `MIXED`."""
+
+    pipeline: Any
+    """The fitted scikit-learn pipeline."""
+    session: Any
+    """Its ONNX export, in onnxruntime."""
+    rows: Columns
+    """Twenty of its training rows."""

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app, get_predictor
+from {{ cookiecutter.__package_name }}.contract import Input
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.predictor import Predictor
@@ -174,34 +175,41 @@ async def test_predict_rejects_a_value_that_is_not_a_finite_number(
     (error,) = response.json()["detail"]
     assert error["loc"] == [*FEATURES_LOC, NUMBER]
     assert message in error["msg"]
+{%- if stateful %}
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("name", [item.name for item in CONTRACT.categories][:1])
+@pytest.mark.parametrize("item", CONTRACT.inputs, ids=lambda item: item.name)
+async def test_null_takes_the_entitys_stored_value(
+    client: httpx.AsyncClient, rows: list[dict[str, Any]], item: Input
+) -> None:
+    response = await client.post("/predict", json=body({**rows[0], item.name: None}))
+    assert response.status_code == 200
+{%- else %}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("item", CONTRACT.inputs, ids=lambda item: item.name)
+async def test_null_is_scored_where_the_contract_allows_it_and_refused_elsewhere(
+    client: httpx.AsyncClient, rows: list[dict[str, Any]], item: Input
+) -> None:
+    response = await client.post("/predict", json=body({**rows[0], item.name: None}))
+    if item.nullable:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"][-1] == item.name
+{%- endif %}
+
+
+@pytest.mark.anyio
 async def test_a_category_level_never_seen_in_training_is_scored(
-    client: httpx.AsyncClient, rows: list[dict[str, Any]], name: str
+    client: httpx.AsyncClient, rows: list[dict[str, Any]]
 ) -> None:
-    response = await client.post("/predict", json=body({**rows[0], name: "never-seen-level"}))
+    """Every category input at once (none when features.yaml has none: the row is scored)."""
+    unseen = {item.name: "never-seen-level" for item in CONTRACT.categories}
+    response = await client.post("/predict", json=body({**rows[0], **unseen}))
     assert response.status_code == 200
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("name", [item.name for item in CONTRACT.inputs if item.nullable][:1])
-async def test_null_is_scored_where_the_contract_allows_it(
-    client: httpx.AsyncClient, rows: list[dict[str, Any]], name: str
-) -> None:
-    response = await client.post("/predict", json=body({**rows[0], name: None}))
-    assert response.status_code == 200
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("name", [item.name for item in CONTRACT.inputs if not item.nullable][:1])
-async def test_null_is_refused_where_the_contract_does_not_allow_it(
-    client: httpx.AsyncClient, rows: list[dict[str, Any]], name: str
-) -> None:
-    response = await client.post("/predict", json=body({**rows[0], name: None}))
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == name
 
 
 @pytest.mark.anyio

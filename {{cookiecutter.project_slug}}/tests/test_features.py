@@ -7,8 +7,8 @@ import yaml
 from hypothesis import given, settings
 from pydantic import ValidationError
 
-from {{ cookiecutter.__package_name }}.artifact import load_pipeline
 from {{ cookiecutter.__package_name }}.contract import (
+    Columns,
     ContractError,
     Input,
     identifier,
@@ -18,10 +18,9 @@ from {{ cookiecutter.__package_name }}.contract import (
 )
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_frame
-from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 
-from contract_testing import CONTRACT, first, rows, valid_row
+from contract_testing import CONTRACT, MIXED, MixedModel, first, rows, valid_row
 
 NUMBER = first("number") or first("integer")
 
@@ -121,32 +120,39 @@ def test_a_category_needs_its_levels() -> None:
         Input(name="colour", column="colour", kind="category")
 
 
-@pytest.mark.parametrize(
-    "item", [i for i in CONTRACT.numbers if i.nullable][:1], ids=lambda item: item.name
-)
-def test_null_inputs_get_the_training_median_inside_the_served_model(
-    predictor: Predictor, model_dir: Path, held_out: Dataset, item: Input
+def test_null_numbers_get_the_training_median_inside_the_exported_model(
+    mixed_model: MixedModel,
 ) -> None:
-    numbers = load_pipeline(model_dir).named_steps["features"].named_transformers_["numbers"]
-    median = numbers.named_steps["impute"].statistics_[CONTRACT.numbers.index(item)]
-    missing = Features.model_validate(valid_row(held_out) | {item.name: None})
-    value = int(median) if item.kind == "integer" else float(median)
-    imputed = Features.model_validate(valid_row(held_out) | {item.name: value})
+    numbers = mixed_model.pipeline.named_steps["features"].named_transformers_["numbers"]
+    median = numbers.named_steps["impute"].statistics_[0]
+    rows = mixed_model.rows
+    missing, imputed = rows.numbers.copy(), rows.numbers.copy()
+    missing[:, 0] = np.nan
+    imputed[:, 0] = median
 
-    assert predictor.predict([missing]) == predictor.predict([imputed])
+    with_gap = mixed_model.session.run(None, Columns(missing, rows.categories).feeds())
+    with_median = mixed_model.session.run(None, Columns(imputed, rows.categories).feeds())
+
+    np.testing.assert_array_equal(with_gap[-1], with_median[-1])
 
 
-@pytest.mark.parametrize("item", CONTRACT.categories[:1], ids=lambda item: item.name)
 def test_a_level_never_seen_in_training_scores_as_none_of_the_levels(
-    predictor: Predictor, model_dir: Path, held_out: Dataset, item: Input
+    mixed_model: MixedModel,
 ) -> None:
-    """The documented policy: an unseen level one-hot encodes as all zeros, and is scored."""
-    encoder = load_pipeline(model_dir).named_steps["features"].named_transformers_["categories"]
-    row = Features.model_validate(valid_row(held_out) | {item.name: "never-seen-level"})
-    position = CONTRACT.categories.index(item)
-    frame = model_frame(predictor.columns_of([row]), CONTRACT)
-    encoded = encoder.transform(frame[[category.name for category in CONTRACT.categories]])
-    offsets = np.cumsum([0, *(len(levels) for levels in encoder.categories_)])
+    """The documented policy: an unseen level one-hot encodes as all zeros, and is scored the
+    same by the exported model and the fitted pipeline."""
+    pipeline, rows = mixed_model.pipeline, mixed_model.rows
+    unseen = rows.categories.copy()
+    unseen[:, 0] = "never-seen-level"
+    frame = model_frame(Columns(rows.numbers, unseen), MIXED)
+    encoder = pipeline.named_steps["features"].named_transformers_["categories"]
 
-    assert not encoded[0, offsets[position] : offsets[position + 1]].any()
-    assert len(predictor.predict([row])) == 1
+    encoded = encoder.transform(frame[[item.name for item in MIXED.categories]])
+    served = mixed_model.session.run(None, Columns(rows.numbers, unseen).feeds())
+
+    assert not encoded[:, : len(encoder.categories_[0])].any()
+{%- if cookiecutter.model_type == "regression" %}
+    np.testing.assert_allclose(served[0].reshape(-1), pipeline.predict(frame), rtol=1e-5)
+{%- else %}
+    np.testing.assert_allclose(served[1], pipeline.predict_proba(frame), atol=1e-6)
+{%- endif %}

@@ -16,7 +16,7 @@ from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_fram
 from {{ cookiecutter.__package_name }}.predictor import Predictor, UnscorableInputError, score_accepted
 from {{ cookiecutter.__package_name }}.schema import FLOAT32_MAX, Features
 
-from contract_testing import CONTRACT, complete_rows, rows
+from contract_testing import CONTRACT, MixedModel, complete_rows, rows
 
 LABELS = CONTRACT.labels
 
@@ -129,17 +129,21 @@ def test_values_float32_cannot_hold_are_refused(predictor: Predictor, value: flo
     assert error.value.rows.tolist() == [1]
 
 
-@pytest.mark.parametrize(
-    "position", [i for i, item in enumerate(CONTRACT.numbers) if not item.nullable][:1]
-)
-def test_a_missing_value_the_contract_does_not_allow_is_refused(
-    predictor: Predictor, position: int
+def test_missing_values_are_refused_only_where_the_contract_does_not_allow_them(
+    mixed_predictor: Predictor, mixed_model: MixedModel
 ) -> None:
-    columns = constant_columns(2, 1.0)
-    columns.numbers[0, position] = np.nan
+    numbers = mixed_model.rows.numbers.copy()
+    categories = mixed_model.rows.categories.copy()
+    numbers[0, 0] = np.nan  # min_price, nullable
+    categories[1, 0] = ""  # country, nullable
+    numbers[2, 1] = np.nan  # visits, not nullable
+    categories[3, 1] = ""  # segment, not nullable
 
-    with pytest.raises(UnscorableInputError, match=r"rows \[0\]: inputs .* are missing"):
-        predictor.predict_columns(columns)
+    accepted, _, refused = score_accepted(mixed_predictor, Columns(numbers, categories))
+
+    assert sorted(refused) == [2, 3]
+    assert all("does not allow to be null" in reason for reason in refused.values())
+    assert {0, 1} <= set(accepted.tolist())
 
 
 def test_inputs_that_overflow_the_model_are_refused_or_answered_never_with_nan(
