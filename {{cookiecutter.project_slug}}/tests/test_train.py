@@ -79,3 +79,15 @@ def test_command_line_trains_a_new_version(
     version = (tmp_path / "current").read_text(encoding="utf-8").strip()
     assert version in capsys.readouterr().out
     assert np.load(tmp_path / version / REFERENCE_FILE)["features"].dtype == np.float32
+
+
+def test_trainings_in_the_same_second_get_distinct_versions(tmp_path: Path) -> None:
+    assert main(["--models-dir", str(tmp_path)]) == 0
+    first = (tmp_path / "current").read_text(encoding="utf-8").strip()
+    assert main(["--models-dir", str(tmp_path)]) == 0
+    second = (tmp_path / "current").read_text(encoding="utf-8").strip()
+
+    # Same data, so the same fingerprint: the time, to the microsecond, tells them apart and
+    # orders them (migrations apply versions in name order).
+    assert first < second
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir()) == [first, second]

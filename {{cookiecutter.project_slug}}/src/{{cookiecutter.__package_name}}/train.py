@@ -214,7 +214,7 @@ def train(models_dir: Path) -> Path:
     fingerprint = dataset.fingerprint()
     created_at = datetime.now(UTC)
     metadata = Metadata(
-        version=f"{created_at:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}",
+        version=f"{created_at:%Y%m%dT%H%M%S%fZ}-{fingerprint[:8]}",
         created_at=created_at,
         model_type="{{ cookiecutter.model_type }}",
         estimator="{{ estimator }}",
