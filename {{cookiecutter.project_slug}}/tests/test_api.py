@@ -2,6 +2,7 @@
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The HTTP API, in-process: probes, predictions, rejected input, metrics and timeouts."""
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -202,7 +203,13 @@ async def test_predict_names_missing_fields(
         ("/predict", b"[]", "model_attributes_type"),
         ("/predict/batch", b"[]", "too_short"),
         ("/predict/batch", b"{}", "list_type"),
+        # Not UTF-8: the same error as malformed JSON, not a 400 the schema does not list.
+        ("/predict", b'{"x": "\xff\xfe"}', "json_invalid"),
+        ("/predict/batch", b"[\x80]", "json_invalid"),
+        # Nested deeper than the parser recurses: the same error, not a 500.
+        ("/predict/batch", b"[" * 100_000, "json_invalid"),
     ],
+    ids=["not-json", "array", "empty-batch", "object-batch", "latin-1", "bad-byte", "nested"],
 )
 async def test_rejects_malformed_bodies(
     client: httpx.AsyncClient, path: str, content: bytes, error_type: str
@@ -225,15 +232,45 @@ async def test_batch_larger_than_the_limit_is_rejected(
     assert f"at most {MAX_BATCH_SIZE} items" in error["msg"]
 
 
+async def chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
 @pytest.mark.anyio
-async def test_a_body_over_the_size_limit_is_refused_unread(
-    service_settings: ServiceSettings,
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_a_body_over_the_size_limit_gets_a_json_413(
+    service_settings: ServiceSettings, framing: str
 ) -> None:
     app = create_app(service_settings.model_copy(update={"max_body_bytes": 1024}))
+    body = json.dumps([{"padding": "x" * 2048}]).encode()
+    content = body if framing == "content-length" else chunks(body, 256)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.post("/predict/batch", json=[{"padding": "x" * 2048}])
+        response = await client.post(
+            "/predict/batch", content=content, headers={"content-type": "application/json"}
+        )
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": "the request body is larger than 1024 bytes"}
+
+
+def test_every_status_the_prediction_routes_answer_is_in_the_openapi_schema(
+    app: FastAPI,
+) -> None:
+    paths = app.openapi()["paths"]
+    for path in ("/predict", "/predict/batch"):
+        assert set(paths[path]["post"]["responses"]) == {
+            "200",
+{%- if stateful %}
+            "404",
+{%- endif %}
+            "413",
+            "422",
+            "503",
+            "504",
+        }
+    assert "Retry-After" in paths["/predict/batch"]["post"]["responses"]["503"]["headers"]
 
 
 @pytest.mark.anyio
@@ -257,15 +294,29 @@ async def test_metrics_count_requests_and_predictions(
 
 
 class SlowPredictor:
-    """Answers like the real predictor, after a delay longer than the latency budget."""
+    """Answers like the real predictor, after a delay longer than the latency budget; counts
+    its calls."""
 
     def __init__(self, predictor: Predictor, delay_s: float) -> None:
         self.predictor = predictor
         self.delay_s = delay_s
         self.model_version = predictor.model_version
+        self.calls = 0
 
     def predict(self, rows: Sequence[Features]) -> list[Prediction]:
+        self.calls += 1
         time.sleep(self.delay_s)
+        return self.predictor.predict(rows)
+
+
+class BusyPredictor(SlowPredictor):
+    """Spends `delay_s` of CPU time per call, as a heavy model does."""
+
+    def predict(self, rows: Sequence[Features]) -> list[Prediction]:
+        self.calls += 1
+        until = time.process_time() + self.delay_s
+        while time.process_time() < until:
+            pass
         return self.predictor.predict(rows)
 
 
@@ -287,6 +338,61 @@ async def test_a_request_over_the_latency_budget_gets_504_in_time(
     assert response.status_code == 504
     assert response.json() == {"detail": "the request took longer than the 50 ms latency budget"}
     assert elapsed < slow.delay_s / 2, "the timeout answers before the model finishes"
+
+
+@pytest.mark.anyio
+async def test_a_timed_out_batch_stops_scoring_at_its_next_chunk(
+    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    update = {"request_timeout_ms": 50, "score_chunk_rows": 1}
+    app = create_app(service_settings.model_copy(update=update))
+    slow = SlowPredictor(predictor, delay_s=0.3)
+    app.dependency_overrides[get_predictor] = lambda: slow
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        response = await client.post("/predict/batch", json=[body(row) for row in rows])
+        # Long enough for every chunk of the batch to be scored, had the thread kept going.
+        await asyncio.sleep(slow.delay_s * (len(rows) + 1))
+    assert response.status_code == 504
+    assert len(rows) > 1
+    assert slow.calls == 1, "the thread stopped after the chunk it was scoring"
+
+
+@pytest.mark.anyio
+async def test_work_beyond_the_latency_budget_gets_503_with_retry_after_at_once(
+    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    app = create_app(service_settings.model_copy(update={"request_timeout_ms": 2000}))
+    batch = [body(row) for row in rows]
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        # The service learns what work costs from the requests it serves, per body byte: a
+        # one-row batch takes 0.3 s of CPU here, so a batch of four rows is estimated at
+        # about 1.2 s, and two of those do not fit in the 2 s budget.
+        busy = BusyPredictor(predictor, delay_s=0.3)
+        app.dependency_overrides[get_predictor] = lambda: busy
+        assert (await client.post("/predict/batch", json=batch[:1])).status_code == 200
+        # A batch being scored (waiting, so that the event loop runs freely meanwhile).
+        slow = SlowPredictor(predictor, delay_s=1.0)
+        app.dependency_overrides[get_predictor] = lambda: slow
+        first = asyncio.create_task(client.post("/predict/batch", json=batch))
+        while not slow.calls:
+            await asyncio.sleep(0.001)
+        refused = await client.post("/predict/batch", json=batch)
+        health = await client.get("/health")
+        assert not first.done(), "the refusal came while the admitted batch was scored"
+        assert (await first).status_code == 200
+    assert refused.status_code == 503
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "at capacity" in refused.json()["detail"]
+    assert health.status_code == 200
+    assert slow.calls == 1, "the refused batch was never scored"
 
 
 @pytest.mark.parametrize(
