@@ -120,6 +120,12 @@ async def exchange(
 ) -> bool:
     """Send one request and read its whole response; whether it was a 200."""
     writer.write(request)
+    status_code, _ = await read_response(reader)
+    return status_code == 200
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One response's status code and head (the body is read and dropped)."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = next(
         int(line.split(b":", 1)[1])
@@ -127,7 +133,7 @@ async def exchange(
         if line.startswith(b"content-length:")
     )
     await reader.readexactly(length)
-    return head.startswith(b"HTTP/1.1 200")
+    return int(head.split(b" ", 2)[1]), head.lower()
 
 
 async def load(
@@ -213,18 +219,6 @@ def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
     (line,) = (line for line in status.splitlines() if line.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """One response's status code and head (the body is read and dropped)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.lower().split(b"\r\n")
-        if line.startswith(b"content-length:")
-    )
-    await reader.readexactly(length)
-    return int(head.split(b" ", 2)[1]), head.lower()
 
 
 @dataclass

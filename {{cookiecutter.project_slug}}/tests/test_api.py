@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,12 @@ from hypothesis import settings as hypothesis_settings
 from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app, get_predictor
+from {{ cookiecutter.__package_name }}.api import (
+    Admission,
+    ServiceSettings,
+    create_app,
+    get_predictor,
+)
 from {{ cookiecutter.__package_name }}.data import load_dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.predictor import Predictor
@@ -83,13 +89,20 @@ def app(service_settings: ServiceSettings) -> FastAPI:
     return create_app(service_settings)
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app`, started (its model loaded) as the server would start it."""
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
+        yield client
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(app) as client:
         yield client
 
 
@@ -113,11 +126,7 @@ async def test_alive_but_not_ready_without_a_model(
     service_settings: ServiceSettings, tmp_path: Path, rows: list[dict[str, float]]
 ) -> None:
     app = create_app(service_settings.model_copy(update={"model_dir": tmp_path / "no-model"}))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
+    async with serving(app) as client:
         assert (await client.get("/health")).status_code == 200
         assert (await client.get("/ready")).status_code == 503
         predict = await client.post("/predict", json=body(rows[0]))
@@ -309,17 +318,6 @@ class SlowPredictor:
         return self.predictor.predict(rows)
 
 
-class BusyPredictor(SlowPredictor):
-    """Spends `delay_s` of CPU time per call, as a heavy model does."""
-
-    def predict(self, rows: Sequence[Features]) -> list[Prediction]:
-        self.calls += 1
-        until = time.process_time() + self.delay_s
-        while time.process_time() < until:
-            pass
-        return self.predictor.predict(rows)
-
-
 @pytest.mark.anyio
 async def test_a_request_over_the_latency_budget_gets_504_in_time(
     service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
@@ -327,11 +325,7 @@ async def test_a_request_over_the_latency_budget_gets_504_in_time(
     app = create_app(service_settings.model_copy(update={"request_timeout_ms": 50}))
     slow = SlowPredictor(predictor, delay_s=1.0)
     app.dependency_overrides[get_predictor] = lambda: slow
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
+    async with serving(app) as client:
         started = time.perf_counter()
         response = await client.post("/predict/batch", json=[body(row) for row in rows])
         elapsed = time.perf_counter() - started
@@ -348,11 +342,7 @@ async def test_a_timed_out_batch_stops_scoring_at_its_next_chunk(
     app = create_app(service_settings.model_copy(update=update))
     slow = SlowPredictor(predictor, delay_s=0.3)
     app.dependency_overrides[get_predictor] = lambda: slow
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
+    async with serving(app) as client:
         response = await client.post("/predict/batch", json=[body(row) for row in rows])
         # Long enough for every chunk of the batch to be scored, had the thread kept going.
         await asyncio.sleep(slow.delay_s * (len(rows) + 1))
@@ -361,26 +351,31 @@ async def test_a_timed_out_batch_stops_scoring_at_its_next_chunk(
     assert slow.calls == 1, "the thread stopped after the chunk it was scoring"
 
 
+def test_admission_learns_the_cpu_time_work_costs_per_body_byte() -> None:
+    admission = Admission(budget_s=0.1)
+    assert admission.admit(1000) == 0.0  # nothing measured yet: admitted, at no cost
+    until = time.process_time() + 0.05
+    while time.process_time() < until:
+        pass
+    admission.finish(0.0, 1000)
+
+    assert admission.cpu_s_per_byte >= 0.05 / 1000
+    assert admission.admit(1000) == pytest.approx(1000 * admission.cpu_s_per_byte)
+    # Idle, nothing is refused; busy with work that fills the budget, more is.
+    assert admission.admit(10**6) is None
+    assert admission.retry_after_s() >= 1
+
+
 @pytest.mark.anyio
 async def test_work_beyond_the_latency_budget_gets_503_with_retry_after_at_once(
-    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
+    app: FastAPI, predictor: Predictor, rows: list[dict[str, float]]
 ) -> None:
-    app = create_app(service_settings.model_copy(update={"request_timeout_ms": 2000}))
+    slow = SlowPredictor(predictor, delay_s=1.0)
+    app.dependency_overrides[get_predictor] = lambda: slow
     batch = [body(row) for row in rows]
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
-        # The service learns what work costs from the requests it serves, per body byte: a
-        # one-row batch takes 0.3 s of CPU here, so a batch of four rows is estimated at
-        # about 1.2 s, and two of those do not fit in the 2 s budget.
-        busy = BusyPredictor(predictor, delay_s=0.3)
-        app.dependency_overrides[get_predictor] = lambda: busy
-        assert (await client.post("/predict/batch", json=batch[:1])).status_code == 200
-        # A batch being scored (waiting, so that the event loop runs freely meanwhile).
-        slow = SlowPredictor(predictor, delay_s=1.0)
-        app.dependency_overrides[get_predictor] = lambda: slow
+    async with serving(app) as client:
+        # As if the service had measured that a batch takes longer than the whole budget.
+        app.state.admission.cpu_s_per_byte = 1.0
         first = asyncio.create_task(client.post("/predict/batch", json=batch))
         while not slow.calls:
             await asyncio.sleep(0.001)

@@ -548,9 +548,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.exception_handler(RequestValidationError)(reject_invalid_request)
     app.exception_handler(UnscorableInputError)(reject_unscorable_rows)
     app.add_middleware(TimeoutMiddleware, timeout_ms=settings.request_timeout_ms)
+    # On the app's state so that an operator (or a test) can read what it has measured.
+    app.state.admission = Admission(settings.request_timeout_ms / 1000)
     app.add_middleware(
         AdmissionMiddleware,
-        admission=Admission(settings.request_timeout_ms / 1000),
+        admission=app.state.admission,
         paths=frozenset({"/predict", "/predict/batch"}),
         max_body_bytes=settings.max_body_bytes,
     )
