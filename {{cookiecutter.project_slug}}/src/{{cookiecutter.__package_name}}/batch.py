@@ -296,7 +296,8 @@ class RunOutput:
             if changed:
                 raise RunMismatchError(
                     f"run {self.run_id} cannot resume: its {', '.join(changed)} changed since"
-                    " it started (recorded in _run.json); restore them or use another run id"
+                    " it started (see its _run.json): resume it as it started, or use another"
+                    " run id"
                 )
         for directory in (self.predictions, self.rejects, self.commits):
             directory.mkdir(parents=True, exist_ok=True)
