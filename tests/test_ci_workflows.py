@@ -155,7 +155,10 @@ def test_postgres_service_exactly_when_stateful(bake, answers: dict[str, str]) -
             assert postgres["image"] == "postgres:16"
             assert "--health-cmd" in postgres["options"]
             assert postgres["ports"] == ["5432:5432"]
-            assert jobs["test"]["env"] == {variable: STATE_URL.format(host="localhost")}
+            assert jobs["test"]["env"] == {
+                variable: STATE_URL.format(host="localhost"),
+                "REQUIRE_POSTGRES": "1",
+            }
         assert not any(services.values())
     else:
         path = project / ".gitlab-ci.yml"
@@ -169,6 +172,7 @@ def test_postgres_service_exactly_when_stateful(bake, answers: dict[str, str]) -
             (postgres,) = services.pop("test")
             assert postgres == {"name": "postgres:16", "alias": "postgres"}
             assert pipeline["test"]["variables"][variable] == STATE_URL.format(host="postgres")
+            assert pipeline["test"]["variables"]["REQUIRE_POSTGRES"] == "1"
         assert not any(services.values())
     assert ("postgres" in path.read_text(encoding="utf-8")) == stateful
 

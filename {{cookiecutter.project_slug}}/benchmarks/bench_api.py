@@ -15,6 +15,13 @@ the other, at 1 and at 32 concurrent keep-alive connections:
 
 Targets: the service sustains at least 80% of the validation-only endpoint's requests per
 second, and its p99 latency at one connection stays within 1 ms.
+
+With `--overload` (`make bench-overload`) it measures the service alone under more work than
+it can do: 200 connections sending batches of 1,000 rows back to back, while one more
+connection calls /health every 50 ms. It prints the statuses answered, the server's resident
+memory idle, at its peak and after the load, and /health's latency during the load. Targets:
+503s with Retry-After rather than 504s, the resident memory within 2x of idle, /health
+answered throughout.
 """
 
 import argparse
@@ -27,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -121,6 +129,12 @@ async def exchange(
 ) -> bool:
     """Send one request and read its whole response; whether it was a 200."""
     writer.write(request)
+    status_code, _ = await read_response(reader)
+    return status_code == 200
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One response's status code and head (the body is read and dropped)."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = next(
         int(line.split(b":", 1)[1])
@@ -128,7 +142,7 @@ async def exchange(
         if line.startswith(b"content-length:")
     )
     await reader.readexactly(length)
-    return head.startswith(b"HTTP/1.1 200")
+    return int(head.split(b" ", 2)[1]), head.lower()
 
 
 async def load(
@@ -172,6 +186,13 @@ def free_port() -> int:
 @contextmanager
 def server(app: str, env: dict[str, str]) -> Iterator[int]:
     """A one-worker uvicorn serving `app` (a factory) on a free loopback port."""
+    with server_process(app, env) as (port, _):
+        yield port
+
+
+@contextmanager
+def server_process(app: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """`server`, with the process id of the uvicorn process too."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", HOST]
     command += ["--port", str(port), "--app-dir", str(Path(__file__).parent)]
@@ -179,7 +200,7 @@ def server(app: str, env: dict[str, str]) -> Iterator[int]:
     process = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603 (fixed arguments)
     try:
         wait_until_serving(port, process)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -202,10 +223,116 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start within 60 s")
 
 
+def rss_mb(pid: int) -> float:
+    """The resident memory of process `pid`, in MB (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    (line,) = (line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+@dataclass
+class Overload:
+    statuses: Counter[int]
+    retry_after: int
+    failed_connections: int
+    health_ms: list[float]
+    health_failures: int
+    peak_rss_mb: float
+
+
+async def overload(
+    port: int, pid: int, request: bytes, connections: int, seconds: float
+) -> Overload:
+    """`connections` clients sending `request` back to back for `seconds`, a /health probe
+    every 50 ms on a connection of its own, and the server's memory sampled meanwhile."""
+    result = Overload(Counter(), 0, 0, [], 0, rss_mb(pid))
+    until = time.perf_counter() + seconds
+
+    async def client() -> None:
+        while time.perf_counter() < until:
+            try:
+                reader, writer = await asyncio.open_connection(HOST, port)
+            except OSError:
+                result.failed_connections += 1
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                while time.perf_counter() < until:
+                    writer.write(request)
+                    status_code, head = await read_response(reader)
+                    result.statuses[status_code] += 1
+                    result.retry_after += b"\r\nretry-after:" in head
+                    if b"\r\nconnection: close" in head:
+                        break
+            except (OSError, asyncio.IncompleteReadError):
+                result.failed_connections += 1
+            finally:
+                writer.close()
+
+    async def probe() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        request = f"GET /health HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+        try:
+            while time.perf_counter() < until:
+                started = time.perf_counter()
+                writer.write(request)
+                try:
+                    status_code, _ = await asyncio.wait_for(read_response(reader), 5)
+                except TimeoutError:
+                    status_code = 0
+                result.health_ms.append((time.perf_counter() - started) * 1000)
+                result.health_failures += status_code != 200
+                result.peak_rss_mb = max(result.peak_rss_mb, rss_mb(pid))
+                await asyncio.sleep(0.05)
+        finally:
+            writer.close()
+
+    await asyncio.gather(probe(), *(client() for _ in range(connections)))
+    return result
+
+
+def run_overload(args: argparse.Namespace, service_env: dict[str, str], row: Any) -> None:
+    batch = json.dumps([row] * args.rows).encode()
+    request = http_request("/predict/batch", batch)
+    with server_process(SERVICE, service_env) as (port, pid):
+        # Idle, after a few requests of each kind have warmed the service up.
+        uvloop.run(load(port, request, 1, 0.5, 10))
+        idle = rss_mb(pid)
+        result = uvloop.run(overload(port, pid, request, args.connections, args.seconds))
+        time.sleep(1)
+        after = rss_mb(pid)
+    answered = sum(result.statuses.values())
+    print(
+        f"\nOverload: {args.connections} connections x POST /predict/batch of {args.rows} rows"
+        f" ({len(batch) / 1e6:.2f} MB) for {args.seconds:g} s, one uvicorn worker"
+    )
+    for status_code, count in sorted(result.statuses.items()):
+        print(f"  {status_code}: {count:>7} ({count / answered:.1%})")
+    print(
+        f"  503s with Retry-After: {result.retry_after}; failed connections: "
+        f"{result.failed_connections}"
+    )
+    print(
+        f"RSS: idle {idle:.0f} MB, peak {result.peak_rss_mb:.0f} MB"
+        f" ({result.peak_rss_mb / idle:.2f}x), after {after:.0f} MB (target peak <= 2x idle)"
+    )
+    health = np.array(result.health_ms)
+    print(
+        f"/health during the load: {len(health)} probes, {result.health_failures} not 200,"
+        f" p50 {np.percentile(health, 50):.1f} ms, p99 {np.percentile(health, 99):.1f} ms,"
+        f" max {health.max():.1f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark /predict against references.")
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--max-requests", type=int, default=100_000, help="per measurement")
+    parser.add_argument(
+        "--overload", action="store_true", help="the service under more load than it can take"
+    )
+    parser.add_argument("--connections", type=int, default=200, help="with --overload")
+    parser.add_argument("--rows", type=int, default=1000, help="rows per batch, with --overload")
     args = parser.parse_args(argv)
 
     settings = ServiceSettings()
@@ -238,6 +365,9 @@ def main(argv: list[str] | None = None) -> None:
 {%- else %}
         service_body = row
 {%- endif %}
+        if args.overload:
+            run_overload(args, service_env, service_body)
+            return
         targets = [
             (EMPTY, "bench_api:create_empty_app", {}, row),
             (VALIDATION, "bench_api:create_validation_app", {}, row),

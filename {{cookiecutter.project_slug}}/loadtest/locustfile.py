@@ -24,8 +24,9 @@ from locust.env import Environment
 
 {%- if not stateful %}
 
+from {{ cookiecutter.__package_name }}.contract import load_contract
 from {{ cookiecutter.__package_name }}.data import load_dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.settings import Settings
 {%- endif %}
 
 PEAK_RPS = {{ cookiecutter.peak_rps }}
@@ -40,9 +41,7 @@ SAMPLE_ENTITIES = 100
 BODIES = itertools.cycle([{"entity_id": f"sample-{i}"} for i in range(SAMPLE_ENTITIES)])
 {%- else %}
 
-BODIES = itertools.cycle(
-    [dict(zip(FEATURE_NAMES, row, strict=True)) for row in load_dataset().features.tolist()]
-)
+BODIES = itertools.cycle(load_dataset(Settings().training_data).columns.records(load_contract()))
 {%- endif %}
 
 

@@ -2,9 +2,11 @@
 
 The schema is created before the test and dropped after it, so tests start cleanly against
 a shared server and leave nothing behind. A test is skipped, saying so, when the server
-cannot be reached.
+cannot be reached; with `REQUIRE_POSTGRES=1` (set in CI) it fails instead, so a broken CI
+service cannot pass as a green skip.
 """
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,10 @@ def own_schema(server: str, prefix: str) -> Iterator[str]:
     try:
         admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {server}: {error}")
+        reason = f"PostgreSQL is not reachable at {server}: {error}"
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))

@@ -2,9 +2,11 @@
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The HTTP API, in-process: probes, predictions, rejected input, metrics and timeouts."""
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,12 @@ from hypothesis import settings as hypothesis_settings
 from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app, get_predictor
+from {{ cookiecutter.__package_name }}.api import (
+    Admission,
+    ServiceSettings,
+    create_app,
+    get_predictor,
+)
 from {{ cookiecutter.__package_name }}.contract import Input
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
@@ -88,13 +95,20 @@ def app(service_settings: ServiceSettings) -> FastAPI:
     return create_app(service_settings)
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app`, started (its model loaded) as the server would start it."""
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
+        yield client
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(app) as client:
         yield client
 
 
@@ -118,11 +132,7 @@ async def test_alive_but_not_ready_without_a_model(
     service_settings: ServiceSettings, tmp_path: Path, rows: list[dict[str, Any]]
 ) -> None:
     app = create_app(service_settings.model_copy(update={"model_dir": tmp_path / "no-model"}))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
+    async with serving(app) as client:
         assert (await client.get("/health")).status_code == 200
         assert (await client.get("/ready")).status_code == 503
         predict = await client.post("/predict", json=body(rows[0]))
@@ -243,7 +253,13 @@ async def test_predict_names_missing_fields(
         ("/predict", b"[]", "model_attributes_type"),
         ("/predict/batch", b"[]", "too_short"),
         ("/predict/batch", b"{}", "list_type"),
+        # Not UTF-8: the same error as malformed JSON, not a 400 the schema does not list.
+        ("/predict", b'{"x": "\xff\xfe"}', "json_invalid"),
+        ("/predict/batch", b"[\x80]", "json_invalid"),
+        # Nested deeper than the parser recurses: the same error, not a 500.
+        ("/predict/batch", b"[" * 100_000, "json_invalid"),
     ],
+    ids=["not-json", "array", "empty-batch", "object-batch", "latin-1", "bad-byte", "nested"],
 )
 async def test_rejects_malformed_bodies(
     client: httpx.AsyncClient, path: str, content: bytes, error_type: str
@@ -266,15 +282,45 @@ async def test_batch_larger_than_the_limit_is_rejected(
     assert f"at most {MAX_BATCH_SIZE} items" in error["msg"]
 
 
+async def chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
 @pytest.mark.anyio
-async def test_a_body_over_the_size_limit_is_refused_unread(
-    service_settings: ServiceSettings,
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_a_body_over_the_size_limit_gets_a_json_413(
+    service_settings: ServiceSettings, framing: str
 ) -> None:
     app = create_app(service_settings.model_copy(update={"max_body_bytes": 1024}))
+    body = json.dumps([{"padding": "x" * 2048}]).encode()
+    content = body if framing == "content-length" else chunks(body, 256)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.post("/predict/batch", json=[{"padding": "x" * 2048}])
+        response = await client.post(
+            "/predict/batch", content=content, headers={"content-type": "application/json"}
+        )
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": "the request body is larger than 1024 bytes"}
+
+
+def test_every_status_the_prediction_routes_answer_is_in_the_openapi_schema(
+    app: FastAPI,
+) -> None:
+    paths = app.openapi()["paths"]
+    for path in ("/predict", "/predict/batch"):
+        assert set(paths[path]["post"]["responses"]) == {
+            "200",
+{%- if stateful %}
+            "404",
+{%- endif %}
+            "413",
+            "422",
+            "503",
+            "504",
+        }
+    assert "Retry-After" in paths["/predict/batch"]["post"]["responses"]["503"]["headers"]
 
 
 @pytest.mark.anyio
@@ -298,14 +344,17 @@ async def test_metrics_count_requests_and_predictions(
 
 
 class SlowPredictor:
-    """Answers like the real predictor, after a delay longer than the latency budget."""
+    """Answers like the real predictor, after a delay longer than the latency budget; counts
+    its calls."""
 
     def __init__(self, predictor: Predictor, delay_s: float) -> None:
         self.predictor = predictor
         self.delay_s = delay_s
         self.model_version = predictor.model_version
+        self.calls = 0
 
     def predict(self, rows: Sequence[Features]) -> list[Prediction]:
+        self.calls += 1
         time.sleep(self.delay_s)
         return self.predictor.predict(rows)
 
@@ -317,17 +366,69 @@ async def test_a_request_over_the_latency_budget_gets_504_in_time(
     app = create_app(service_settings.model_copy(update={"request_timeout_ms": 50}))
     slow = SlowPredictor(predictor, delay_s=1.0)
     app.dependency_overrides[get_predictor] = lambda: slow
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
+    async with serving(app) as client:
         started = time.perf_counter()
         response = await client.post("/predict/batch", json=[body(row) for row in rows])
         elapsed = time.perf_counter() - started
     assert response.status_code == 504
     assert response.json() == {"detail": "the request took longer than the 50 ms latency budget"}
     assert elapsed < slow.delay_s / 2, "the timeout answers before the model finishes"
+
+
+@pytest.mark.anyio
+async def test_a_timed_out_batch_stops_scoring_at_its_next_chunk(
+    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    update = {"request_timeout_ms": 50, "score_chunk_rows": 1}
+    app = create_app(service_settings.model_copy(update=update))
+    slow = SlowPredictor(predictor, delay_s=0.3)
+    app.dependency_overrides[get_predictor] = lambda: slow
+    async with serving(app) as client:
+        response = await client.post("/predict/batch", json=[body(row) for row in rows])
+        # Long enough for every chunk of the batch to be scored, had the thread kept going.
+        await asyncio.sleep(slow.delay_s * (len(rows) + 1))
+    assert response.status_code == 504
+    assert len(rows) > 1
+    assert slow.calls == 1, "the thread stopped after the chunk it was scoring"
+
+
+def test_admission_learns_the_cpu_time_work_costs_per_body_byte() -> None:
+    admission = Admission(budget_s=0.1)
+    assert admission.admit(1000) == 0.0  # nothing measured yet: admitted, at no cost
+    until = time.process_time() + 0.05
+    while time.process_time() < until:
+        pass
+    admission.finish(0.0, 1000)
+
+    assert admission.cpu_s_per_byte >= 0.05 / 1000
+    assert admission.admit(1000) == pytest.approx(1000 * admission.cpu_s_per_byte)
+    # Idle, nothing is refused; busy with work that fills the budget, more is.
+    assert admission.admit(10**6) is None
+    assert admission.retry_after_s() >= 1
+
+
+@pytest.mark.anyio
+async def test_work_beyond_the_latency_budget_gets_503_with_retry_after_at_once(
+    app: FastAPI, predictor: Predictor, rows: list[dict[str, float]]
+) -> None:
+    slow = SlowPredictor(predictor, delay_s=1.0)
+    app.dependency_overrides[get_predictor] = lambda: slow
+    batch = [body(row) for row in rows]
+    async with serving(app) as client:
+        # As if the service had measured that a batch takes longer than the whole budget.
+        app.state.admission.cpu_s_per_byte = 1.0
+        first = asyncio.create_task(client.post("/predict/batch", json=batch))
+        while not slow.calls:
+            await asyncio.sleep(0.001)
+        refused = await client.post("/predict/batch", json=batch)
+        health = await client.get("/health")
+        assert not first.done(), "the refusal came while the admitted batch was scored"
+        assert (await first).status_code == 200
+    assert refused.status_code == 503
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "at capacity" in refused.json()["detail"]
+    assert health.status_code == 200
+    assert slow.calls == 1, "the refused batch was never scored"
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,25 @@
+import hashlib
 import json
+import pickle
 import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from {{ cookiecutter.__package_name }}.artifact import (
+    HASHED_FILES,
     METADATA_FILE,
+    MODEL_FILE,
+    PIPELINE_FILE,
+    POINTER_FILE,
+    REFERENCE_FILE,
     ArtifactError,
     installed_versions,
     load_metadata,
     load_pipeline,
+    load_reference,
     resolve,
 )
 from {{ cookiecutter.__package_name }}.contract import load_contract
@@ -22,6 +31,19 @@ from {{ cookiecutter.__package_name }}.features import model_frame
 def version_copy(model_dir: Path, tmp_path: Path) -> Path:
     """A copy of the trained version that a test may tamper with."""
     return Path(shutil.copytree(resolve(model_dir), tmp_path / "version"))
+
+
+def record_hash(version: Path, name: str) -> None:
+    """Rewrite the metadata's sha256 of `name`, as a tamperer covering their tracks would."""
+    metadata = json.loads((version / METADATA_FILE).read_text(encoding="utf-8"))
+    metadata["files"][name] = hashlib.sha256((version / name).read_bytes()).hexdigest()
+    (version / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+
+
+def one_line(refused: pytest.ExceptionInfo[ArtifactError]) -> str:
+    message = str(refused.value)
+    assert "\n" not in message
+    return message
 
 
 def test_pointer_and_version_directory_load_the_same_model(model_dir: Path) -> None:
@@ -84,3 +106,110 @@ def test_fitted_pipeline_loads_with_its_trusted_types_only(
 
     assert pipeline.predict(frame).shape == (len(held_out),)
     assert np.isfinite(pipeline.predict(frame)).all()
+
+
+def test_metadata_records_the_sha256_of_every_file_of_the_version(model_dir: Path) -> None:
+    directory, metadata = load_metadata(model_dir)
+
+    assert metadata.files == {
+        name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in HASHED_FILES
+    }
+    assert {path.name for path in directory.iterdir()} == {*HASHED_FILES, METADATA_FILE}
+
+
+def test_another_valid_onnx_model_in_place_of_the_trained_one_is_refused(
+    version_copy: Path,
+) -> None:
+    other = onnx.load(version_copy / MODEL_FILE)
+    other.doc_string = "a model with the same inputs that training did not write"
+    onnx.save(other, version_copy / MODEL_FILE)
+
+    with pytest.raises(ArtifactError) as refused:
+        load_metadata(version_copy)
+
+    assert f"{MODEL_FILE} differs from the file model" in one_line(refused)
+    assert "sha256 mismatch" in one_line(refused)
+
+
+@pytest.mark.parametrize("name", HASHED_FILES)
+def test_any_altered_file_of_the_version_is_refused(version_copy: Path, name: str) -> None:
+    with (version_copy / name).open("ab") as file:
+        file.write(b"\0")
+
+    with pytest.raises(ArtifactError, match="sha256 mismatch"):
+        load_metadata(version_copy)
+
+
+def test_a_missing_file_of_the_version_is_refused(version_copy: Path) -> None:
+    (version_copy / REFERENCE_FILE).unlink()
+
+    with pytest.raises(ArtifactError, match=f"is incomplete: .*{REFERENCE_FILE} is missing"):
+        load_metadata(version_copy)
+
+
+def test_metadata_without_file_hashes_is_refused(version_copy: Path) -> None:
+    metadata = json.loads((version_copy / METADATA_FILE).read_text(encoding="utf-8"))
+    del metadata["files"]
+    (version_copy / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+
+    with pytest.raises(ArtifactError, match=f"records no sha256 for {MODEL_FILE}: retrain"):
+        load_metadata(version_copy)
+
+
+@pytest.mark.parametrize("target", ["../../outside_model", "../outside_model", "/", ".."])
+def test_a_pointer_outside_the_models_directory_is_refused(
+    models_dir: Path, tmp_path: Path, target: str
+) -> None:
+    models = Path(shutil.copytree(models_dir, tmp_path / "a" / "models"))
+    outside = Path(shutil.copytree(resolve(models / POINTER_FILE), tmp_path / "outside_model"))
+    # A complete, valid version: only its place is wrong.
+    assert load_metadata(outside)[0] == outside
+    (models / POINTER_FILE).write_text(target + "\n", encoding="utf-8")
+
+    with pytest.raises(ArtifactError) as refused:
+        load_metadata(models / POINTER_FILE)
+
+    assert "inside the models directory" in one_line(refused)
+
+
+def test_a_pickle_in_place_of_the_skops_file_is_an_artifact_error(version_copy: Path) -> None:
+    (version_copy / PIPELINE_FILE).write_bytes(pickle.dumps({"not": "a pipeline"}))
+    record_hash(version_copy, PIPELINE_FILE)
+
+    with pytest.raises(ArtifactError) as refused:
+        load_pipeline(version_copy)
+
+    assert f"{PIPELINE_FILE} is not a skops file" in one_line(refused)
+
+
+def test_an_object_array_in_the_reference_sample_is_an_artifact_error(
+    version_copy: Path,
+) -> None:
+    objects = np.array([["a", 1], [None, 2.0]], dtype=object)
+    np.savez_compressed(version_copy / REFERENCE_FILE, features=objects)
+    record_hash(version_copy, REFERENCE_FILE)
+
+    with pytest.raises(ArtifactError) as refused:
+        load_reference(load_metadata(version_copy)[0])
+
+    assert f"{REFERENCE_FILE} is not a reference sample" in one_line(refused)
+
+
+def test_a_reference_sample_of_another_shape_is_an_artifact_error(version_copy: Path) -> None:
+    np.savez_compressed(version_copy / REFERENCE_FILE, features=np.arange(3.0))
+    record_hash(version_copy, REFERENCE_FILE)
+
+    with pytest.raises(ArtifactError, match="expected a float32 table"):
+        load_reference(load_metadata(version_copy)[0])
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b"[]", b""])
+def test_malformed_metadata_is_a_one_line_artifact_error(
+    version_copy: Path, content: bytes
+) -> None:
+    (version_copy / METADATA_FILE).write_bytes(content)
+
+    with pytest.raises(ArtifactError) as refused:
+        load_metadata(version_copy)
+
+    assert "is not valid model metadata" in one_line(refused)

@@ -4,6 +4,7 @@
 """The batch job ({{ engine }} engine): validation, scoring, rejects, idempotent and resumable runs."""
 
 import json
+import logging
 {%- if engine == "dask" %}
 import os
 {%- endif %}
@@ -294,11 +295,9 @@ def test_a_run_id_is_not_reused_for_another_input(
         run(settings, predictor)
 
 
-def test_a_killed_run_resumes_and_writes_every_row_exactly_once(
-    settings: EngineSettings, predictor: Predictor, held_out: Dataset, model_dir: Path
-) -> None:
-    rows = 60 * CHUNK_ROWS
-    write_parquet(input_frame(rows, held_out), Path(settings.input))
+def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dict[str, int]:
+    """Run the job in a process of its own and kill it (SIGKILL) once `parts` parts are
+    committed; the commit markers it left, with their modification times."""
     commits = settings.output_dir / settings.run_id / "_commits"
     options = {
         "--input": settings.input,
@@ -326,7 +325,7 @@ def test_a_killed_run_resumes_and_writes_every_row_exactly_once(
 {%- endif %}
     try:
         deadline = time.monotonic() + 120
-        while len(list(commits.glob("*.json"))) < 3:
+        while len(list(commits.glob("*.json"))) < parts:
             assert job.poll() is None, "the job ended before it could be killed"
             assert time.monotonic() < deadline, "the job committed nothing in time"
             time.sleep(0.005)
@@ -334,9 +333,18 @@ def test_a_killed_run_resumes_and_writes_every_row_exactly_once(
     finally:
         job.wait()
     assert job.returncode == -signal.SIGKILL
-    committed = {path.name: path.stat().st_mtime_ns for path in commits.glob("*.json")}
-    assert 3 <= len(committed) < 60
     assert not (settings.output_dir / settings.run_id / "_SUCCESS.json").exists()
+    return {path.name: path.stat().st_mtime_ns for path in commits.glob("*.json")}
+
+
+def test_a_killed_run_resumes_and_writes_every_row_exactly_once(
+    settings: EngineSettings, predictor: Predictor, held_out: Dataset, model_dir: Path
+) -> None:
+    rows = 60 * CHUNK_ROWS
+    write_parquet(input_frame(rows, held_out), Path(settings.input))
+    commits = settings.output_dir / settings.run_id / "_commits"
+    committed = start_and_kill(settings, model_dir, parts=3)
+    assert 3 <= len(committed) < 60
 
     summary = run(settings, predictor)
 
@@ -344,6 +352,87 @@ def test_a_killed_run_resumes_and_writes_every_row_exactly_once(
     assert_each_row_once(settings, rows)
     # The parts committed before the kill were skipped, not redone.
     assert {name: (commits / name).stat().st_mtime_ns for name in committed} == committed
+
+
+def test_a_killed_run_resumed_with_another_input_is_refused(
+    settings: EngineSettings,
+    model_dir: Path,
+    held_out: Dataset,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rows = 60 * CHUNK_ROWS
+    write_parquet(input_frame(rows, held_out), Path(settings.input))
+    committed = start_and_kill(settings, model_dir, parts=4)
+    assert 4 <= len(committed) < 60
+    # Other rows, as many and in as many row groups: only the content differs.
+    other = input_frame(rows, held_out).sample(frac=1.0, random_state=7).reset_index(drop=True)
+    write_parquet(other, Path(settings.input))
+    arguments = ["--input", settings.input, "--output-dir", str(settings.output_dir)]
+    arguments += ["--run-id", settings.run_id, "--chunk-rows", str(CHUNK_ROWS)]
+
+    assert main([*arguments, "--model-dir", str(model_dir)]) == 1
+
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "\n" not in message
+    assert f"run {settings.run_id} cannot resume: its input_fingerprint changed" in message
+    output = settings.output_dir / settings.run_id
+    assert not (output / "_SUCCESS.json").exists()
+    assert {path.name for path in (output / "_commits").glob("*.json")} == set(committed)
+
+
+def test_a_rewritten_input_file_with_the_same_rows_is_another_input(
+    settings: EngineSettings, predictor: Predictor, held_out: Dataset
+) -> None:
+    """Size, modification time and footer are compared: a run is resumed with the file it
+    started with, not a copy written since (its footer and time differ)."""
+    frame = input_frame(2 * CHUNK_ROWS, held_out)
+    write_parquet(frame, Path(settings.input))
+    output = settings.output_dir / settings.run_id
+    run(settings, predictor)
+    (output / "_SUCCESS.json").unlink()  # as if killed before the end
+    assert run(settings, predictor).rows == len(frame)  # the same file resumes
+    (output / "_SUCCESS.json").unlink()
+    write_parquet(frame.iloc[::-1], Path(settings.input))
+
+    with pytest.raises(RunMismatchError, match=f"run {settings.run_id} cannot resume"):
+        run(settings, predictor)
+{%- if engine == "pandas" %}
+
+
+@pytest.mark.parametrize(
+    ("change", "changed"),
+    [
+        ("INSERT INTO rows (id) VALUES (-1)", "input_fingerprint"),
+        ("DELETE FROM rows WHERE id = 0", "input_fingerprint"),
+        ("", "query"),
+    ],
+)
+def test_a_query_run_resumed_with_other_rows_or_another_query_is_refused(
+    settings: EngineSettings,
+    predictor: Predictor,
+    held_out: Dataset,
+    tmp_path: Path,
+    change: str,
+    changed: str,
+) -> None:
+    database = tmp_path / "rows.db"
+    with closing(sqlite3.connect(database)) as connection:
+        input_frame(2 * CHUNK_ROWS, held_out).to_sql("rows", connection, index_label="id")
+    settings.input = f"sqlite:///{database}"
+    settings.query = "SELECT * FROM rows ORDER BY id"
+    run(settings, predictor)
+    (settings.output_dir / settings.run_id / "_SUCCESS.json").unlink()  # as if killed
+    if change:
+        with closing(sqlite3.connect(database)) as connection, connection:
+            connection.execute(change)
+    else:
+        settings.query = "SELECT * FROM rows ORDER BY id DESC"
+
+    with pytest.raises(RunMismatchError) as refused:
+        run(settings, predictor)
+
+    assert f"run {settings.run_id} cannot resume: its {changed} changed" in str(refused.value)
+{%- endif %}
 
 
 def test_the_entry_point_reports_a_missing_input(settings: EngineSettings) -> None:

@@ -3,7 +3,7 @@
 
 Each test works in a schema of its own, dropped afterwards. The server is
 `{{ package | upper }}_TEST_POSTGRES_URL` (default: the local one); the tests are skipped, saying
-so, when it cannot be reached.
+so, when it cannot be reached, and fail instead under `REQUIRE_POSTGRES=1` (as in CI).
 """
 
 import os
@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
+from psycopg import sql
 
-from {{ package }}.batch import InputError
+from {{ package }}.batch import InputError, RunMismatchError
 from {{ package }}.data import Dataset
 from {{ package }}.engine_pandas import EngineSettings, run
 from {{ package }}.predictor import Predictor
@@ -90,6 +91,21 @@ def test_a_query_is_scored_chunk_by_chunk_and_its_bad_rows_rejected(
     assert reasons == expected
     assert (summary.parts, summary.rows) == (3, count)
     assert summary.scored == count - len(reasons)
+
+
+def test_a_run_resumed_after_the_query_rows_changed_is_refused(
+    schema: str, predictor: Predictor, held_out: Dataset, model_dir: Path, tmp_path: Path
+) -> None:
+    load_rows(schema, records(held_out.columns.take(slice(0, CHUNK_ROWS + 1))))
+    settings = settings_for(READ_ROWS.format(schema=schema), tmp_path, model_dir)
+    run(settings, predictor)
+    (settings.output_dir / "postgres" / "_SUCCESS.json").unlink()  # as if killed
+    with psycopg.connect(URL) as connection:
+        delete = sql.SQL("DELETE FROM {}.rows WHERE id = 0").format(sql.Identifier(schema))
+        connection.execute(delete)
+
+    with pytest.raises(RunMismatchError, match="run postgres cannot resume: its input_fingerprint"):
+        run(settings, predictor)
 
 
 def test_a_failing_query_is_one_clear_error(

@@ -7,7 +7,6 @@
 
 import math
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,8 +232,6 @@ def two_versions(
     """Migrations of two model versions, the session's and a newer one; and both versions."""
     directory = shutil.copytree(migrations_dir, tmp_path_factory.mktemp("two") / "migrations")
     (first,) = {path.name.removesuffix(".up.sql") for path in directory.glob("*/*.up.sql")}
-    # Versions are named to the second.
-    time.sleep(1)
     models = tmp_path_factory.mktemp("models")
     train(models, Settings().training_data)
     compile_model(models / "current", directory, trigger=True)

@@ -196,13 +196,25 @@ def test_a_body_that_is_not_a_json_object_gets_a_422(call: Call, raw: str) -> No
     assert answer["detail"]
 
 
-@pytest.mark.parametrize("body", ["not base64!", base64.b64encode(b"\xff\xfe{").decode()])
-def test_a_body_that_cannot_be_decoded_gets_a_400(call: Call, body: str) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not base64!",
+        base64.b64encode(b"\xff\xfe{").decode(),
+        base64.b64encode(b"[" * 20_000).decode(),
+    ],
+    ids=["not-base64", "not-utf-8", "nested-too-deep"],
+)
+def test_a_body_that_cannot_be_decoded_gets_the_422_of_malformed_json(
+    call: Call, body: str
+) -> None:
     event = http_event(raw=body)
     event["isBase64Encoded"] = True
     status, answer = call(event)
-    assert status == 400
-    assert answer["detail"][0]["type"] == "decode"
+    assert status == 422
+    (problem,) = answer["detail"]
+    assert (problem["loc"], problem["type"]) == (["body"], "json_invalid")
+    assert call(http_event(raw="{"))[1]["detail"][0]["type"] == problem["type"]
 
 
 def test_a_body_that_is_not_json_gets_a_415(call: Call, held_out: Dataset) -> None:

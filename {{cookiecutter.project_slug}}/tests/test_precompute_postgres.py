@@ -3,7 +3,7 @@
 
 Each test works in a schema of its own, dropped afterwards. The server is
 `{{ package | upper }}_TEST_POSTGRES_URL` (default: the local one); the tests are skipped, saying
-so, when it cannot be reached.
+so, when it cannot be reached, and fail instead under `REQUIRE_POSTGRES=1` (as in CI).
 """
 
 import os

@@ -132,3 +132,15 @@ def test_unusable_training_data_is_one_line_error(
 def test_data_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         load_dataset(tmp_path / "absent.csv")
+
+
+def test_trainings_in_the_same_second_get_distinct_versions(tmp_path: Path) -> None:
+    assert main(["--models-dir", str(tmp_path)]) == 0
+    first = (tmp_path / "current").read_text(encoding="utf-8").strip()
+    assert main(["--models-dir", str(tmp_path)]) == 0
+    second = (tmp_path / "current").read_text(encoding="utf-8").strip()
+
+    # Same data, so the same fingerprint: the time, to the microsecond, tells them apart and
+    # orders them (migrations apply versions in name order).
+    assert first < second
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir()) == [first, second]

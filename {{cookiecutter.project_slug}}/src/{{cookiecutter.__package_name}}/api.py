@@ -8,12 +8,14 @@ Serve it with host, port and workers from `ServiceSettings`, or with uvicorn's o
 """
 
 import asyncio
+import json
 import logging
 import math
 import os
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Annotated, Any
@@ -23,6 +25,7 @@ import uvicorn
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -72,7 +75,11 @@ class ServiceSettings(Settings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     """Larger request bodies get a 413 before they are read."""
     request_timeout_ms: float = Field(default=LATENCY_SLA_MS, gt=0)
-    """Latency budget of a request: slower ones get a 504."""
+    """Latency budget of a request: slower ones get a 504, and work that would not finish
+    within it is refused with a 503 before it starts."""
+    score_chunk_rows: int = Field(default=100, ge=1)
+    """Rows scored per model call in a batch: between calls, a batch whose request timed out
+    stops."""
 
 
 class Metrics:
@@ -183,6 +190,171 @@ class TimeoutMiddleware:
             )
 
 
+def json_error(
+    status_code: int, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code, headers=headers)
+
+
+class BodyLimitMiddleware:
+    """413, as JSON, for a request body over the limit: before reading it when its
+    Content-Length says so, and as soon as a chunked body passes the limit otherwise."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.detail = f"the request body is larger than {max_body_bytes} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            await json_error(status.HTTP_413_CONTENT_TOO_LARGE, self.detail)(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                # Raised where the route reads the body; FastAPI answers it as JSON.
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self.detail)
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+
+class Admission:
+    """Admits prediction requests while the work already admitted fits in the latency budget.
+
+    A request's work is estimated from its body size and the CPU time the process spent per
+    body byte while busy (measured, so it follows the model and the machine). A request
+    arriving when the admitted work would take longer than the budget gets a 503 with
+    Retry-After at once: it would time out anyway, and refusing it costs almost nothing.
+    """
+
+    SAMPLE_CPU_S = 0.02
+    """CPU time over which one measurement of the cost per byte is taken."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.cpu_s_per_byte = 0.0
+        self.admitted_s = 0.0
+        self.in_flight = 0
+        self.cpu_mark = 0.0
+        self.bytes_since_mark = 0
+
+    def admit(self, body_bytes: int) -> float | None:
+        """The estimated cost of the request in seconds, or None to refuse it."""
+        cost = body_bytes * self.cpu_s_per_byte
+        if self.in_flight and self.admitted_s + cost > self.budget_s:
+            return None
+        if not self.in_flight:
+            # Idle time since the last request is not work: measure from here.
+            self.cpu_mark, self.bytes_since_mark = time.process_time(), 0
+        self.in_flight += 1
+        self.admitted_s += cost
+        return cost
+
+    def finish(self, cost: float, body_bytes: int) -> None:
+        self.in_flight -= 1
+        self.admitted_s = max(0.0, self.admitted_s - cost)
+        self.bytes_since_mark += body_bytes
+        spent = time.process_time() - self.cpu_mark
+        if spent >= self.SAMPLE_CPU_S and self.bytes_since_mark:
+            sample = spent / self.bytes_since_mark
+            previous = self.cpu_s_per_byte or sample
+            self.cpu_s_per_byte = 0.7 * previous + 0.3 * sample
+            self.cpu_mark, self.bytes_since_mark = time.process_time(), 0
+
+    def retry_after_s(self) -> int:
+        return max(1, math.ceil(self.admitted_s))
+
+
+class AdmissionMiddleware:
+    """Applies `Admission` to the prediction routes; probes and metrics are always served."""
+
+    def __init__(
+        self, app: ASGIApp, admission: Admission, paths: frozenset[str], max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.admission = admission
+        self.paths = paths
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        # A chunked body may be as large as the limit allows.
+        body_bytes = int(length) if length.isdigit() else self.max_body_bytes
+        cost = self.admission.admit(body_bytes)
+        if cost is None:
+            retry_after = self.admission.retry_after_s()
+            detail = (
+                "the service is at capacity: the work already queued fills the"
+                f" {self.admission.budget_s * 1000:g} ms latency budget; retry after"
+                f" {retry_after} s"
+            )
+            response = json_error(
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail, {"Retry-After": str(retry_after)}
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.finish(cost, body_bytes)
+
+
+class StrictJSONRequest(Request):
+    """A request whose JSON body must be UTF-8 text of bounded nesting: anything else is
+    the same json_invalid error as malformed JSON (422), not a 400 nor a 500."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as error:
+                message = f"the body is not UTF-8 text: {error.reason}"
+                raise json.JSONDecodeError(message, "", error.start) from error
+            try:
+                self._json = json.loads(text)
+            except RecursionError as error:
+                raise json.JSONDecodeError("the body is nested too deeply", text, 0) from error
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """Routes that read their body through `StrictJSONRequest`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict_handler
+
+
+def score_in_chunks(
+    predictor: Predictor, rows: Sequence[Features], chunk_rows: int, cancelled: threading.Event
+) -> list[Prediction]:
+    """Score `rows` `chunk_rows` at a time, stopping between chunks once `cancelled` is set
+    (the request timed out: nobody waits for the answer)."""
+    predictions: list[Prediction] = []
+    for start in range(0, len(rows), chunk_rows):
+        if cancelled.is_set():
+            break
+        predictions += predictor.predict(rows[start : start + chunk_rows])
+    return predictions
+
+
 async def get_predictor(request: Request) -> Predictor:
     """The loaded predictor; 503 while there is none."""
     predictor: Predictor | None = request.app.state.predictor
@@ -226,14 +398,25 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "No state is stored for the entity."},
 {%- endif %}
     status.HTTP_413_CONTENT_TOO_LARGE: {"description": "The request body is too large."},
-    status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The model is not loaded."},
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "description": "The body is not JSON (or not UTF-8), or a field is invalid."
+    },
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "description": "The model is not loaded, or the service is at capacity.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying, when at capacity.",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
     status.HTTP_504_GATEWAY_TIMEOUT: {"description": "The latency budget was exceeded."},
 }
 
 
 def build_router(settings: ServiceSettings, metrics: Metrics) -> APIRouter:
     """The service's routes; the batch size limit comes from the settings."""
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJSONRoute)
 
     def predict_row(predictor: Predictor, features: Features) -> Prediction:
         # One row takes the model tens of microseconds, less than a hand-off to a worker
@@ -244,10 +427,20 @@ def build_router(settings: ServiceSettings, metrics: Metrics) -> APIRouter:
 
     async def predict_rows(predictor: Predictor, rows: list[Features]) -> list[Prediction]:
         # A batch can take milliseconds: it runs in a worker thread, so that the event loop
-        # keeps serving and the timeout can answer while the model runs.
-        predictions = await anyio.to_thread.run_sync(
-            predictor.predict, rows, abandon_on_cancel=True
-        )
+        # keeps serving and the timeout can answer while the model runs. When the request
+        # times out, the thread stops at its next chunk.
+        cancelled = threading.Event()
+        try:
+            predictions = await anyio.to_thread.run_sync(
+                score_in_chunks,
+                predictor,
+                rows,
+                settings.score_chunk_rows,
+                cancelled,
+                abandon_on_cancel=True,
+            )
+        finally:
+            cancelled.set()
         metrics.predictions.labels(predictor.model_version).inc(len(rows))
         return predictions
 
@@ -349,13 +542,21 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description={{ py.string(cookiecutter.description) }},
         version=version("{{ cookiecutter.project_slug }}"),
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.predictor = None
     app.include_router(build_router(settings, metrics))
     app.exception_handler(RequestValidationError)(reject_invalid_request)
     app.exception_handler(UnscorableInputError)(reject_unscorable_rows)
     app.add_middleware(TimeoutMiddleware, timeout_ms=settings.request_timeout_ms)
+    # On the app's state so that an operator (or a test) can read what it has measured.
+    app.state.admission = Admission(settings.request_timeout_ms / 1000)
+    app.add_middleware(
+        AdmissionMiddleware,
+        admission=app.state.admission,
+        paths=frozenset({"/predict", "/predict/batch"}),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.routes)
     return app
 

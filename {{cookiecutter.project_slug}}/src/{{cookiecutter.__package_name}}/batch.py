@@ -13,10 +13,19 @@ Every file is written under a temporary name and renamed into place, and a part 
 once its commit marker exists: a run that is killed and started again with the same run id
 skips the committed parts and redoes the others, so every input row ends up in exactly one
 output row. Downstream readers wait for `_SUCCESS.json`.
+
+    <output_dir>/<run_id>/_run.json                        what the run scores, and how
+
+`_run.json` records the input's fingerprint (for files: each file's size, modification time
+and the sha256 of its Parquet footer, which holds every row group's statistics, or of a
+CSV's content; for a query: its text and row count at start). Resuming with an input whose
+fingerprint differs is refused, so committed parts never mix with parts of another input.
 """
 
+import hashlib
 import json
 import os
+import struct
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -70,6 +79,48 @@ class InputError(Exception):
 
 class RunMismatchError(Exception):
     """A run id was reused for another input, chunking or model version."""
+
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def file_fingerprint(path: Path) -> list[dict[str, Any]]:
+    """Each input file's name, size, modification time and content digest: the sha256 of a
+    Parquet file's footer (its schema and every row group's offsets and statistics, read
+    without reading the rows), or of a CSV file's bytes."""
+    if not path.exists():
+        raise InputError(f"the input {path} does not exist")
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    return [
+        {
+            "file": str(file.relative_to(path)) if path.is_dir() else file.name,
+            "bytes": (stat := file.stat()).st_size,
+            "modified_ns": stat.st_mtime_ns,
+            "sha256": content_digest(file),
+        }
+        for file in files
+    ]
+
+
+def content_digest(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as stream:
+        if file.suffix == ".csv":
+            while block := stream.read(1 << 20):
+                digest.update(block)
+            return digest.hexdigest()
+        # A Parquet file ends with its footer, the footer's length and the magic bytes.
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        if size < 12:
+            raise InputError(f"{file} is not a Parquet file: {size} bytes")
+        stream.seek(size - 8)
+        (length,), magic = struct.unpack("<I", stream.read(4)), stream.read(4)
+        if magic != PARQUET_MAGIC or length > size - 12:
+            raise InputError(f"{file} is not a Parquet file: no footer")
+        stream.seek(size - 8 - length)
+        digest.update(stream.read(length))
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -288,10 +339,13 @@ class RunOutput:
         record = self.root / "_run.json"
         if record.exists():
             started = json.loads(record.read_text(encoding="utf-8"))
-            if started != identity:
+            keys = started.keys() | identity.keys()
+            changed = sorted(key for key in keys if started.get(key) != identity.get(key))
+            if changed:
                 raise RunMismatchError(
-                    f"run {self.run_id} was started with {started}, not {identity}:"
-                    " use another run id"
+                    f"run {self.run_id} cannot resume: its {', '.join(changed)} changed since"
+                    " it started (see its _run.json): resume it as it started, or use another"
+                    " run id"
                 )
         for directory in (self.predictions, self.rejects, self.commits):
             directory.mkdir(parents=True, exist_ok=True)
@@ -356,10 +410,13 @@ class RunOutput:
         return summary
 
 
-def run_identity(settings: BatchSettings, predictor: Predictor, engine: str) -> dict[str, Any]:
+def run_identity(
+    settings: BatchSettings, predictor: Predictor, engine: str, fingerprint: Any
+) -> dict[str, Any]:
     """What a rerun of a run id must repeat for its committed parts to stay valid."""
     return {
         "input": settings.input,
+        "input_fingerprint": fingerprint,
         "query": settings.query,
         "chunk_rows": settings.chunk_rows,
         "engine": engine,

@@ -28,6 +28,7 @@ from .batch import (
     PartCounts,
     RunOutput,
     RunSummary,
+    file_fingerprint,
     input_names,
     run_identity,
     score_chunk,
@@ -114,9 +115,10 @@ def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
     if (summary := output.completed()) is not None:
         logger.info("run %s is already complete", settings.run_id)
         return summary
-    output.start(run_identity(settings, predictor, ENGINE))
-    committed = output.committed()
     partitions = read_partitions(settings)
+    fingerprint = file_fingerprint(Path(settings.input))
+    output.start(run_identity(settings, predictor, ENGINE, fingerprint))
+    committed = output.committed()
     pending = [part for part in range(len(partitions)) if part not in committed]
     logger.info("%d partitions, %d already committed", len(partitions), len(committed))
     tasks = [delayed(score_partition)(partitions[part], part, settings) for part in pending]

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import astuple
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -24,6 +25,7 @@ from .batch import (
     RunOutput,
     RunSummary,
     check_counts,
+    file_fingerprint,
     input_names,
     run_identity,
     score_chunk,
@@ -39,6 +41,30 @@ logger = logging.getLogger(__name__)
 
 class EngineSettings(BatchSettings):
     """The pandas engine needs nothing beyond the shared batch settings."""
+
+
+def input_fingerprint(settings: BatchSettings) -> Any:
+    """What identifies the input's rows when a run starts: the files' fingerprint, or the
+    query's row count (its text is recorded with the run)."""
+    if not settings.input.startswith((SQLITE, *POSTGRESQL)):
+        return file_fingerprint(Path(settings.input))
+    if not settings.query:
+        raise InputError("a database input needs a query (the QUERY setting)")
+    # The operator's own query, as the job runs it.
+    counting = f"SELECT count(*) FROM ({settings.query.strip().rstrip(';')}) AS input"  # noqa: S608
+    if settings.input.startswith(SQLITE):
+        with closing(sqlite3.connect(settings.input.removeprefix(SQLITE))) as connection:
+            try:
+                (rows,) = connection.execute(counting).fetchone()
+            except sqlite3.Error as error:
+                raise InputError(f"the input query failed: {one_line(error)}") from error
+    else:
+        with connect(settings.input) as connection:
+            try:
+                (rows,) = connection.execute(counting).fetchone() or (0,)
+            except psycopg.Error as error:
+                raise InputError(f"the input query failed: {one_line(error)}") from error
+    return {"rows": int(rows)}
 
 
 def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
@@ -82,12 +108,16 @@ def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
         yield pa.Table.from_batches([batch])
 
 
-def read_postgresql(url: str, query: str, chunk_rows: int) -> Iterator[pa.Table]:
-    """The query's rows through a server-side cursor: PostgreSQL sends `chunk_rows` at a time."""
+def connect(url: str) -> psycopg.Connection[Any]:
     try:
-        connection = psycopg.connect(url, connect_timeout=10)
+        return psycopg.connect(url, connect_timeout=10)
     except psycopg.OperationalError as error:
         raise InputError(f"cannot connect to the input database: {one_line(error)}") from error
+
+
+def read_postgresql(url: str, query: str, chunk_rows: int) -> Iterator[pa.Table]:
+    """The query's rows through a server-side cursor: PostgreSQL sends `chunk_rows` at a time."""
+    connection = connect(url)
     with connection, connection.cursor(name="batch_input") as cursor:
         try:
             cursor.execute(query)
@@ -111,7 +141,7 @@ def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
     if (summary := output.completed()) is not None:
         logger.info("run %s is already complete", settings.run_id)
         return summary
-    output.start(run_identity(settings, predictor, ENGINE))
+    output.start(run_identity(settings, predictor, ENGINE, input_fingerprint(settings)))
     committed = output.committed()
     parts = rows_read = 0
     for part, chunk in enumerate(read_chunks(settings)):

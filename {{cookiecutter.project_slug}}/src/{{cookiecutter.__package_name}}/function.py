@@ -91,12 +91,14 @@ def create_app(settings: FunctionSettings, predictor: Predictor) -> APIGatewayHt
         detail = [{"loc": ["body"], "msg": str(error), "type": "unsupported_content_type"}]
         return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, detail)
 
-    def reject_undecodable_body(error: ValueError) -> Response[dict[str, Any]]:
-        """400 for a body that is not valid base64 or not UTF-8 text once decoded."""
-        detail = [
-            {"loc": ["body"], "msg": f"the body cannot be decoded: {error}", "type": "decode"}
-        ]
-        return problem(HTTPStatus.BAD_REQUEST, detail)
+    def reject_undecodable_body(error: ValueError | RecursionError) -> Response[dict[str, Any]]:
+        """422, as for malformed JSON, for a body that is not valid base64, not UTF-8 text
+        once decoded, or nested deeper than the JSON parser recurses."""
+        message = f"the body is not JSON text: {error}"
+        return problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            [{"loc": ["body"], "msg": message, "type": "json_invalid"}],
+        )
 
     def reject_unscorable_rows(error: UnscorableInputError) -> Response[dict[str, Any]]:
         """422 for rows so far outside the training range that the output is not finite."""
@@ -111,6 +113,7 @@ def create_app(settings: FunctionSettings, predictor: Predictor) -> APIGatewayHt
             RequestUnsupportedContentType: reject_unsupported_content_type,
             binascii.Error: reject_undecodable_body,
             UnicodeDecodeError: reject_undecodable_body,
+            RecursionError: reject_undecodable_body,
             UnscorableInputError: reject_unscorable_rows,
         }
     )

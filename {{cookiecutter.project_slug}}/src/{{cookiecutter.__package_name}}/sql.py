@@ -101,7 +101,8 @@ class Migration:
 
 
 def object_suffix(version: str) -> str:
-    """A model version in SQL names: `20260101T020000Z-3f2a` -> `v20260101t020000z_3f2a`."""
+    """A model version in SQL names:
+    `20260101T020000123456Z-3f2a` -> `v20260101t020000123456z_3f2a`."""
     return "v" + identifier(version)
 
 

@@ -1,0 +1,41 @@
+"""The Kubernetes manifests in deploy/: images pinned to the project's version, and
+credentials in Secrets only."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+MANIFESTS = sorted((PROJECT / "deploy").rglob("*.yaml"))
+IMAGE = re.compile(r"^\s*image:\s*(\S+)\s*$", re.MULTILINE)
+CREDENTIALS = re.compile(r"\w+://[^\s/@:]+:[^\s/@]+@")
+"""A URL with a user and a password in it."""
+
+
+def project_version() -> str:
+    pyproject = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))
+    version: str = pyproject["project"]["version"]
+    return version
+
+
+def without_comments(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda path: path.name)
+def test_every_image_is_tagged_with_the_project_version(manifest: Path) -> None:
+    images = IMAGE.findall(without_comments(manifest))
+    assert images, f"{manifest.name} runs no image"
+    for image in images:
+        assert image.rsplit(":", 1)[-1] == project_version(), (
+            f"{manifest.name}: {image} is not tagged {project_version()}: a manifest runs the"
+            " release it was written for, never :latest"
+        )
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda path: path.name)
+def test_no_credentials_outside_secrets(manifest: Path) -> None:
+    assert not CREDENTIALS.findall(without_comments(manifest))
