@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow as pa
 
 from {{ package }}.contract import MISSING_LEVEL, Columns, load_contract
 from {{ package }}.data import load_dataset

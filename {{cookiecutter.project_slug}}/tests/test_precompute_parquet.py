@@ -4,8 +4,8 @@
 
 from pathlib import Path
 
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from {{ package }}.data import load_dataset

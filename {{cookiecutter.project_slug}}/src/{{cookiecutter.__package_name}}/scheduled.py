@@ -304,7 +304,7 @@ def write_sample(path: Path, rows: int = 20) -> None:
     row whose numbers are not numbers, which lands in the rejects (needs the train extra)."""
     lines = [{"id": f"sample-{i}", **row} for i, row in enumerate(sample_rows(rows))]
     if CONTRACT.numbers:
-        broken = dict.fromkeys((item.name for item in CONTRACT.numbers), "n/a")
+        broken = dict.fromkeys((item.name for item in CONTRACT.numbers), "unknown")
         lines.append({**lines[0], "id": "broken", **broken})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(to_csv(["id", *(item.name for item in CONTRACT.inputs)], lines))

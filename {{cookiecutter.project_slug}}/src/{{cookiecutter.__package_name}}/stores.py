@@ -22,8 +22,8 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import psycopg
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .contract import MISSING_LEVEL, Columns, Contract, Input
 
