@@ -79,7 +79,7 @@ def batches(data: Entities, size: int) -> Iterator[Pending]:
         yield Pending(
             rows,
             batch.numbers.astype(np.float64),
-            np.where(null_categories, None, batch.categories),
+            np.where(null_categories, np.array(None, dtype=object), batch.categories),
             missing,
             [1] * len(rows),
         )

@@ -123,8 +123,8 @@ def problems(batch: Pending, contract: Contract) -> list[str | None]:
             ("infinite", infinite[row]),
             ("outside float32 range", too_large[row]),
         ):
-            if names := [contract.numbers[i].name for i in np.flatnonzero(mask).tolist()]:
-                found.append(f"{label}: {', '.join(names)}")
+            if inputs := [contract.numbers[i].name for i in np.flatnonzero(mask).tolist()]:
+                found.append(f"{label}: {', '.join(inputs)}")
         reasons[row] = "; ".join(found)
     return reasons
 
