@@ -186,7 +186,7 @@ def test_an_object_array_in_the_reference_sample_is_an_artifact_error(
     version_copy: Path,
 ) -> None:
     objects = np.array([["a", 1], [None, 2.0]], dtype=object)
-    np.savez_compressed(version_copy / REFERENCE_FILE, features=objects)
+    np.savez_compressed(version_copy / REFERENCE_FILE, numbers=objects, categories=objects)
     record_hash(version_copy, REFERENCE_FILE)
 
     with pytest.raises(ArtifactError) as refused:
@@ -196,7 +196,9 @@ def test_an_object_array_in_the_reference_sample_is_an_artifact_error(
 
 
 def test_a_reference_sample_of_another_shape_is_an_artifact_error(version_copy: Path) -> None:
-    np.savez_compressed(version_copy / REFERENCE_FILE, features=np.arange(3.0))
+    np.savez_compressed(
+        version_copy / REFERENCE_FILE, numbers=np.arange(3.0), categories=np.arange(3.0)
+    )
     record_hash(version_copy, REFERENCE_FILE)
 
     with pytest.raises(ArtifactError, match="expected a float32 table"):
