@@ -86,3 +86,12 @@ def test_the_quickstart_in_the_docs_is_the_readme_quickstart() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quickstart = readme.split("## Quickstart", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     assert quickstart in (DOCS / "getting-started.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *PAGES], ids=lambda p: p.name)
+def test_no_page_points_at_a_template_url_that_does_not_exist(page: Path) -> None:
+    # The template is used from a clone (or a fork the reader names): no placeholder URL
+    # that ends in a git traceback when copied.
+    text = page.read_text(encoding="utf-8")
+    urls = re.findall(r"(?:gh|gl|bb):[\w.-]+/[\w.-]+|https://github\.com/[\w.-]+/[\w.-]+", text)
+    assert urls == [], f"{page.name}: {urls}"
