@@ -182,6 +182,10 @@ def main() -> None:
             config = questionnaire.user_config_path(invocation, os.environ)
             org = questionnaire.org_defaults(config)
             context = stored_over_org(context, stored, org, invocation.extra_context)
+    if (
+        "__refused" not in context
+    ):  # for the template's location in .cookiecutter.json (local_extensions)
+        context["__caller_directory"] = "{{ '' | working_directory }}"
     CONTEXT_FILE.write_text(json.dumps(context, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
