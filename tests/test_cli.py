@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from decision import engine
 
 from .answers import SOURCE_ROWS
+from .test_questionnaire import CLEAR_LINE, CTRL_C, Terminal, question, terminal_env
+
+__all__ = ["terminal_env"]  # the pty fixture, shared with the questionnaire's tests
 
 COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
 
@@ -363,3 +366,67 @@ def test_make_generate_says_what_python_to_install(template: Path, tmp_path: Pat
     ), result.stderr
     assert "apt install python3 python3-venv" in result.stderr
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "answer", ["description=a {{ b }} c", "owners=@a {% if x %}", "project_name=A {# b #}"]
+)
+def test_an_answer_with_template_syntax_is_refused_in_one_line(
+    template: Path, tmp_path: Path, answer: str
+) -> None:
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    tmpdir.mkdir()
+    result = run_cookiecutter(template, out, answer, tmpdir=tmpdir)
+    name, value = answer.split("=", 1)
+    assert result.returncode == 1 and result.stderr.strip() == "", result.stderr
+    assert result.stdout.strip().splitlines() == [
+        f"error: {name}={value!r} is not allowed: use text without {{{{, {{% or {{#"
+    ]
+    assert list(out.iterdir()) == [] and list(tmpdir.iterdir()) == []
+
+
+def test_an_existing_project_given_by_slug_is_refused_before_the_first_question(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    (tmp_path / "out" / "taken").mkdir(parents=True)
+    term = Terminal(
+        [str(template), "-o", str(tmp_path / "out"), "project_slug=taken"], terminal_env
+    )
+    assert term.finish() == 1
+    lines = [line for line in term.text.splitlines() if line.strip()]
+    assert lines == [
+        f"error: project_slug='taken': {tmp_path / 'out' / 'taken'} already exists: give "
+        "another project_slug or --output-dir, or -f to write over it"
+    ]
+    assert list((tmp_path / "out").iterdir()) == [tmp_path / "out" / "taken"]
+
+
+def test_the_questionnaire_refuses_a_taken_slug_and_template_syntax_as_typed(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A relative output directory: resolved against where cookiecutter was started.
+    (tmp_path / "out" / "customer-churn-model").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    term = Terminal([str(template), "-o", "out"], {**terminal_env, "PWD": str(tmp_path)})
+    term.answer("project_name")
+    term.answer("project_slug")  # the default, taken: refused, the answers so far kept
+    term.child.expect_exact("already exists: give another project_slug")
+    term.child.send(CLEAR_LINE + "churn-two\r")
+    term.answer("description", "a {{ b }} c")
+    term.child.expect_exact("is not allowed: use text without {{, {% or {#")
+    term.child.send(CTRL_C)
+    assert term.finish() == 1
+    assert question("author_name") not in term.text
+    assert list((tmp_path / "out").iterdir()) == [tmp_path / "out" / "customer-churn-model"]
+
+
+def test_with_f_an_existing_project_is_asked_about_as_usual(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    (tmp_path / "out" / "taken").mkdir(parents=True)
+    args = [str(template), "-f", "-o", str(tmp_path / "out"), "project_slug=taken"]
+    term = Terminal(args, terminal_env)
+    term.child.expect_exact(question("project_name"))
+    term.child.send(CTRL_C)
+    assert term.finish() == 1

@@ -8,7 +8,11 @@ with what is committed.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -86,3 +90,54 @@ def test_the_quickstart_in_the_docs_is_the_readme_quickstart() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quickstart = readme.split("## Quickstart", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     assert quickstart in (DOCS / "getting-started.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *PAGES], ids=lambda p: p.name)
+def test_no_page_points_at_a_template_url_that_does_not_exist(page: Path) -> None:
+    # The template is used from a clone (or a fork the reader names): no placeholder URL
+    # that ends in a git traceback when copied.
+    text = page.read_text(encoding="utf-8")
+    urls = re.findall(r"(?:gh|gl|bb):[\w.-]+/[\w.-]+|https://github\.com/[\w.-]+/[\w.-]+", text)
+    assert urls == [], f"{page.name}: {urls}"
+
+
+def test_no_page_needs_a_remote_script(tmp_path: Path) -> None:
+    # Built as `make docs` builds it, with the pinned mermaid from tests/tools/package.json.
+    site = tmp_path / "site"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("mkdocs")),
+            "build",
+            "--strict",
+            "--site-dir",
+            str(site),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    remote = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""")
+    diagrams = 0
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert not remote.search(html), f"{page.relative_to(site)}: {remote.search(html)}"
+        if 'class="mermaid"' in html:
+            diagrams += 1
+            local = (
+                page.parent / re.search(r'src="([^"]*js/mermaid\.min\.js)"', html)[1]
+            ).resolve()
+            assert local == (site / "js/mermaid.min.js").resolve()
+    assert diagrams >= 6  # one per strategy page
+    # Material loads Mermaid from a CDN only when the page has not defined `mermaid`: the
+    # bundled build defines it, and it is the version tests/tools/package.json pins.
+    build = (site / "js/mermaid.min.js").read_text(encoding="utf-8")
+    assert 'globalThis["mermaid"] =' in build
+    pinned = json.loads((ROOT / "tests/tools/package.json").read_text())["dependencies"]["mermaid"]
+    lock = json.loads((ROOT / "tests/tools/package-lock.json").read_text())
+    assert lock["packages"]["node_modules/mermaid"]["version"] == pinned
+    assert f'version:"{pinned}"' in build, (
+        "the installed mermaid is not the pinned one: make install"
+    )

@@ -60,11 +60,12 @@ def plain(text: str) -> str:
         ),
         (
             ["python", "-m", "cookiecutter", "-fv", "--output-dir=o=k", "tpl", "--replay"],
-            Invocation(replay=True, options={"output_dir": "o=k"}, template="tpl"),
+            Invocation(replay=True, overwrite=True, options={"output_dir": "o=k"}, template="tpl"),
         ),
         (
             ["cookiecutter", "-fo", "out", "--config-file", "org.yaml", "tpl", "--", "--x=1"],
             Invocation(
+                overwrite=True,
                 options={"output_dir": "out", "config_file": "org.yaml"},
                 template="tpl",
                 extra_context={"--x": "1"},

@@ -203,3 +203,85 @@ def test_cruft_update_applies_changed_options(template_repo: Path, tmp_path: Pat
     assert record(project)["stateful"] == "yes"
     assert (project / "src/fraud_scorer/state.py").exists()
     assert run(str(BIN / "cruft"), "diff", "--exit-code", cwd=project) == ""
+
+
+def readme_regeneration_command(project: Path) -> str:
+    """The shell block of the generated README's "Regenerating" section."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Regenerating", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0].strip()
+
+
+def test_the_readme_command_regenerates_a_make_generate_project_from_a_fresh_clone(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    clone, out = tmp_path / "clone", tmp_path / "projects"
+    run("git", "clone", "-q", str(template_repo), str(clone))
+    # The tooling venv is installed already: the clone's newer pyproject must not reinstall it.
+    os.utime(clone / "pyproject.toml", (0, 0))
+    env = {k: v for k, v in ENV.items() if k not in ("ML_DEPLOY_ANSWERS", "ML_DEPLOY_QUIET")}
+    result = subprocess.run(
+        ["make", "-s", "generate", f"CACHE={BIN.parent.parent}", f"OUT={out}"],
+        cwd=clone,
+        env={**env, "PWD": str(clone)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    (project,) = out.iterdir()
+    assert record(project)["_template"] == str(
+        clone.resolve()
+    )  # not ".", which only the clone knew
+
+    # A user who has only the project: a shell in it, the tooling's bin (cookiecutter) on PATH.
+    command = readme_regeneration_command(project)
+    assert command == 'make regenerate ANSWERS="data_volume=massive"'
+    path = f"{BIN}:/usr/local/bin:/usr/bin:/bin"
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=project,
+        env={**env, "PATH": path, "PWD": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert f"regenerating {project}: keeps rest\n" in result.stderr
+    assert list(out.iterdir()) == [project]
+    regenerated = record(project)
+    assert regenerated["data_volume"] == "massive"
+    assert "misses data_volume=massive" in " ".join(regenerated["_decision"]["reasons"])
+
+
+def test_make_regenerate_without_answers_says_how_to_call_it(
+    template: Path, tmp_path: Path
+) -> None:
+    run(str(BIN / "cookiecutter"), "--no-input", str(template), "-o", str(tmp_path))
+    (project,) = tmp_path.iterdir()
+    result = subprocess.run(
+        ["make", "-s", "regenerate"], cwd=project, env=ENV, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith('usage: make regenerate ANSWERS="data_volume=massive"')
+
+
+@pytest.mark.parametrize(
+    ("given", "recorded"),
+    [
+        ("gh:acme/cookiecutter-ml-deploy", "gh:acme/cookiecutter-ml-deploy"),
+        ("https://git.example.org/t.git", "https://git.example.org/t.git"),
+        ("tpl", "{caller}/tpl"),
+        ("../caller/tpl/", "{caller}/tpl"),
+    ],
+)
+def test_a_local_template_is_recorded_by_its_absolute_path(
+    tmp_path: Path, given: str, recorded: str
+) -> None:
+    import local_extensions
+
+    caller = tmp_path / "caller"
+    (caller / "tpl").mkdir(parents=True)
+    context = {"_template": given, "__caller_directory": str(caller)}
+    assert local_extensions.template_location(context) == recorded.format(caller=caller)
