@@ -175,10 +175,20 @@ def pins(blocks: list[str]) -> list[str]:
     return sorted(merged, key=str.lower)
 
 
+def _marker(line: str) -> str | None:
+    return line.split(";", 1)[1].strip() if ";" in line else None
+
+
 def pins_except(blocks: list[str], installed_by: list[str]) -> list[str]:
-    """Pins of `blocks` that `installed_by` does not already bring in."""
-    already = {_pin_name(line) for line in pins(installed_by)}
-    return [line for line in pins(blocks) if _pin_name(line) not in already]
+    """Pins of `blocks` that `installed_by` does not already bring in: a package it installs
+    only on some platforms (`tzdata ; sys_platform == 'win32'`) stays where `blocks` needs it
+    on others."""
+    already = {_pin_name(line): _marker(line) for line in pins(installed_by)}
+    return [
+        line
+        for line in pins(blocks)
+        if _pin_name(line) not in already or already[_pin_name(line)] not in (None, _marker(line))
+    ]
 
 
 def batch_engine(context: dict[str, Any]) -> str:
