@@ -219,6 +219,16 @@ def mixed(held_out: Dataset, start: int, count: int) -> tuple[list[bytes | None]
                 if payload is not None:
                     kinds[base64.b64encode(payload).decode()] = kind
     return messages, kinds
+{%- if cookiecutter.broker == "redis" %}
+
+
+async def nothing_pending(settings: StreamSettings) -> None:
+    """Wait until no entry of the input stream is pending in the group (at most TIMEOUT_S)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while await pending(settings, settings.input_topic, settings.consumer_group):
+        assert time.monotonic() < deadline, "entries still pending: none reclaimed them"
+        await asyncio.sleep(1)
+{%- endif %}
 
 
 async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
@@ -258,6 +268,11 @@ async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
         await publish_raw(settings, settings.input_topic, after)
         consumer = start_consumer(settings, logs[1], **KILL_TEST_SETTINGS)
         await seen.wait_for(done)
+{%- if cookiecutter.broker == "redis" %}
+        # Entries the killed consumer held unacknowledged stay pending until they have been
+        # idle for `reclaim_idle_ms` and the restarted consumer takes them over.
+        await nothing_pending(settings)
+{%- endif %}
     finally:
         consumer.send_signal(signal.SIGTERM)
         exit_code = consumer.wait(timeout=30)

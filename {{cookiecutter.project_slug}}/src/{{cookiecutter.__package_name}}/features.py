@@ -45,9 +45,8 @@ def build_feature_pipeline(contract: Contract, *, scale: bool) -> "ColumnTransfo
         transformers.append(("numbers", numbers, list(range(width))))
     if contract.categories:
         levels = [
-            [*item.levels, MISSING_LEVEL] if item.nullable else list(item.levels)
+            [*(item.levels or ()), *([MISSING_LEVEL] if item.nullable else [])]
             for item in contract.categories
-            if item.levels
         ]
         encoder = OneHotEncoder(
             categories=levels, handle_unknown="ignore", sparse_output=False, dtype=np.float32
