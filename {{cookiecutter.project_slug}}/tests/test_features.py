@@ -11,11 +11,11 @@ from {{ cookiecutter.__package_name }}.contract import (
     Columns,
     ContractError,
     Input,
-    identifier,
     load_contract,
     parse_contract,
     write_contract,
 )
+from {{ cookiecutter.__package_name }}.contract_inference import identifier
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_frame
 from {{ cookiecutter.__package_name }}.schema import Features

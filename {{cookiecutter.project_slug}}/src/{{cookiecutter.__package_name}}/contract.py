@@ -19,7 +19,6 @@ treats them as described above (categories). A missing non-nullable input is ref
 
 import keyword
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -204,16 +203,6 @@ def write_contract(contract: Contract, path: Path) -> None:
     staging = path.with_name(f".{path.name}.partial")
     staging.write_text(contract.dump(), encoding="utf-8")
     staging.replace(path)
-
-
-def identifier(column: str) -> str:
-    """A column name as a Python identifier: `Min.Price` -> `min_price`,
-    `ShelveLoc` -> `shelve_loc`, `mean radius (cm)` -> `mean_radius_cm`."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", column.strip())
-    name = re.sub(r"[^0-9a-z]+", "_", words.lower()).strip("_") or "column"
-    if name[0].isdigit() or keyword.iskeyword(name):
-        name = f"x_{name}"
-    return name
 
 
 def parse_text(item: Input, text: str | None) -> float | int | bool | str | None:

@@ -31,7 +31,8 @@ import numpy.typing as npt
 {%- endif %}
 
 from .artifact import Metadata, load_metadata, load_pipeline
-from .contract import MISSING_LEVEL, Columns, Contract, Input, identifier, load_contract
+from .contract import MISSING_LEVEL, Columns, Contract, Input, load_contract
+from .contract_inference import identifier
 from .data import load_dataset, split
 from .features import model_frame
 from .settings import Settings
