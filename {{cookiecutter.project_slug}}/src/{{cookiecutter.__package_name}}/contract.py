@@ -30,7 +30,7 @@ import numpy.typing as npt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .contract_inference import MISSING_TEXT
+from .contract_inference import MISSING_TEXT, dump, write
 
 MODEL_TYPE = "{{ cookiecutter.model_type }}"
 """What the model predicts; the target must fit it."""
@@ -161,9 +161,7 @@ class Contract(BaseModel):
 
     def dump(self) -> str:
         """The contract as features.yaml text."""
-        data = self.model_dump(mode="json", exclude_none=True)
-        text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-        return text
+        return dump(self.model_dump(mode="json", exclude_none=True))
 
 
 def contract_path() -> Path:
@@ -200,9 +198,7 @@ def load_contract(path: Path | None = None) -> Contract:
 
 def write_contract(contract: Contract, path: Path) -> None:
     """Replace `path` atomically: a reader sees the old contract or the new one."""
-    staging = path.with_name(f".{path.name}.partial")
-    staging.write_text(contract.dump(), encoding="utf-8")
-    staging.replace(path)
+    write(contract.model_dump(mode="json", exclude_none=True), path)
 
 
 def parse_text(item: Input, text: str | None) -> float | int | bool | str | None:
