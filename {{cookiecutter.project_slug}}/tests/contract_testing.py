@@ -6,12 +6,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import strategies as st
 
 from {{ cookiecutter.__package_name }}.contract import MISSING_LEVEL, Columns, Contract, Input, load_contract
 from {{ cookiecutter.__package_name }}.data import Dataset
 
 CONTRACT = load_contract()
+# Scores are float32: a batch of another size or order may round differently in the last place.
+RTOL, ATOL = 1e-5, 1e-6
 MIXED = Contract.model_validate(
     {
         "target": CONTRACT.target.model_dump(exclude_none=True),
@@ -134,3 +137,8 @@ class MixedModel:
     """Its ONNX export, in onnxruntime."""
     rows: Columns
     """Twenty of its training rows."""
+
+
+def close_to(expected: Any) -> Any:
+    """`expected` as pytest.approx within float32 rounding (`RTOL`, `ATOL`)."""
+    return pytest.approx(expected, rel=RTOL, abs=ATOL)

@@ -38,7 +38,7 @@ from {{ package }}.sample_input import bad_cells, sample_frame
 from {{ package }}.schema import Scores
 from {{ package }}.score import main
 
-from contract_testing import CONTRACT, records, rows
+from contract_testing import CONTRACT, close_to, records, rows
 
 CHUNK_ROWS = 200
 
@@ -247,11 +247,11 @@ def test_predictions_match_the_model_and_carry_version_and_run_id(
 {%- if classification %}
     assert scored["label"].tolist() == [p.label for p in expected]
     label = CONTRACT.labels[0]
-    np.testing.assert_allclose(
-        scored[f"probability_{label}"], [p.probabilities[label] for p in expected], rtol=1e-6
+    assert scored[f"probability_{label}"].tolist() == close_to(
+        [p.probabilities[label] for p in expected]
     )
 {%- else %}
-    np.testing.assert_allclose(scored["value"], [p.value for p in expected], rtol=1e-6)
+    assert scored["value"].tolist() == close_to([p.value for p in expected])
 {%- endif %}
     assert set(scored["model_version"]) == {predictor.model_version}
     assert set(scored["run_id"]) == {"test"}

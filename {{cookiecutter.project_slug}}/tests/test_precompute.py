@@ -23,7 +23,7 @@ from {{ package }}.predictor import Predictor
 from {{ package }}.settings import Settings
 from {{ package }}.stores import ENTITY_TYPES, DuckDBStore, Rejected, Scored, Tables
 
-from contract_testing import CONTRACT, first, rows, valid_row
+from contract_testing import CONTRACT, close_to, first, rows, valid_row
 
 BATCH_SIZE = 100
 
@@ -105,14 +105,14 @@ def test_every_entity_gets_the_models_prediction(
 {%- if classification %}
         label, probabilities, model_version{% if legal %}, explanation{% endif %} = stored[f"sample-{row}"]
         assert label == prediction.label
-        assert json.loads(str(probabilities)) == pytest.approx(prediction.probabilities)
+        assert json.loads(str(probabilities)) == close_to(prediction.probabilities)
 {%- else %}
         value, model_version{% if legal %}, explanation{% endif %} = stored[f"sample-{row}"]
-        assert value == pytest.approx(prediction.value)
+        assert value == close_to(prediction.value)
 {%- endif %}
         assert model_version == predictor.model_version
 {%- if legal %}
-        assert json.loads(str(explanation)) == pytest.approx(prediction.explanation)
+        assert json.loads(str(explanation)) == close_to(prediction.explanation)
 {%- endif %}
 
 
@@ -214,10 +214,10 @@ def test_any_valid_entities_are_scored_as_the_model_scores_them(
 {%- if classification %}
         label, probabilities, *_ = stored[f"e-{index}"]
         assert label == prediction.label
-        assert json.loads(str(probabilities)) == pytest.approx(prediction.probabilities)
+        assert json.loads(str(probabilities)) == close_to(prediction.probabilities)
 {%- else %}
         value, *_ = stored[f"e-{index}"]
-        assert value == pytest.approx(prediction.value)
+        assert value == close_to(prediction.value)
 {%- endif %}
 
 

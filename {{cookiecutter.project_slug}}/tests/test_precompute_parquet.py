@@ -20,6 +20,10 @@ from {{ package }}.stores import (
     Tables,
     open_store,
 )
+{%- if not classification %}
+
+from contract_testing import close_to
+{%- endif %}
 
 BATCH_SIZE = 100
 
@@ -71,7 +75,7 @@ def test_every_entity_gets_one_prediction_in_the_predictions_file(
 {%- if classification %}
         assert stored == expected[entity_id].label
 {%- else %}
-        assert stored == pytest.approx(expected[entity_id].value)
+        assert stored == close_to(expected[entity_id].value)
 {%- endif %}
     store.close()
 
