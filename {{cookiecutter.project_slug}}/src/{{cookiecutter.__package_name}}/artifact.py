@@ -69,7 +69,8 @@ TRUSTED_PIPELINE_TYPES = frozenset(
 {%- elif cookiecutter.framework == "lightgbm" %}
         "collections.OrderedDict",
         "lightgbm.basic.Booster",
-        "lightgbm.sklearn.{{ estimator }}",
+        # estimator.py's subclass, whose thresholds are exact in float32.
+        "{{ cookiecutter.__package_name }}.estimator.{{ estimator }}",
 {%- endif %}
     }
 )

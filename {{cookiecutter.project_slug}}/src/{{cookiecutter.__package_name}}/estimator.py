@@ -1,0 +1,1 @@
+{% include "frameworks/" ~ cookiecutter.framework ~ ".py.j2" %}
