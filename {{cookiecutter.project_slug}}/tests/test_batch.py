@@ -184,34 +184,24 @@ def test_validation_refuses_an_input_without_the_input_columns() -> None:
 
 
 class RefusesLargeValues:
-    """A model that cannot score rows holding a value over 100, like an overflowing one."""
+    """The model, refusing rows whose first number is over 100 as an overflowing model would."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self._predictor = predictor
 
     def score(self, columns: Columns) -> Scores:
-        refused = (columns.numbers > 100).any(axis=1)
+        refused = columns.numbers[:, 0] > 100
         if refused.any():
             raise UnscorableInputError(np.flatnonzero(refused), "overflow")
-        rows = len(columns)
-        return Scores(
-            model_version="v",
-{%- if classification %}
-            labels=("a",),
-            predicted=np.zeros(rows, dtype=np.intp),
-            probabilities=np.ones((rows, 1), dtype=np.float32),
-{%- else %}
-            values=np.ones(rows, dtype=np.float32),
-{%- endif %}
-{%- if cookiecutter.legal_review == "yes" %}
-            feature_names=(),
-            explanations=np.zeros((rows, 0), dtype=np.float32),
-{%- endif %}
-        )
+        return self._predictor.score(columns)
 
 
-def test_only_the_rows_the_model_refuses_are_rejected() -> None:
-    numbers = np.zeros((10, 2), dtype=np.float32)
-    numbers[[3, 7], 0] = 1000
-    model: Predictor = RefusesLargeValues()  # type: ignore[assignment]
-    columns = Columns(numbers, np.empty((10, 0), dtype=object))
+def test_only_the_rows_the_model_refuses_are_rejected(
+    predictor: Predictor, held_out: Dataset
+) -> None:
+    columns = held_out.columns.take(np.arange(10))
+    columns.numbers[[3, 7], 0] = 1000
+    model: Predictor = RefusesLargeValues(predictor)  # type: ignore[assignment]
     scored, scores, refused = predict(model, columns, np.arange(10))
     assert scored.tolist() == [0, 1, 2, 4, 5, 6, 8, 9]
     assert len(scores) == 8

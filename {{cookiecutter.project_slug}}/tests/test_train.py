@@ -15,10 +15,10 @@ from {{ cookiecutter.__package_name }}.artifact import (
 )
 from {{ cookiecutter.__package_name }}.contract import load_contract
 from {{ cookiecutter.__package_name }}.data import DataError, Dataset, load_dataset, split
+from {{ cookiecutter.__package_name }}.evaluation import ExportError
 from {{ cookiecutter.__package_name }}.features import model_frame
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.train import (
-    ExportError,
     check_export,
     export_onnx,
     fit,

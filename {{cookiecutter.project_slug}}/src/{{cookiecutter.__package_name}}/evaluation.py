@@ -1,1 +1,1 @@
-{% include "model_types/" ~ ("regression" if cookiecutter.model_type == "regression" else "classification") ~ ".py.j2" %}
+{% include "model_types/" ~ ("regression" if cookiecutter.model_type == "regression" else "classification") ~ "/evaluation.py.j2" %}

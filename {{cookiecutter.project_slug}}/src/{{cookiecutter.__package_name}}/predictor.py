@@ -1,5 +1,4 @@
 {%- set legal = cookiecutter.legal_review == "yes" -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
 """Scores rows with the exported ONNX model.
 
 Serving needs onnxruntime, numpy and pydantic only: scikit-learn and the training framework
@@ -20,6 +19,7 @@ from .audit import AuditLog
 {%- endif %}
 from .contract import MISSING_LEVEL, Columns
 from .schema import Features, Prediction, Scores
+from .scores import empty_outputs
 from .settings import Settings
 
 
@@ -59,9 +59,6 @@ class Predictor:
         self._required_categories = np.array(
             [not item.nullable for item in contract.categories], dtype=bool
         )
-{%- if classification %}
-        self._labels = contract.labels
-{%- endif %}
 {%- if legal %}
         # What an input is set to when its contribution is measured: the training mean of a
         # number, the most frequent training level of a category.
@@ -164,12 +161,8 @@ class Predictor:
                 np.flatnonzero(missing),
                 "inputs that features.yaml does not allow to be null are missing",
             )
-{%- if legal or classification %}
-        rows = len(numbers)
-{%- endif %}
         batch = Columns(numbers, categories)
 {%- if legal %}
-        width = len(self._feature_names)
         # The rows and, per row, one copy per input with that input set to its reference
         # value: the explanations come from the same single model call.
         ablated = self._ablated(batch)
@@ -179,63 +172,20 @@ class Predictor:
                 np.concatenate([categories, ablated.categories]),
             )
         )
+        scores = Scores.of(self.model_version, self._contract, outputs, self.feature_names)
 {%- else %}
-        outputs = self._run(batch)
+        scores = Scores.of(self.model_version, self._contract, self._run(batch))
 {%- endif %}
-{%- if classification %}
-        labels = self._labels
-        predicted = np.asarray(outputs[0], dtype=np.intp).reshape(-1)[:rows]
-        probabilities = np.asarray(outputs[1], dtype=np.float32).reshape(-1, len(labels))
-{%- if legal %}
-        ablated_probabilities = probabilities[rows:].reshape(rows, width, len(labels))
-        probabilities = probabilities[:rows]
-        # Overflowed outputs make NaN here; those rows are refused right below.
-        with np.errstate(invalid="ignore"):
-            explanations = (
-                probabilities[np.arange(rows), predicted][:, np.newaxis]
-                - ablated_probabilities[np.arange(rows), :, predicted]
+        overflowed = scores.overflowed()
+        if overflowed.any():
+            raise UnscorableInputError(
+                np.flatnonzero(overflowed),
+                "inputs so far outside the training range that the model's output is not finite",
             )
-        self._refuse_overflows(probabilities, explanations)
-        scores = Scores(
-            model_version=self.model_version,
-            labels=labels,
-            predicted=predicted,
-            probabilities=probabilities,
-            feature_names=self.feature_names,
-            explanations=explanations,
-        )
-        self._audit_log.record(self.feature_names, batch, scores)
-        return scores
-{%- else %}
-        self._refuse_overflows(probabilities)
-        return Scores(
-            model_version=self.model_version,
-            labels=labels,
-            predicted=predicted,
-            probabilities=probabilities,
-        )
-{%- endif %}
-{%- else %}
-        values = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
 {%- if legal %}
-        # Overflowed outputs make NaN here; those rows are refused right below.
-        with np.errstate(invalid="ignore"):
-            explanations = values[:rows, np.newaxis] - values[rows:].reshape(rows, width)
-        values = values[:rows]
-        self._refuse_overflows(values[:, np.newaxis], explanations)
-        scores = Scores(
-            model_version=self.model_version,
-            values=values,
-            feature_names=self.feature_names,
-            explanations=explanations,
-        )
         self._audit_log.record(self.feature_names, batch, scores)
+{%- endif %}
         return scores
-{%- else %}
-        self._refuse_overflows(values[:, np.newaxis])
-        return Scores(model_version=self.model_version, values=values)
-{%- endif %}
-{%- endif %}
 {%- if legal %}
 
     def _ablated(self, batch: Columns) -> Columns:
@@ -259,24 +209,7 @@ class Predictor:
         refuse an empty input), just outputs of the right shapes."""
         if len(batch):
             return list(self._session.run(None, batch.feeds()))
-{%- if classification %}
-        return [np.empty(0, dtype=np.intp), np.empty((0, len(self._labels)), np.float32)]
-{%- else %}
-        return [np.empty(0, dtype=np.float32)]
-{%- endif %}
-
-    @staticmethod
-    def _refuse_overflows(*outputs: npt.NDArray[np.float32]) -> None:
-        """Refuse rows whose outputs are not finite rather than answer NaN."""
-        if all(np.isfinite(output).all() for output in outputs):
-            return
-        overflowed = np.zeros(len(outputs[0]), dtype=bool)
-        for output in outputs:
-            overflowed |= ~np.isfinite(output).all(axis=1)
-        raise UnscorableInputError(
-            np.flatnonzero(overflowed),
-            "inputs so far outside the training range that the model's output is not finite",
-        )
+        return empty_outputs(self._contract)
 
 
 def score_accepted(
