@@ -6,13 +6,14 @@ command line of its parent process (the cookiecutter CLI):
 
 - ML_DEPLOY_ANSWERS=<path to a generated project's .cookiecutter.json>: the stored answers
   become the defaults, so a project regenerates with only the changed answers given.
-- A terminal, no --no-input, ML_DEPLOY_QUESTIONNAIRE not `off` and questionary installed:
-  the questionnaire (hooks/questionnaire.py) asks everything, with the user config's
+- A terminal, no --no-input and ML_DEPLOY_QUESTIONNAIRE not `off`: the questionnaire
+  (hooks/questionnaire.py; questionary's menus, or numbered prompts from the standard
+  library when questionary is not installed) asks everything, with the user config's
   `default_context` (org defaults) and the stored answers as defaults and the command
   line's key=value answers as given. Its answers go to cookiecutter through `_answers`,
   and the public keys leave cookiecutter.json, so cookiecutter prompts for nothing.
-- A terminal otherwise (questionary missing or switched off): cookiecutter's own prompts,
-  with the `__prompts__` labels.
+- A terminal with ML_DEPLOY_QUESTIONNAIRE=off: cookiecutter's own prompts, with the
+  `__prompts__` labels.
 - Answer names on the command line that are no answer of the template (a typo such as
   `data_volum=massive`, which cookiecutter itself would silently drop): refused, one line
   each with the closest answer name, before any question and before anything is written.
@@ -36,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the template copy's root
 
 from decision import engine
-from hooks import questionnaire
+from hooks import prompts, questionnaire
 
 CONTEXT_FILE = Path("cookiecutter.json")
 
@@ -124,7 +125,11 @@ def questionnaire_context(context: dict, invocation: questionnaire.Invocation) -
     try:
         with questionnaire.ctrl_c_as_key():
             answers = questionnaire.ask_all(
-                defaults, invocation.extra_context, notes, project_directory_check(invocation)
+                prompts.prompter(),
+                defaults,
+                invocation.extra_context,
+                notes,
+                project_directory_check(invocation),
             )
     except (KeyboardInterrupt, EOFError):
         # cookiecutter reports the abort and removes this copy of the template.
@@ -156,9 +161,7 @@ def main() -> None:
     context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
     command_line = questionnaire.parent_command_line()
     invocation = questionnaire.parse_cookiecutter_argv(command_line or [])
-    terminal = on_terminal()
-    has_questionary = terminal and questionnaire.questionary_available()  # a slow import
-    mode = questionnaire.choose_mode(invocation, os.environ, terminal, has_questionary)
+    mode = questionnaire.choose_mode(invocation, os.environ, on_terminal())
     refused = early_errors(invocation, mode)
     if refused:
         context = questionnaire.refused_context("\n".join(f"error: {e}" for e in refused))

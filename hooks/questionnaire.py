@@ -7,7 +7,9 @@ accept or override it. The answers go back to cookiecutter through the `_answers
 cookiecutter.json, so cookiecutter asks nothing again.
 
 The helpers at the top are pure (argv parsing, defaults merging, when a follow-up applies)
-and unit-tested; `ask_all` is the only part that talks to the terminal.
+and unit-tested; `ask_all` is the only part that talks to the terminal, through a
+`prompts.Prompter`: questionary's menus when it is importable, numbered prompts with only
+the standard library when it is not (cookiecutter installed alone).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
 
 from decision import engine
+from hooks import prompts
+from hooks.prompts import Prompter
 
 ENV_SWITCH = "ML_DEPLOY_QUESTIONNAIRE"
 STRATEGY = "deployment_strategy"
@@ -222,32 +226,19 @@ def template_syntax_error(name: str, value: str) -> str | None:
 # --- When to run --------------------------------------------------------------------------
 
 
-def questionary_available() -> bool:
-    try:
-        import questionary  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def choose_mode(
-    invocation: Invocation | None,
-    environ: Mapping[str, str],
-    terminal: bool,
-    has_questionary: bool,
-) -> str:
+def choose_mode(invocation: Invocation | None, environ: Mapping[str, str], terminal: bool) -> str:
     """`questionnaire`, `prompts` (cookiecutter's own) or `plain` (defaults, no questions).
 
-    The questionnaire needs a terminal, the switch not off, questionary, and a cookiecutter
-    command line without --no-input or --replay; a terminal with such a command line but
-    without the switch or questionary gets cookiecutter's prompts. An unknown parent process
-    (cookiecutter called as a library, as pytest-cookies does, always without input) gets
-    no questions: its --no-input cannot be seen.
+    The questionnaire needs a terminal and a cookiecutter command line without --no-input
+    or --replay; it runs with questionary's menus or, without questionary, with numbered
+    prompts (hooks/prompts.py), so cookiecutter's flat prompts only come when
+    ML_DEPLOY_QUESTIONNAIRE=off asks for them. An unknown parent process (cookiecutter
+    called as a library, as pytest-cookies does, always without input) gets no questions:
+    its --no-input cannot be seen.
     """
     if not terminal or invocation is None or not invocation.interactive:
         return "plain"
-    switched_off = environ.get(ENV_SWITCH, "").strip().lower() == "off"
-    if switched_off or not has_questionary:
+    if environ.get(ENV_SWITCH, "").strip().lower() == "off":
         return "prompts"
     return "questionnaire"
 
@@ -452,21 +443,15 @@ def ctrl_c_as_key(fd: int | None = None) -> Iterator[None]:
         return
     changed = list(saved)
     changed[3] &= ~termios.ISIG
+    # Ctrl-C also ends a line being typed, so the numbered prompts (which read whole lines)
+    # see it at once; menus read key by key and are not affected.
+    changed[6] = list(saved[6])
+    changed[6][termios.VEOL] = prompts.INTERRUPT
     termios.tcsetattr(fd, termios.TCSANOW, changed)
     try:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
-
-
-HELP_STYLE = "fg:ansibrightblack"
-TITLE_STYLE = "bold"
-
-
-def _say(text: str = "", style: str = "") -> None:
-    import questionary
-
-    questionary.print(text, style=style or None)
 
 
 def _label(default: Default) -> str:
@@ -487,65 +472,49 @@ def _check(name: str, value: str, extra: Check) -> str | None:
     )
 
 
-def _ask_one(name: str, default: Default, extra: Check = _no_check) -> str:
+def _ask_one(ui: Prompter, name: str, default: Default, extra: Check = _no_check) -> str:
     """Ask one answer; the result always passes `engine.check_answer` and `extra`."""
-    import questionary
-    from questionary import Choice
-
     spec = engine.table()["answers"][name]
-    _say(f"  {spec['help']}", HELP_STYLE)
+    ui.say(f"  {spec['help']}", prompts.HELP)
     question = spec["question"] + _label(default)
     if spec["kind"] == "choice":
         labels = spec["choices"]
-        choices = [Choice(str(labels[value]), value=value) for value in engine.choices(name)]
-        prompt = questionary.select(
-            question, choices=choices, default=default.value, use_shortcuts=True
-        )
-    else:
-        prompt = questionary.text(
-            question,
-            default=default.value,
-            validate=lambda text: _check(name, text.strip(), extra) or True,
-        )
-    while True:  # the validators above make one round the rule
-        value = str(prompt.unsafe_ask()).strip()
-        error = _check(name, value, extra)
-        if error is None:
-            return value
-        _say(f"  {error}", "fg:ansired")
+        options = [(value, str(labels[value])) for value in engine.choices(name)]
+        return ui.choose(question, options, default.value, spec["help"])
+    return ui.text(question, default.value, lambda value: _check(name, value, extra), spec["help"])
 
 
-def _given(name: str, given: Mapping[str, str]) -> str | None:
+def _given(ui: Prompter, name: str, given: Mapping[str, str]) -> str | None:
     """A valid answer from the command line, or None (with a note when it is invalid)."""
     if name not in given:
         return None
     error = engine.check_answer(name, given[name])
     if error:
-        _say(f"  {error}; asking instead.", "fg:ansired")
+        ui.say(f"  {error}; asking instead.", prompts.ERROR)
         return None
-    _say(f"  {name}: {given[name]} (given on the command line)", HELP_STYLE)
+    ui.say(f"  {name}: {given[name]} (given on the command line)", prompts.HELP)
     return given[name]
 
 
-def _show_decision(decision: engine.Decision) -> None:
+def _show_decision(ui: Prompter, decision: engine.Decision) -> None:
     """The strategy, why, its report card and the runner-up (or, for an override, the
     table's own choice and the engine's warnings)."""
     strategies = engine.table()["strategies"]
     explicit = decision.source == "explicit"
     heading = "Your choice" if explicit else "Recommendation"
-    _say()
-    _say(f"{heading}: {decision.strategy}, {strategies[decision.strategy]}", TITLE_STYLE)
+    ui.say()
+    ui.say(f"{heading}: {decision.strategy}, {strategies[decision.strategy]}", prompts.TITLE)
     *why, runner_up = decision.reasons  # the engine always ends with the runner-up line
     for reason in why:
-        _say(f"  - {reason}")
+        ui.say(f"  - {reason}")
     if decision.report_card:
         card = ", ".join(f"{CARD_LABELS.get(k, k)} {v}" for k, v in decision.report_card.items())
-        _say(f"  Report card (1-10): {card}")
+        ui.say(f"  Report card (1-10): {card}")
     else:
-        _say("  Report card: the source gives none for this strategy")
-    _say(f"  {runner_up[0].upper()}{runner_up[1:]}")
+        ui.say("  Report card: the source gives none for this strategy")
+    ui.say(f"  {runner_up[0].upper()}{runner_up[1:]}")
     for warning in decision.warnings:
-        _say(f"  warning: {warning}", "fg:ansiyellow")
+        ui.say(f"  warning: {warning}", prompts.WARNING)
 
 
 CARD_LABELS = {
@@ -554,76 +523,77 @@ CARD_LABELS = {
     "ease_of_deployment": "ease of deployment",
     "mlops_pipeline": "MLOps pipeline",
 }
+ACCEPT_QUESTION = "Accept the recommendation or override it?"
+ACCEPT_HELP = (
+    "Accept keeps deployment_strategy=auto (the table decides again on regeneration); "
+    "an override is recorded with the table's warnings in the ADR."
+)
 
 
-def _choose_strategy(answers: dict[str, str], given: Mapping[str, str]) -> str:
-    import questionary
-    from questionary import Choice
-
+def _choose_strategy(ui: Prompter, answers: dict[str, str], given: Mapping[str, str]) -> str:
     recommended = engine.decide({**answers, STRATEGY: engine.AUTO})
-    _show_decision(recommended)
-    explicit = _given(STRATEGY, given)
+    _show_decision(ui, recommended)
+    explicit = _given(ui, STRATEGY, given)
     if explicit is not None:
         if explicit != engine.AUTO:
-            _show_decision(engine.decide({**answers, STRATEGY: explicit}))
+            _show_decision(ui, engine.decide({**answers, STRATEGY: explicit}))
         return explicit
     strategies = engine.table()["strategies"]
     others = [s for s in engine.choices(STRATEGY) if s not in (engine.AUTO, recommended.strategy)]
+    options = [
+        (engine.AUTO, f"Accept {recommended.strategy} (decided from the answers)"),
+        *((s, f"Override with {s}: {strategies[s]}") for s in others),
+    ]
     while True:
-        choice = questionary.select(
-            "Accept the recommendation or override it?",
-            choices=[
-                Choice(f"Accept {recommended.strategy} (decided from the answers)", engine.AUTO),
-                *(Choice(f"Override with {s}: {strategies[s]}", s) for s in others),
-            ],
-            default=engine.AUTO,
-            use_shortcuts=True,
-        ).unsafe_ask()
+        choice = ui.choose(ACCEPT_QUESTION, options, engine.AUTO, ACCEPT_HELP)
         if choice == engine.AUTO:
             return engine.AUTO
         overridden = engine.decide({**answers, STRATEGY: choice})
-        _show_decision(overridden)
-        if questionary.confirm(f"Use {choice} anyway?", default=True).unsafe_ask():
-            return str(choice)
+        _show_decision(ui, overridden)
+        if ui.confirm(f"Use {choice} anyway?", default=True):
+            return choice
 
 
 def ask_all(
+    ui: Prompter,
     defaults: Mapping[str, Default],
     given: Mapping[str, str],
     notes: list[str],
     extra: Check = _no_check,
 ) -> dict[str, str]:
-    """Run the questionnaire; every public answer, validated (also by `extra`).
+    """Run the questionnaire on `ui`; every public answer, validated (also by `extra`).
     Ctrl-C: KeyboardInterrupt."""
-    _say("cookiecutter-ml-deploy: questions about the model you want in production.", TITLE_STYLE)
-    _say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", HELP_STYLE)
+    ui.say(
+        "cookiecutter-ml-deploy: questions about the model you want in production.", prompts.TITLE
+    )
+    ui.say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", prompts.HELP)
     for note in notes:
-        _say(f"note: {note}", "fg:ansiyellow")
+        ui.say(f"note: {note}", prompts.WARNING)
     answers: dict[str, str] = {}
     for group in groups():
-        _say()
-        _say(f"{group.title}  (changes: {group.changes})", TITLE_STYLE)
+        ui.say()
+        ui.say(f"{group.title}  (changes: {group.changes})", prompts.TITLE)
         for name in group.answers:
             default = defaults[name]
             if name == "project_slug" and not default.value:
                 default = Default(slug_of(answers["project_name"]), "")
-            value = _given(name, given)
+            value = _given(ui, name, given)
             if value is None and not applies(name, answers):
                 value = default.value
-                _say(f"  {name}: {value} (default; {FOLLOW_UPS[name].reason})", HELP_STYLE)
+                ui.say(f"  {name}: {value} (default; {FOLLOW_UPS[name].reason})", prompts.HELP)
             if value is None:
-                value = _ask_one(name, default, extra)
+                value = _ask_one(ui, name, default, extra)
             answers[name] = value
     for name in strategy_options():  # recorded for every strategy, asked for its own
         valid_given = name in given and engine.check_answer(name, given[name]) is None
         answers[name] = given[name] if valid_given else defaults[name].value
-    answers[STRATEGY] = _choose_strategy(answers, given)
+    answers[STRATEGY] = _choose_strategy(ui, answers, given)
     strategy = engine.decide(answers, revisit=False).strategy
     options = strategy_options(strategy)
     if options:
-        _say()
-        _say(f"Options of {strategy}", TITLE_STYLE)
+        ui.say()
+        ui.say(f"Options of {strategy}", prompts.TITLE)
     for name in options:
-        answers[name] = _given(name, given) or _ask_one(name, defaults[name])
-    _say()
+        answers[name] = _given(ui, name, given) or _ask_one(ui, name, defaults[name])
+    ui.say()
     return answers

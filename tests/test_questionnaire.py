@@ -13,12 +13,13 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from decision import engine
-from hooks import questionnaire
+from hooks import prompts, questionnaire
 from hooks.questionnaire import Default, Invocation
 
 from .answers import SOURCE_ROWS
@@ -111,24 +112,33 @@ def test_a_process_command_line_is_read_from_proc_and_from_ps() -> None:
 
 
 @pytest.mark.parametrize(
-    ("invocation", "env", "terminal", "has_questionary", "mode"),
+    ("invocation", "env", "terminal", "mode"),
     [
-        (Invocation(), {}, True, True, "questionnaire"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "on"}, True, True, "questionnaire"),
-        (Invocation(no_input=True), {}, True, True, "plain"),
-        (Invocation(replay=True), {}, True, True, "plain"),
-        (Invocation(), {}, False, True, "plain"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "off"}, True, True, "prompts"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "OFF"}, True, True, "prompts"),
-        (Invocation(), {}, True, False, "prompts"),
-        (None, {}, True, True, "plain"),
-        (None, {}, False, True, "plain"),
+        (Invocation(), {}, True, "questionnaire"),
+        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "on"}, True, "questionnaire"),
+        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "plain"}, True, "questionnaire"),
+        (Invocation(no_input=True), {}, True, "plain"),
+        (Invocation(replay=True), {}, True, "plain"),
+        (Invocation(), {}, False, "plain"),
+        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "off"}, True, "prompts"),
+        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "OFF"}, True, "prompts"),
+        (None, {}, True, "plain"),
+        (None, {}, False, "plain"),
     ],
 )
 def test_the_mode_follows_terminal_switch_and_command_line(
-    invocation: Invocation | None, env: dict, terminal: bool, has_questionary: bool, mode: str
+    invocation: Invocation | None, env: dict, terminal: bool, mode: str
 ) -> None:
-    assert questionnaire.choose_mode(invocation, env, terminal, has_questionary) == mode
+    assert questionnaire.choose_mode(invocation, env, terminal) == mode
+
+
+def test_menus_when_questionary_imports_numbered_prompts_when_not_or_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert isinstance(prompts.prompter({}), prompts.MenuPrompter)  # the tooling venv has it
+    assert isinstance(prompts.prompter({"ML_DEPLOY_QUESTIONNAIRE": "plain"}), prompts.PlainPrompter)
+    monkeypatch.setitem(sys.modules, "questionary", None)  # import questionary fails
+    assert isinstance(prompts.prompter({}), prompts.PlainPrompter)
 
 
 def test_user_config_is_found_like_cookiecutter_finds_it(tmp_path: Path) -> None:
@@ -237,13 +247,50 @@ def test_answers_reach_cookiecutter_through_answers_and_nothing_is_left_to_promp
 # --- The real questionnaire in a pseudo-terminal -----------------------------------------
 
 
-class Terminal:
-    """cookiecutter run in a pseudo-terminal, answered by question text."""
+@dataclass(frozen=True)
+class Install:
+    """A cookiecutter to run: the tooling venv's (with questionary: menus) or one installed
+    alone (without it: the numbered prompts of the standard library)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], timeout: int = 90) -> None:
+    cookiecutter: str
+    menus: bool
+
+
+@pytest.fixture(params=["menus", "alone"], ids=["with-questionary", "cookiecutter-alone"])
+def install(request: pytest.FixtureRequest) -> Install:
+    if request.param == "menus":
+        return Install(COOKIECUTTER, menus=True)
+    return Install(str(request.getfixturevalue("cookiecutter_alone")), menus=False)
+
+
+WITH_QUESTIONARY = Install(COOKIECUTTER, menus=True)
+
+
+class Terminal:
+    """cookiecutter run in a pseudo-terminal, answered by question text. The keys are the
+    same for both installs (a choice's number then Enter, Ctrl-U then text then Enter),
+    except a yes/no question, which the menus take without Enter."""
+
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        install: Install = WITH_QUESTIONARY,
+        timeout: int = 90,
+        cwd: Path | None = None,
+    ) -> None:
+        self.install = install
         self.output = io.StringIO()
+        if cwd is not None:
+            env = {**env, "PWD": str(cwd)}  # as the user's shell sets it
         self.child = pexpect.spawn(
-            COOKIECUTTER, args, env=env, dimensions=(60, 240), encoding="utf-8", timeout=timeout
+            install.cookiecutter,
+            args,
+            env=env,
+            cwd=cwd,
+            dimensions=(60, 240),
+            encoding="utf-8",
+            timeout=timeout,
         )
         self.child.logfile_read = self.output
 
@@ -261,6 +308,9 @@ class Terminal:
     def pick(self, prompt: str, keys: str) -> None:
         self.child.expect_exact(prompt)
         self.child.send(keys)
+
+    def confirm(self, prompt: str) -> None:
+        self.pick(prompt, "y" if self.install.menus else "y\r")
 
     def keep_defaults(
         self,
@@ -290,14 +340,13 @@ class Terminal:
 
 @pytest.fixture
 def terminal_env(tmp_path: Path) -> dict[str, str]:
-    """The questionnaire switched on, a private HOME (no user config) and temp dir."""
+    """As a user's terminal: the questionnaire not switched (off, as conftest has it for the
+    other tests), a private HOME (no user config) and temp dir."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("COOKIECUTTER_CONFIG", "ML_DEPLOY_ANSWERS")
-    }
+    unset = ("COOKIECUTTER_CONFIG", "ML_DEPLOY_ANSWERS", "ML_DEPLOY_QUESTIONNAIRE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
-        ML_DEPLOY_QUESTIONNAIRE="on",
         TERM="xterm-256color",
         PROMPT_TOOLKIT_NO_CPR="1",  # pexpect does not answer cursor-position requests
         HOME=str(tmp_path),
@@ -312,10 +361,10 @@ def record_of(out: Path) -> dict:
 
 
 def test_full_run_with_validation_follow_ups_and_an_override(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     out = tmp_path / "out"
-    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    term = Terminal([str(template), "-o", str(out)], terminal_env, install)
     term.answer("project_name", "Fraud Scorer")
     term.answer("project_slug", "Fraud Scorer")  # invalid: rejected while typing
     term.child.expect_exact("is not allowed")
@@ -353,7 +402,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
         "warning: deployment_strategy=rest overrides the table's choice (batch)"
     )
     term.child.expect_exact("warning: deployment_strategy=rest contradicts caller=file_based")
-    term.pick("Use rest anyway?", "y")
+    term.confirm("Use rest anyway?")
     assert term.finish() == 0, term.text
 
     after = term.text.rsplit("Use rest anyway?", 1)[1]
@@ -397,16 +446,68 @@ def test_full_run_with_validation_follow_ups_and_an_override(
         assert record[name] == engine.default(name)
 
 
+def test_cookiecutter_alone_asks_with_numbered_prompts_help_and_one_line_reasons(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], cookiecutter_alone: Path
+) -> None:
+    """What `pipx install cookiecutter` users get: the questionnaire, never cookiecutter's
+    flat prompts, with only the standard library."""
+    out = tmp_path / "out"
+    alone = Install(str(cookiecutter_alone), menus=False)
+    term = Terminal([str(template), "-o", str(out)], terminal_env, alone)
+    term.child.expect_exact("questions about the model you want in production")
+    for name in ("project_name", "project_slug", "description", "author_name", "author_email"):
+        term.answer(name)
+    term.answer("owners", "acme")  # no @: refused with the rule, asked again
+    term.child.expect_exact("owners='acme' is not allowed")
+    term.answer("owners", "@acme/ml")
+    term.answer("affected_parties")
+    term.child.expect_exact(question("model_type"))
+    term.child.expect_exact("3) Regression (values)")
+    term.pick("Choose 1-3 (Enter: 1, ?: help): ", "?\r")
+    term.child.expect_exact(engine.table()["answers"]["model_type"]["help"])
+    term.pick("Choose 1-3", "4\r")
+    term.child.expect_exact("'4' is not one of the choices: give a number from 1 to 3")
+    term.pick("Choose 1-3", "regression\r")  # a value's name works as well as its number
+    term.answer("framework")
+    term.answer("data_volume", "massive")
+    term.answer("data_churn", "constant")
+    for name in ("legal_review", "feature_engineering", "training_data", "target", "retraining"):
+        term.answer(name)
+    term.answer("caller", "internal_high_throughput")
+    for name in ("peak_rps", "schedule", "stateful"):
+        term.answer(name)
+    term.answer("realtime_sla", "no")
+    for name in ("python_version", "ci_provider", "base_image_registry", "package_index"):
+        term.answer(name)
+    term.child.expect_exact("Recommendation: stream")
+    term.child.expect_exact("Report card (1-10):")
+    term.child.expect_exact("Runner-up:")
+    term.pick(ACCEPT, "\r")
+    term.child.expect_exact("Options of stream")
+    term.answer("broker", "redis")
+    assert term.finish() == 0, term.text
+    assert "latency_sla_ms: 100 (default; only asked when" in term.text
+    assert "Choose from" not in term.text  # cookiecutter's own choice prompt
+    assert "Traceback" not in term.text
+    record = record_of(out)
+    assert (record["owners"], record["model_type"], record["broker"]) == (
+        "@acme/ml",
+        "regression",
+        "redis",
+    )
+    assert record["_decision"]["strategy"] == "stream"
+
+
 @pytest.mark.parametrize(
     "keys",
     [CTRL_C, "\r" + CTRL_C],  # at a prompt; typed ahead of the next prompt
     ids=["at-a-prompt", "typed-ahead"],
 )
 def test_ctrl_c_aborts_with_one_line_and_leaves_nothing(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str], keys: str
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], keys: str, install: Install
 ) -> None:
     out = tmp_path / "out"
-    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    term = Terminal([str(template), "-o", str(out)], terminal_env, install)
     for name in ("project_name", "project_slug", "description", "author_name", "author_email"):
         term.answer(name)
     term.child.expect_exact(question("owners"))
@@ -421,10 +522,10 @@ def test_ctrl_c_aborts_with_one_line_and_leaves_nothing(
 
 
 def test_a_misspelled_name_is_refused_before_the_first_question(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     out = tmp_path / "out"
-    term = Terminal([str(template), "-o", str(out), "data_volum=massive"], terminal_env)
+    term = Terminal([str(template), "-o", str(out), "data_volum=massive"], terminal_env, install)
     assert term.finish() == 1
     lines = [line for line in term.text.splitlines() if line.strip()]
     assert lines == [
@@ -464,12 +565,12 @@ def test_only_a_temporary_template_copy_is_discarded(
 
 @pytest.mark.parametrize("strategy", ["stream", "batch", "serverless"])
 def test_strategy_options_are_asked_after_the_decision_and_ctrl_c_still_aborts(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str], strategy: str
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], strategy: str, install: Install
 ) -> None:
     out = tmp_path / "out"
     given = {k: v for k, v in SOURCE_ROWS[strategy].items()}
     args = [f"{k}={v}" for k, v in given.items()]
-    term = Terminal([str(template), "-o", str(out), *args], terminal_env)
+    term = Terminal([str(template), "-o", str(out), *args], terminal_env, install)
     term.keep_defaults(given=given)
     (option,) = questionnaire.strategy_options(strategy)
     term.child.expect_exact(f"Options of {strategy}")
@@ -492,12 +593,12 @@ def test_no_input_in_a_terminal_does_not_start_the_questionnaire(
 
 
 def test_answers_on_the_command_line_are_not_asked(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     out = tmp_path / "out"
     given = {"project_name": "Given Name", "realtime_sla": "no"}
     args = [f"{k}={v}" for k, v in given.items()] + ["data_volume=huge"]
-    term = Terminal([str(template), "-o", str(out), *args], terminal_env)
+    term = Terminal([str(template), "-o", str(out), *args], terminal_env, install)
     term.child.expect_exact("project_name: Given Name (given on the command line)")
     term.keep_defaults({"data_volume": "high"}, given)
     assert term.finish() == 0, term.text
@@ -563,7 +664,7 @@ ORG = {
 
 
 def test_org_defaults_and_stored_answers_are_the_questionnaire_defaults(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     config = tmp_path / "org.yaml"
     config.write_text(ORG_CONFIG + "  framework: tensorflow\n")
@@ -571,7 +672,7 @@ def test_org_defaults_and_stored_answers_are_the_questionnaire_defaults(
     stored.write_text(json.dumps({"python_version": "3.13", "data_volume": "low", "_decision": {}}))
     out = tmp_path / "out"
     env = {**terminal_env, "ML_DEPLOY_ANSWERS": str(stored)}
-    term = Terminal([str(template), "-o", str(out), "--config-file", str(config)], env)
+    term = Terminal([str(template), "-o", str(out), "--config-file", str(config)], env, install)
     term.child.expect_exact("note: org default not used: framework='tensorflow' is not allowed")
     org, kept = " (org default)", " (stored answer)"
     term.keep_defaults(
