@@ -220,6 +220,22 @@ def image(python_version: str) -> str:
     return _yaml("pins.yaml")["images"]["python"][python_version]
 
 
+def lambda_image(runtime: str) -> str:
+    """Exact public.ecr.aws/lambda/python tag for a Lambda Python runtime."""
+    return str(_yaml("pins.yaml")["images"]["lambda_python"][runtime])
+
+
+def service_image(name: str) -> str:
+    """A service or job container (`postgres`, `redis`, ...) as repository:tag."""
+    return str(_yaml("pins.yaml")["images"]["services"][name])
+
+
+def action(name: str) -> str:
+    """A GitHub Action as `uses:` takes it: pinned to its commit, its tag as a comment."""
+    pin = _yaml("pins.yaml")["actions"][name]
+    return f"{name}@{pin['commit']} # {pin['tag']}"
+
+
 def _resolved(context: dict[str, Any]) -> dict[str, Any]:
     """What `when` conditions read: the answers, with the resolved strategy and engine."""
     return {**context, "strategy": context["__strategy"], "batch_engine": context["__batch_engine"]}
@@ -299,5 +315,8 @@ class DeployExtension(Extension):
             tool_version=tool_version,
             pins_except=pins_except,
             image=image,
+            lambda_image=lambda_image,
+            service_image=service_image,
+            action=action,
             hook_data=hook_data,
         )

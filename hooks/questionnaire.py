@@ -253,14 +253,17 @@ class Default:
 
 
 def user_config_path(invocation: Invocation | None, environ: Mapping[str, str]) -> Path | None:
-    """The user config cookiecutter reads, by its own rules (None: it reads none)."""
+    """The user config cookiecutter reads, by its own rules (None: it reads none). A relative
+    --config-file or COOKIECUTTER_CONFIG is relative to the directory cookiecutter was
+    started in, where cookiecutter itself read it (this hook runs in the template copy)."""
+    caller = caller_directory(environ)
     if invocation is not None:
         if invocation.default_config:
             return None
         if "config_file" in invocation.options:
-            return Path(invocation.options["config_file"]).expanduser()
+            return caller / Path(invocation.options["config_file"]).expanduser()
     if environ.get("COOKIECUTTER_CONFIG"):
-        return Path(environ["COOKIECUTTER_CONFIG"]).expanduser()
+        return caller / Path(environ["COOKIECUTTER_CONFIG"]).expanduser()
     home = environ.get("HOME")
     path = Path(home, ".cookiecutterrc") if home else Path("~/.cookiecutterrc").expanduser()
     return path if path.is_file() else None

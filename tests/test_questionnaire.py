@@ -157,6 +157,18 @@ def test_user_config_is_found_like_cookiecutter_finds_it(tmp_path: Path) -> None
     assert questionnaire.user_config_path(Invocation(default_config=True), env) is None
 
 
+def test_a_relative_user_config_is_relative_to_where_cookiecutter_was_started() -> None:
+    env = {"HOME": "/home/me", "PWD": "/work/team"}
+    given = Invocation(options={"config_file": "org.yaml"})
+    assert questionnaire.user_config_path(given, env) == Path("/work/team/org.yaml")
+    relative = {**env, "COOKIECUTTER_CONFIG": "../platform/org.yaml"}
+    assert questionnaire.user_config_path(Invocation(), relative) == Path(
+        "/work/team/../platform/org.yaml"
+    )
+    absolute = Invocation(options={"config_file": "/etc/org.yaml"})
+    assert questionnaire.user_config_path(absolute, env) == Path("/etc/org.yaml")
+
+
 def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) -> None:
     config = tmp_path / "org.yaml"
     config.write_text(
@@ -684,6 +696,29 @@ def test_org_defaults_and_stored_answers_are_the_questionnaire_defaults(
     assert {k: record[k] for k in ORG} == {**ORG, "python_version": "3.13"}
     assert record["data_volume"] == "low"
     assert record["framework"] == engine.default("framework")
+
+
+@pytest.mark.parametrize("given_as", ["--config-file", "COOKIECUTTER_CONFIG"])
+def test_a_relative_org_config_reaches_the_questionnaire_as_it_reaches_no_input(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install, given_as: str
+) -> None:
+    """`cookiecutter --config-file org.yaml <template>` from the directory holding org.yaml,
+    as docs/platform-teams.md shows it: the org's values are the labelled defaults."""
+    team = tmp_path / "team"
+    (team / "platform").mkdir(parents=True)
+    (team / "platform" / "org.yaml").write_text(ORG_CONFIG)
+    relative = "platform/org.yaml"
+    args, env = [str(template), "-o", "out"], dict(terminal_env)
+    if given_as == "--config-file":
+        args += ["--config-file", relative]
+    else:
+        env["COOKIECUTTER_CONFIG"] = relative
+    term = Terminal(args, env, install, cwd=team)
+    org = " (org default)"
+    term.keep_defaults(labels=dict.fromkeys(ORG, org))
+    assert term.finish() == 0, term.text
+    assert {k: v for k, v in record_of(team / "out").items() if k in ORG} == ORG
+    assert "note:" not in term.text
 
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "docs" / "example-org-config.yaml"
