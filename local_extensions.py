@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.ext import Extension
 
 from decision import engine
+from hooks.invocation import discard_template_copy
 
 ROOT = Path(__file__).resolve().parent
 
@@ -42,15 +41,6 @@ class InvalidAnswers(FailedHookException):
     would leave a logged traceback behind)."""
 
 
-def _discard_temporary_template_copy() -> None:
-    """cookiecutter removes its copy of the template only after a successful run."""
-    copy_root = ROOT.parent
-    if copy_root.parent == Path(tempfile.gettempdir()).resolve() and copy_root.name.startswith(
-        "cookiecutter"
-    ):
-        shutil.rmtree(copy_root, ignore_errors=True)
-
-
 def decide(context: dict[str, Any]) -> str:
     """The decision for the answers so far, as JSON; refuses invalid answers."""
     answers = _public_answers(context)
@@ -60,7 +50,7 @@ def decide(context: dict[str, Any]) -> str:
         error = engine.generation_error(decision.strategy, answers)
         errors = [error] if error else []
     if errors:
-        _discard_temporary_template_copy()
+        discard_template_copy(ROOT)
         raise InvalidAnswers("\n".join(f"error: {error}" for error in errors))
     return json.dumps(decision.to_record())
 
@@ -100,7 +90,7 @@ def feature_contract(context: dict[str, Any]) -> str:
             )
         contract, notes = inference.infer(Path(path), target, context["model_type"])
     except inference.InferenceError as error:
-        _discard_temporary_template_copy()
+        discard_template_copy(ROOT)
         raise InvalidAnswers(f"error: training_data: {error}") from None
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+from hooks.invocation import INTERRUPT
+
 HELP = "help"
 TITLE = "title"
 WARNING = "warning"
@@ -90,7 +92,6 @@ class MenuPrompter:
 
 _ANSI_STYLES = {HELP: "\x1b[90m", TITLE: "\x1b[1m", WARNING: "\x1b[33m", ERROR: "\x1b[31m"}
 _RESET = "\x1b[0m"
-INTERRUPT = b"\x03"  # Ctrl-C, a key while ISIG is off (the line discipline ends the line on it)
 YES = ("y", "yes")
 NO = ("n", "no")
 

@@ -14,15 +14,8 @@ the standard library when it is not (cookiecutter installed alone).
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,173 +24,43 @@ from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
 
 from decision import engine
-from hooks import prompts
+from hooks import invocation, prompts
+from hooks.invocation import Invocation
 from hooks.prompts import Prompter
 
-ENV_SWITCH = "ML_DEPLOY_QUESTIONNAIRE"
 STRATEGY = "deployment_strategy"
 
-# Follow-up questions: asked only when the earlier answers make them matter. A skipped one
-# keeps its default (the generated project still records a value for it).
-REQUEST_DRIVEN_CALLERS = ("external", "internal_high_throughput", "internal_private")
 
-
-@dataclass(frozen=True)
-class FollowUp:
-    reason: str  # when it is asked, in words
-    applies: Callable[[Mapping[str, str]], bool]
-
-
-FOLLOW_UPS: dict[str, FollowUp] = {
-    "latency_sla_ms": FollowUp(
-        "only asked when realtime_sla is yes or maybe",
-        lambda a: a["realtime_sla"] in ("yes", "maybe"),
-    ),
-    "peak_rps": FollowUp(
-        "only asked when the model is called per request ("
-        + ", ".join(REQUEST_DRIVEN_CALLERS)
-        + ")",
-        lambda a: a["caller"] in REQUEST_DRIVEN_CALLERS,
-    ),
-    "schedule": FollowUp(
-        "only asked when data_churn is cadence or low, or retraining is not never",
-        lambda a: a["data_churn"] in ("cadence", "low") or a["retraining"] != "never",
-    ),
-}
+def ask_when(name: str) -> list[dict[str, Any]] | None:
+    """The conditions under which follow-up question `name` is asked (table.yaml
+    `ask_when:`, any one of them), or None for a question always asked."""
+    return engine.table()["answers"][name].get("ask_when")
 
 
 def applies(name: str, answers: Mapping[str, str]) -> bool:
-    """Whether question `name` is asked, given the answers so far."""
-    follow_up = FOLLOW_UPS.get(name)
-    return follow_up is None or follow_up.applies(answers)
+    """Whether question `name` is asked, given the answers so far. A skipped follow-up
+    keeps its default (the generated project still records a value for it)."""
+    conditions = ask_when(name)
+    return conditions is None or any(engine.matches(when, dict(answers)) for when in conditions)
 
 
-# --- The cookiecutter command line that ran this hook ------------------------------------
-
-# Options of the cookiecutter 2.7 CLI that take a value; every other option is a flag.
-_VALUE_OPTIONS = {
-    "-c": "checkout",
-    "--checkout": "checkout",
-    "--directory": "directory",
-    "--replay-file": "replay_file",
-    "-o": "output_dir",
-    "--output-dir": "output_dir",
-    "--config-file": "config_file",
-    "--debug-file": "debug_file",
-    "--accept-hooks": "accept_hooks",
-}
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """What the user typed after `cookiecutter`."""
-
-    no_input: bool = False
-    replay: bool = False
-    overwrite: bool = False
-    default_config: bool = False
-    options: dict[str, str] = field(default_factory=dict)
-    template: str | None = None
-    extra_context: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def interactive(self) -> bool:
-        return not (self.no_input or self.replay or "replay_file" in self.options)
-
-
-def _cookiecutter_args(argv: list[str]) -> list[str] | None:
-    """The arguments after the cookiecutter program itself, or None if it is not there."""
-    for index, arg in enumerate(argv[:3]):
-        if Path(arg).name == "cookiecutter":
-            return argv[index + 1 :]
-        if arg == "-m" and index + 1 < len(argv) and argv[index + 1] == "cookiecutter":
-            return argv[index + 2 :]
-    return None
-
-
-def parse_cookiecutter_argv(argv: list[str]) -> Invocation | None:
-    """Parse a cookiecutter command line (as in /proc/<pid>/cmdline); None if it is not one."""
-    args = _cookiecutter_args(argv)
-    if args is None:
-        return None
-    flags: set[str] = set()
-    options: dict[str, str] = {}
-    positional: list[str] = []
-    pending: str | None = None
-    only_positional = False
-    for arg in args:
-        if pending:
-            options[pending] = arg
-            pending = None
-        elif only_positional or not arg.startswith("-") or arg == "-":
-            positional.append(arg)
-        elif arg == "--":
-            only_positional = True
-        elif arg.startswith("--"):
-            name, has_value, value = arg.partition("=")
-            if name in _VALUE_OPTIONS:
-                if has_value:
-                    options[_VALUE_OPTIONS[name]] = value
-                else:
-                    pending = _VALUE_OPTIONS[name]
-            else:
-                flags.add(name)
-        else:  # a cluster of short options, such as -fv or -oout
-            for position, letter in enumerate(arg[1:], start=1):
-                short = f"-{letter}"
-                if short in _VALUE_OPTIONS:
-                    rest = arg[position + 1 :]
-                    if rest:
-                        options[_VALUE_OPTIONS[short]] = rest
-                    else:
-                        pending = _VALUE_OPTIONS[short]
-                    break
-                flags.add(short)
-    template, extra = (positional[0], positional[1:]) if positional else (None, [])
-    return Invocation(
-        no_input="--no-input" in flags,
-        replay="--replay" in flags,
-        overwrite=bool({"-f", "--overwrite-if-exists"} & flags),
-        default_config="--default-config" in flags,
-        options=options,
-        template=template,
-        extra_context=dict(arg.split("=", 1) for arg in extra if "=" in arg),
-    )
-
-
-def parent_command_line(pid: int | None = None) -> list[str] | None:
-    """The command line of process `pid` (default: the parent), or None if unreadable."""
-    pid = os.getppid() if pid is None else pid
-    return proc_command_line(pid) or ps_command_line(pid)
-
-
-def proc_command_line(pid: int) -> list[str] | None:
-    """From /proc (Linux): exact arguments."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
-
-
-def ps_command_line(pid: int) -> list[str] | None:
-    """From ps (elsewhere): arguments re-split on spaces, so quoting is lost."""
-    try:
-        result = subprocess.run(
-            ["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, check=True
+def follow_up_reason(name: str) -> str:
+    """When follow-up `name` is asked, in words: `only asked when caller is external or
+    internal_private, or ...`."""
+    conditions = ask_when(name) or []
+    described = [
+        ", ".join(
+            f"{answer} is {_either(wanted if isinstance(wanted, list) else [wanted])}"
+            for answer, wanted in when.items()
         )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    try:
-        return shlex.split(result.stdout.strip()) or None
-    except ValueError:
-        return result.stdout.split() or None
+        for when in conditions
+    ]
+    return "only asked when " + ", or ".join(described)
 
 
-def caller_directory(environ: Mapping[str, str] = os.environ) -> Path:
-    """The directory cookiecutter was started in: its shell's PWD (cookiecutter has changed
-    its own working directory to the template copy by the time it runs this hook)."""
-    return Path(environ.get("PWD") or ".")
+def _either(values: list[Any]) -> str:
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def existing_project_error(invocation: Invocation, slug: str, caller: Path) -> str | None:
@@ -223,26 +86,6 @@ def template_syntax_error(name: str, value: str) -> str | None:
     return f"{name}={value!r} is not allowed: use text without {{{{, {{% or {{#"
 
 
-# --- When to run --------------------------------------------------------------------------
-
-
-def choose_mode(invocation: Invocation | None, environ: Mapping[str, str], terminal: bool) -> str:
-    """`questionnaire`, `prompts` (cookiecutter's own) or `plain` (defaults, no questions).
-
-    The questionnaire needs a terminal and a cookiecutter command line without --no-input
-    or --replay; it runs with questionary's menus or, without questionary, with numbered
-    prompts (hooks/prompts.py), so cookiecutter's flat prompts only come when
-    ML_DEPLOY_QUESTIONNAIRE=off asks for them. An unknown parent process (cookiecutter
-    called as a library, as pytest-cookies does, always without input) gets no questions:
-    its --no-input cannot be seen.
-    """
-    if not terminal or invocation is None or not invocation.interactive:
-        return "plain"
-    if environ.get(ENV_SWITCH, "").strip().lower() == "off":
-        return "prompts"
-    return "questionnaire"
-
-
 # --- Defaults: the table's, then the org's (user config), then stored answers -------------
 
 
@@ -250,23 +93,6 @@ def choose_mode(invocation: Invocation | None, environ: Mapping[str, str], termi
 class Default:
     value: str
     origin: str  # "" for the template's own default, else where it came from
-
-
-def user_config_path(invocation: Invocation | None, environ: Mapping[str, str]) -> Path | None:
-    """The user config cookiecutter reads, by its own rules (None: it reads none). A relative
-    --config-file or COOKIECUTTER_CONFIG is relative to the directory cookiecutter was
-    started in, where cookiecutter itself read it (this hook runs in the template copy)."""
-    caller = caller_directory(environ)
-    if invocation is not None:
-        if invocation.default_config:
-            return None
-        if "config_file" in invocation.options:
-            return caller / Path(invocation.options["config_file"]).expanduser()
-    if environ.get("COOKIECUTTER_CONFIG"):
-        return caller / Path(environ["COOKIECUTTER_CONFIG"]).expanduser()
-    home = environ.get("HOME")
-    path = Path(home, ".cookiecutterrc") if home else Path("~/.cookiecutterrc").expanduser()
-    return path if path.is_file() else None
 
 
 def org_defaults(path: Path | None) -> dict[str, str]:
@@ -388,16 +214,8 @@ class _Aborted(FailedHookException):
     """cookiecutter's CLI prints this exception's message and exits 1."""
 
 
-def discard_template_copy(copy: Path) -> None:
-    """Delete cookiecutter's temporary template copy (<tmp>/cookiecutterXXXX/<repo>) only."""
-    base = copy.parent
-    in_tempdir = base.parent == Path(tempfile.gettempdir()).resolve()
-    if in_tempdir and base.name.startswith("cookiecutter"):
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def _abort(message: str) -> str:
-    discard_template_copy(Path(__file__).resolve().parent.parent)
+    invocation.discard_template_copy(Path(__file__).resolve().parent.parent)
     raise _Aborted(message)
 
 
@@ -424,37 +242,6 @@ ABORTED_CONTEXT = refused_context("Aborted.")
 
 
 # --- The terminal part --------------------------------------------------------------------
-
-
-@contextmanager
-def ctrl_c_as_key(fd: int | None = None) -> Iterator[None]:
-    """Ctrl-C reaches only this process while the questionnaire runs.
-
-    The terminal would send SIGINT to cookiecutter too (same process group), between two
-    prompts; with ISIG off Ctrl-C is a key that the next prompt turns into KeyboardInterrupt.
-    """
-    try:
-        import termios
-    except ImportError:
-        yield
-        return
-    fd = sys.stdin.fileno() if fd is None else fd
-    try:
-        saved = termios.tcgetattr(fd)
-    except termios.error:
-        yield
-        return
-    changed = list(saved)
-    changed[3] &= ~termios.ISIG
-    # Ctrl-C also ends a line being typed, so the numbered prompts (which read whole lines)
-    # see it at once; menus read key by key and are not affected.
-    changed[6] = list(saved[6])
-    changed[6][termios.VEOL] = prompts.INTERRUPT
-    termios.tcsetattr(fd, termios.TCSANOW, changed)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def _label(default: Default) -> str:
@@ -583,7 +370,7 @@ def ask_all(
             value = _given(ui, name, given)
             if value is None and not applies(name, answers):
                 value = default.value
-                ui.say(f"  {name}: {value} (default; {FOLLOW_UPS[name].reason})", prompts.HELP)
+                ui.say(f"  {name}: {value} (default; {follow_up_reason(name)})", prompts.HELP)
             if value is None:
                 value = _ask_one(ui, name, default, extra)
             answers[name] = value

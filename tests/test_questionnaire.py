@@ -20,7 +20,7 @@ import pytest
 
 from decision import engine
 from hooks import prompts, questionnaire
-from hooks.questionnaire import Default, Invocation
+from hooks.questionnaire import Default
 
 from .answers import SOURCE_ROWS
 
@@ -46,92 +46,6 @@ def plain(text: str) -> str:
 # --- Pure helpers ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (
-            ["/venv/bin/python3", "/venv/bin/cookiecutter", "tpl", "-o", "out", "a=1", "b=x=y"],
-            Invocation(
-                options={"output_dir": "out"}, template="tpl", extra_context={"a": "1", "b": "x=y"}
-            ),
-        ),
-        (
-            ["/venv/bin/python3", "/venv/bin/cookiecutter", "--no-input", "tpl", "data_volume=low"],
-            Invocation(no_input=True, template="tpl", extra_context={"data_volume": "low"}),
-        ),
-        (
-            ["python", "-m", "cookiecutter", "-fv", "--output-dir=o=k", "tpl", "--replay"],
-            Invocation(replay=True, overwrite=True, options={"output_dir": "o=k"}, template="tpl"),
-        ),
-        (
-            ["cookiecutter", "-fo", "out", "--config-file", "org.yaml", "tpl", "--", "--x=1"],
-            Invocation(
-                overwrite=True,
-                options={"output_dir": "out", "config_file": "org.yaml"},
-                template="tpl",
-                extra_context={"--x": "1"},
-            ),
-        ),
-        (
-            ["cookiecutter", "--default-config", "--checkout", "a=b", "tpl", "k=v"],
-            Invocation(
-                default_config=True,
-                options={"checkout": "a=b"},
-                template="tpl",
-                extra_context={"k": "v"},
-            ),
-        ),
-        (["/usr/bin/python3", "-m", "pytest", "-k", "x=y"], None),
-        ([], None),
-    ],
-)
-def test_the_cookiecutter_command_line_is_parsed(
-    argv: list[str], expected: Invocation | None
-) -> None:
-    assert questionnaire.parse_cookiecutter_argv(argv) == expected
-
-
-def test_a_process_command_line_is_read_from_proc_and_from_ps() -> None:
-    code = "import time; print(1, flush=True); time.sleep(60)"
-    argv = [sys.executable, "-c", code, "data_volume=low"]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None and process.stdout.readline() == "1\n"
-        assert questionnaire.proc_command_line(process.pid) == argv
-        assert questionnaire.parent_command_line(process.pid) == argv
-        assert questionnaire.ps_command_line(process.pid) == [
-            sys.executable,
-            "-c",
-            *code.split(),
-            "data_volume=low",
-        ]
-    finally:
-        process.kill()
-        process.wait()
-    assert questionnaire.parent_command_line(process.pid) is None  # gone
-
-
-@pytest.mark.parametrize(
-    ("invocation", "env", "terminal", "mode"),
-    [
-        (Invocation(), {}, True, "questionnaire"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "on"}, True, "questionnaire"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "plain"}, True, "questionnaire"),
-        (Invocation(no_input=True), {}, True, "plain"),
-        (Invocation(replay=True), {}, True, "plain"),
-        (Invocation(), {}, False, "plain"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "off"}, True, "prompts"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "OFF"}, True, "prompts"),
-        (None, {}, True, "plain"),
-        (None, {}, False, "plain"),
-    ],
-)
-def test_the_mode_follows_terminal_switch_and_command_line(
-    invocation: Invocation | None, env: dict, terminal: bool, mode: str
-) -> None:
-    assert questionnaire.choose_mode(invocation, env, terminal) == mode
-
-
 def test_menus_when_questionary_imports_numbered_prompts_when_not_or_asked_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -139,34 +53,6 @@ def test_menus_when_questionary_imports_numbered_prompts_when_not_or_asked_for(
     assert isinstance(prompts.prompter({"ML_DEPLOY_QUESTIONNAIRE": "plain"}), prompts.PlainPrompter)
     monkeypatch.setitem(sys.modules, "questionary", None)  # import questionary fails
     assert isinstance(prompts.prompter({}), prompts.PlainPrompter)
-
-
-def test_user_config_is_found_like_cookiecutter_finds_it(tmp_path: Path) -> None:
-    rc = tmp_path / ".cookiecutterrc"
-    env = {"HOME": str(tmp_path)}
-    assert questionnaire.user_config_path(Invocation(), env) is None
-    rc.write_text("default_context: {}\n")
-    assert questionnaire.user_config_path(Invocation(), env) == rc
-    assert questionnaire.user_config_path(None, {**env, "COOKIECUTTER_CONFIG": "/c.yaml"}) == Path(
-        "/c.yaml"
-    )
-    given = Invocation(options={"config_file": "/given.yaml"})
-    assert questionnaire.user_config_path(given, {**env, "COOKIECUTTER_CONFIG": "/c.yaml"}) == Path(
-        "/given.yaml"
-    )
-    assert questionnaire.user_config_path(Invocation(default_config=True), env) is None
-
-
-def test_a_relative_user_config_is_relative_to_where_cookiecutter_was_started() -> None:
-    env = {"HOME": "/home/me", "PWD": "/work/team"}
-    given = Invocation(options={"config_file": "org.yaml"})
-    assert questionnaire.user_config_path(given, env) == Path("/work/team/org.yaml")
-    relative = {**env, "COOKIECUTTER_CONFIG": "../platform/org.yaml"}
-    assert questionnaire.user_config_path(Invocation(), relative) == Path(
-        "/work/team/../platform/org.yaml"
-    )
-    absolute = Invocation(options={"config_file": "/etc/org.yaml"})
-    assert questionnaire.user_config_path(absolute, env) == Path("/etc/org.yaml")
 
 
 def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) -> None:
@@ -223,6 +109,30 @@ def test_defaults_merge_table_then_org_then_stored_and_skip_invalid_ones() -> No
 )
 def test_follow_ups_are_asked_only_where_they_apply(name: str, answers: dict, asked: bool) -> None:
     assert questionnaire.applies(name, answers) is asked
+
+
+def test_follow_up_conditions_name_earlier_choice_answers_and_their_values() -> None:
+    """table.yaml `ask_when:`: a typo in a condition would silently never ask the question."""
+    order = [name for group in questionnaire.groups() for name in group.answers]
+    answers = engine.table()["answers"]
+    follow_ups = [name for name in answers if questionnaire.ask_when(name) is not None]
+    assert sorted(follow_ups) == ["latency_sla_ms", "peak_rps", "schedule"]
+    for name in follow_ups:
+        for when in questionnaire.ask_when(name):
+            for condition, wanted in when.items():
+                assert answers[condition]["kind"] == "choice", (name, condition)
+                assert order.index(condition) < order.index(name), (name, condition)
+                values = wanted if isinstance(wanted, list) else [wanted]
+                assert set(map(str, values)) <= set(engine.choices(condition)), (name, condition)
+
+
+def test_a_skipped_follow_up_says_when_it_is_asked() -> None:
+    assert questionnaire.follow_up_reason("latency_sla_ms") == (
+        "only asked when realtime_sla is yes or maybe"
+    )
+    assert questionnaire.follow_up_reason("schedule") == (
+        "only asked when data_churn is cadence or low, or retraining is monthly, weekly or daily"
+    )
 
 
 def test_every_public_answer_is_asked_once_and_follow_ups_after_their_inputs() -> None:
@@ -545,34 +455,6 @@ def test_a_misspelled_name_is_refused_before_the_first_question(
     ]
     assert not out.exists()
     assert not list(Path(terminal_env["TMPDIR"]).iterdir())
-
-
-def test_ctrl_c_is_a_key_not_a_signal_while_the_questionnaire_runs() -> None:
-    import termios
-
-    main, terminal = os.openpty()
-    try:
-        assert termios.tcgetattr(terminal)[3] & termios.ISIG
-        with questionnaire.ctrl_c_as_key(terminal):
-            assert not termios.tcgetattr(terminal)[3] & termios.ISIG
-        assert termios.tcgetattr(terminal)[3] & termios.ISIG
-    finally:
-        os.close(main)
-        os.close(terminal)
-
-
-def test_only_a_temporary_template_copy_is_discarded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    copy = tmp_path / "cookiecutterabc" / "template"
-    elsewhere = tmp_path / "projects" / "template"
-    nested = tmp_path / "cookiecutterdef" / "a" / "template"
-    for path in (copy, elsewhere, nested):
-        path.mkdir(parents=True)
-        questionnaire.discard_template_copy(path)
-    assert not (tmp_path / "cookiecutterabc").exists()
-    assert elsewhere.is_dir() and nested.is_dir()
 
 
 @pytest.mark.parametrize("strategy", ["stream", "batch", "serverless"])
