@@ -6,10 +6,11 @@ questions only where they apply, then shows the engine's recommendation and lets
 accept or override it. The answers go back to cookiecutter through the `_answers` key of
 cookiecutter.json, so cookiecutter asks nothing again.
 
-The helpers at the top are pure (argv parsing, defaults merging, when a follow-up applies)
-and unit-tested; `ask_all` is the only part that talks to the terminal, through a
-`prompts.Prompter`: questionary's menus when it is importable, numbered prompts with only
-the standard library when it is not (cookiecutter installed alone).
+The helpers at the top are pure (when a follow-up applies, defaults merging, the groups)
+and unit-tested; how the run was started is hooks/invocation.py's. `ask_all` is the only
+part that talks to the terminal, through a `prompts.Prompter`: questionary's menus when it
+is importable, numbered prompts with only the standard library when it is not
+(cookiecutter installed alone).
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def applies(name: str, answers: Mapping[str, str]) -> bool:
 
 def follow_up_reason(name: str) -> str:
     """When follow-up `name` is asked, in words: `only asked when caller is external or
-    internal_private, or ...`."""
+    internal_private, or ...` (the conditions of one `when` joined by `and`)."""
     conditions = ask_when(name) or []
     described = [
-        ", ".join(
+        " and ".join(
             f"{answer} is {_either(wanted if isinstance(wanted, list) else [wanted])}"
             for answer, wanted in when.items()
         )
@@ -63,11 +64,11 @@ def _either(values: list[Any]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def existing_project_error(invocation: Invocation, slug: str, caller: Path) -> str | None:
+def existing_project_error(started: Invocation, slug: str, caller: Path) -> str | None:
     """One line when the project directory `slug` already exists and -f was not given."""
-    if invocation.overwrite:
+    if started.overwrite:
         return None
-    project = caller / Path(invocation.options.get("output_dir", ".")).expanduser() / slug
+    project = caller / Path(started.options.get("output_dir", ".")).expanduser() / slug
     if not project.exists():
         return None
     return (

@@ -135,6 +135,16 @@ def test_a_skipped_follow_up_says_when_it_is_asked() -> None:
     )
 
 
+def test_the_conditions_of_one_when_are_all_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    conditions = [{"caller": ["external", "database"], "stateful": "yes"}]
+    monkeypatch.setattr(questionnaire, "ask_when", lambda name: conditions)
+    assert questionnaire.follow_up_reason("peak_rps") == (
+        "only asked when caller is external or database and stateful is yes"
+    )
+    assert questionnaire.applies("peak_rps", {"caller": "database", "stateful": "yes"})
+    assert not questionnaire.applies("peak_rps", {"caller": "database", "stateful": "no"})
+
+
 def test_every_public_answer_is_asked_once_and_follow_ups_after_their_inputs() -> None:
     order = [name for group in questionnaire.groups() for name in group.answers]
     asked = order + questionnaire.strategy_options() + ["deployment_strategy"]
