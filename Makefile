@@ -41,6 +41,10 @@ lint: install
 test: install lint
 	PATH="$(BIN):$$PATH" NODE_PATH="$(CACHE)/node_modules" $(BIN)/pytest $(PYTEST_ARGS)
 
+## cookiecutter.json, written from decision/table.yaml (its answers are never edited by hand).
+cookiecutter.json: decision/table.yaml tools/cookiecutter_json.py $(BIN)/.installed
+	$(BIN)/python tools/cookiecutter_json.py
+
 ## Re-resolve pins.yaml after editing its requirements (needs the package index).
 pins: install
 	PATH="$(BIN):$$PATH" $(BIN)/python tools/update_pins.py

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.ext import Extension
 
 from decision import engine
+from hooks.invocation import discard_template_copy
 
 ROOT = Path(__file__).resolve().parent
 
@@ -42,15 +41,6 @@ class InvalidAnswers(FailedHookException):
     would leave a logged traceback behind)."""
 
 
-def _discard_temporary_template_copy() -> None:
-    """cookiecutter removes its copy of the template only after a successful run."""
-    copy_root = ROOT.parent
-    if copy_root.parent == Path(tempfile.gettempdir()).resolve() and copy_root.name.startswith(
-        "cookiecutter"
-    ):
-        shutil.rmtree(copy_root, ignore_errors=True)
-
-
 def decide(context: dict[str, Any]) -> str:
     """The decision for the answers so far, as JSON; refuses invalid answers."""
     answers = _public_answers(context)
@@ -60,7 +50,7 @@ def decide(context: dict[str, Any]) -> str:
         error = engine.generation_error(decision.strategy, answers)
         errors = [error] if error else []
     if errors:
-        _discard_temporary_template_copy()
+        discard_template_copy(ROOT)
         raise InvalidAnswers("\n".join(f"error: {error}" for error in errors))
     return json.dumps(decision.to_record())
 
@@ -100,7 +90,7 @@ def feature_contract(context: dict[str, Any]) -> str:
             )
         contract, notes = inference.infer(Path(path), target, context["model_type"])
     except inference.InferenceError as error:
-        _discard_temporary_template_copy()
+        discard_template_copy(ROOT)
         raise InvalidAnswers(f"error: training_data: {error}") from None
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -220,6 +210,22 @@ def image(python_version: str) -> str:
     return _yaml("pins.yaml")["images"]["python"][python_version]
 
 
+def lambda_image(runtime: str) -> str:
+    """Exact public.ecr.aws/lambda/python tag for a Lambda Python runtime."""
+    return str(_yaml("pins.yaml")["images"]["lambda_python"][runtime])
+
+
+def service_image(name: str) -> str:
+    """A service or job container (`postgres`, `redis`, ...) as repository:tag."""
+    return str(_yaml("pins.yaml")["images"]["services"][name])
+
+
+def action(name: str) -> str:
+    """A GitHub Action as `uses:` takes it: pinned to its commit, its tag as a comment."""
+    pin = _yaml("pins.yaml")["actions"][name]
+    return f"{name}@{pin['commit']} # {pin['tag']}"
+
+
 def _resolved(context: dict[str, Any]) -> dict[str, Any]:
     """What `when` conditions read: the answers, with the resolved strategy and engine."""
     return {**context, "strategy": context["__strategy"], "batch_engine": context["__batch_engine"]}
@@ -299,5 +305,8 @@ class DeployExtension(Extension):
             tool_version=tool_version,
             pins_except=pins_except,
             image=image,
+            lambda_image=lambda_image,
+            service_image=service_image,
+            action=action,
             hook_data=hook_data,
         )

@@ -1,18 +1,19 @@
 """Prepare cookiecutter.json (in cookiecutter's temporary copy of the template) before prompts.
 
 cookiecutter runs this hook with the copy as cwd and tells it nothing else: not whether
---no-input was given, not the extra context. So it works from the environment and from the
-command line of its parent process (the cookiecutter CLI):
+--no-input was given, not the extra context. hooks/invocation.py works that out (from the
+environment and the command line of its parent process, the cookiecutter CLI); then:
 
 - ML_DEPLOY_ANSWERS=<path to a generated project's .cookiecutter.json>: the stored answers
   become the defaults, so a project regenerates with only the changed answers given.
-- A terminal, no --no-input, ML_DEPLOY_QUESTIONNAIRE not `off` and questionary installed:
-  the questionnaire (hooks/questionnaire.py) asks everything, with the user config's
+- A terminal, no --no-input and ML_DEPLOY_QUESTIONNAIRE not `off`: the questionnaire
+  (hooks/questionnaire.py; questionary's menus, or numbered prompts from the standard
+  library when questionary is not installed) asks everything, with the user config's
   `default_context` (org defaults) and the stored answers as defaults and the command
   line's key=value answers as given. Its answers go to cookiecutter through `_answers`,
   and the public keys leave cookiecutter.json, so cookiecutter prompts for nothing.
-- A terminal otherwise (questionary missing or switched off): cookiecutter's own prompts,
-  with the `__prompts__` labels.
+- A terminal with ML_DEPLOY_QUESTIONNAIRE=off: cookiecutter's own prompts, with the
+  `__prompts__` labels.
 - Answer names on the command line that are no answer of the template (a typo such as
   `data_volum=massive`, which cookiecutter itself would silently drop): refused, one line
   each with the closest answer name, before any question and before anything is written.
@@ -36,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the template copy's root
 
 from decision import engine
-from hooks import questionnaire
+from hooks import invocation, prompts, questionnaire
 
 CONTEXT_FILE = Path("cookiecutter.json")
 
@@ -101,30 +102,30 @@ def stored_over_org(
     return updated
 
 
-def on_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-def project_directory_check(invocation: questionnaire.Invocation) -> questionnaire.Check:
+def project_directory_check(started: invocation.Invocation) -> questionnaire.Check:
     """Refuses, as it is typed, a project_slug whose directory exists (unless -f)."""
-    caller = questionnaire.caller_directory()
+    caller = invocation.caller_directory()
 
     def check(name: str, value: str) -> str | None:
         if name != "project_slug":
             return None
-        return questionnaire.existing_project_error(invocation, value, caller)
+        return questionnaire.existing_project_error(started, value, caller)
 
     return check
 
 
-def questionnaire_context(context: dict, invocation: questionnaire.Invocation) -> dict:
+def questionnaire_context(context: dict, started: invocation.Invocation) -> dict:
     """Run the questionnaire; the context that hands its answers to cookiecutter."""
-    org = questionnaire.org_defaults(questionnaire.user_config_path(invocation, os.environ))
+    org = questionnaire.org_defaults(invocation.user_config_path(started, os.environ))
     defaults, notes = questionnaire.merge_defaults(org, stored_answers())
     try:
-        with questionnaire.ctrl_c_as_key():
+        with invocation.ctrl_c_as_key():
             answers = questionnaire.ask_all(
-                defaults, invocation.extra_context, notes, project_directory_check(invocation)
+                prompts.prompter(),
+                defaults,
+                started.extra_context,
+                notes,
+                project_directory_check(started),
             )
     except (KeyboardInterrupt, EOFError):
         # cookiecutter reports the abort and removes this copy of the template.
@@ -132,13 +133,13 @@ def questionnaire_context(context: dict, invocation: questionnaire.Invocation) -
     return questionnaire.answered_context(context, answers)
 
 
-def early_errors(invocation: questionnaire.Invocation | None, mode: str) -> list[str]:
+def early_errors(started: invocation.Invocation | None, mode: str) -> list[str]:
     """What stops the run before any question, one line each: unknown answer names, answers
     cookiecutter would read as templates, and (before the questionnaire) a project
     directory that exists when the command line gives its slug and no -f."""
-    if invocation is None:
+    if started is None:
         return []
-    given = invocation.extra_context
+    given = started.extra_context
     errors = [e for name in given if (e := engine.unknown_name_error(name)) is not None]
     errors += [
         e
@@ -146,42 +147,40 @@ def early_errors(invocation: questionnaire.Invocation | None, mode: str) -> list
         if (e := questionnaire.template_syntax_error(name, value))
     ]
     if not errors and mode == "questionnaire" and "project_slug" in given:
-        caller = questionnaire.caller_directory()
-        exists = questionnaire.existing_project_error(invocation, given["project_slug"], caller)
+        caller = invocation.caller_directory()
+        exists = questionnaire.existing_project_error(started, given["project_slug"], caller)
         errors += [exists] if exists else []
     return errors
 
 
 def main() -> None:
     context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
-    command_line = questionnaire.parent_command_line()
-    invocation = questionnaire.parse_cookiecutter_argv(command_line or [])
-    terminal = on_terminal()
-    has_questionary = terminal and questionnaire.questionary_available()  # a slow import
-    mode = questionnaire.choose_mode(invocation, os.environ, terminal, has_questionary)
-    refused = early_errors(invocation, mode)
+    command_line = invocation.parent_command_line()
+    started = invocation.parse_cookiecutter_argv(command_line or [])
+    mode = invocation.choose_mode(started, os.environ, invocation.on_terminal())
+    refused = early_errors(started, mode)
     if refused:
         context = questionnaire.refused_context("\n".join(f"error: {e}" for e in refused))
-    elif mode == "questionnaire" and invocation is not None:
-        context = questionnaire_context(context, invocation)
-    elif mode == "prompts" and invocation is not None:
+    elif mode == "questionnaire" and started is not None:
+        context = questionnaire_context(context, started)
+    elif mode == "prompts" and started is not None:
         # cookiecutter's own prompts keep their choice lists, except where the command line
         # gives a value outside the list: that one reaches validation (a one-line error)
         # instead of cookiecutter's ValueError traceback.
         context = with_defaults(context, stored_answers())
         invalid = {
             name
-            for name, value in invocation.extra_context.items()
+            for name, value in started.extra_context.items()
             if isinstance(context.get(name), list) and value not in context[name]
         }
         context = without_choice_lists(context, invalid)
     else:
         stored = stored_answers()
         context = without_choice_lists(with_defaults(context, stored))
-        if stored and invocation is not None:  # (without it, the given answers are unknown)
-            config = questionnaire.user_config_path(invocation, os.environ)
+        if stored and started is not None:  # (without it, the given answers are unknown)
+            config = invocation.user_config_path(started, os.environ)
             org = questionnaire.org_defaults(config)
-            context = stored_over_org(context, stored, org, invocation.extra_context)
+            context = stored_over_org(context, stored, org, started.extra_context)
     if (
         "__refused" not in context
     ):  # for the template's location in .cookiecutter.json (local_extensions)
@@ -195,5 +194,5 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         # Ctrl-C before the questionnaire took the key over: cookiecutter got the SIGINT too
         # and reports the abort itself, but would leave its copy of the template behind.
-        questionnaire.discard_template_copy(Path.cwd())
+        invocation.discard_template_copy(Path.cwd())
         sys.exit(130)

@@ -6,21 +6,17 @@ questions only where they apply, then shows the engine's recommendation and lets
 accept or override it. The answers go back to cookiecutter through the `_answers` key of
 cookiecutter.json, so cookiecutter asks nothing again.
 
-The helpers at the top are pure (argv parsing, defaults merging, when a follow-up applies)
-and unit-tested; `ask_all` is the only part that talks to the terminal.
+The helpers at the top are pure (when a follow-up applies, defaults merging, the groups)
+and unit-tested; how the run was started is hooks/invocation.py's. `ask_all` is the only
+part that talks to the terminal, through a `prompts.Prompter`: questionary's menus when it
+is importable, numbered prompts with only the standard library when it is not
+(cookiecutter installed alone).
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,178 +25,50 @@ from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
 
 from decision import engine
+from hooks import invocation, prompts
+from hooks.invocation import Invocation
+from hooks.prompts import Prompter
 
-ENV_SWITCH = "ML_DEPLOY_QUESTIONNAIRE"
 STRATEGY = "deployment_strategy"
 
-# Follow-up questions: asked only when the earlier answers make them matter. A skipped one
-# keeps its default (the generated project still records a value for it).
-REQUEST_DRIVEN_CALLERS = ("external", "internal_high_throughput", "internal_private")
 
-
-@dataclass(frozen=True)
-class FollowUp:
-    reason: str  # when it is asked, in words
-    applies: Callable[[Mapping[str, str]], bool]
-
-
-FOLLOW_UPS: dict[str, FollowUp] = {
-    "latency_sla_ms": FollowUp(
-        "only asked when realtime_sla is yes or maybe",
-        lambda a: a["realtime_sla"] in ("yes", "maybe"),
-    ),
-    "peak_rps": FollowUp(
-        "only asked when the model is called per request ("
-        + ", ".join(REQUEST_DRIVEN_CALLERS)
-        + ")",
-        lambda a: a["caller"] in REQUEST_DRIVEN_CALLERS,
-    ),
-    "schedule": FollowUp(
-        "only asked when data_churn is cadence or low, or retraining is not never",
-        lambda a: a["data_churn"] in ("cadence", "low") or a["retraining"] != "never",
-    ),
-}
+def ask_when(name: str) -> list[dict[str, Any]] | None:
+    """The conditions under which follow-up question `name` is asked (table.yaml
+    `ask_when:`, any one of them), or None for a question always asked."""
+    return engine.table()["answers"][name].get("ask_when")
 
 
 def applies(name: str, answers: Mapping[str, str]) -> bool:
-    """Whether question `name` is asked, given the answers so far."""
-    follow_up = FOLLOW_UPS.get(name)
-    return follow_up is None or follow_up.applies(answers)
+    """Whether question `name` is asked, given the answers so far. A skipped follow-up
+    keeps its default (the generated project still records a value for it)."""
+    conditions = ask_when(name)
+    return conditions is None or any(engine.matches(when, dict(answers)) for when in conditions)
 
 
-# --- The cookiecutter command line that ran this hook ------------------------------------
-
-# Options of the cookiecutter 2.7 CLI that take a value; every other option is a flag.
-_VALUE_OPTIONS = {
-    "-c": "checkout",
-    "--checkout": "checkout",
-    "--directory": "directory",
-    "--replay-file": "replay_file",
-    "-o": "output_dir",
-    "--output-dir": "output_dir",
-    "--config-file": "config_file",
-    "--debug-file": "debug_file",
-    "--accept-hooks": "accept_hooks",
-}
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """What the user typed after `cookiecutter`."""
-
-    no_input: bool = False
-    replay: bool = False
-    overwrite: bool = False
-    default_config: bool = False
-    options: dict[str, str] = field(default_factory=dict)
-    template: str | None = None
-    extra_context: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def interactive(self) -> bool:
-        return not (self.no_input or self.replay or "replay_file" in self.options)
-
-
-def _cookiecutter_args(argv: list[str]) -> list[str] | None:
-    """The arguments after the cookiecutter program itself, or None if it is not there."""
-    for index, arg in enumerate(argv[:3]):
-        if Path(arg).name == "cookiecutter":
-            return argv[index + 1 :]
-        if arg == "-m" and index + 1 < len(argv) and argv[index + 1] == "cookiecutter":
-            return argv[index + 2 :]
-    return None
-
-
-def parse_cookiecutter_argv(argv: list[str]) -> Invocation | None:
-    """Parse a cookiecutter command line (as in /proc/<pid>/cmdline); None if it is not one."""
-    args = _cookiecutter_args(argv)
-    if args is None:
-        return None
-    flags: set[str] = set()
-    options: dict[str, str] = {}
-    positional: list[str] = []
-    pending: str | None = None
-    only_positional = False
-    for arg in args:
-        if pending:
-            options[pending] = arg
-            pending = None
-        elif only_positional or not arg.startswith("-") or arg == "-":
-            positional.append(arg)
-        elif arg == "--":
-            only_positional = True
-        elif arg.startswith("--"):
-            name, has_value, value = arg.partition("=")
-            if name in _VALUE_OPTIONS:
-                if has_value:
-                    options[_VALUE_OPTIONS[name]] = value
-                else:
-                    pending = _VALUE_OPTIONS[name]
-            else:
-                flags.add(name)
-        else:  # a cluster of short options, such as -fv or -oout
-            for position, letter in enumerate(arg[1:], start=1):
-                short = f"-{letter}"
-                if short in _VALUE_OPTIONS:
-                    rest = arg[position + 1 :]
-                    if rest:
-                        options[_VALUE_OPTIONS[short]] = rest
-                    else:
-                        pending = _VALUE_OPTIONS[short]
-                    break
-                flags.add(short)
-    template, extra = (positional[0], positional[1:]) if positional else (None, [])
-    return Invocation(
-        no_input="--no-input" in flags,
-        replay="--replay" in flags,
-        overwrite=bool({"-f", "--overwrite-if-exists"} & flags),
-        default_config="--default-config" in flags,
-        options=options,
-        template=template,
-        extra_context=dict(arg.split("=", 1) for arg in extra if "=" in arg),
-    )
-
-
-def parent_command_line(pid: int | None = None) -> list[str] | None:
-    """The command line of process `pid` (default: the parent), or None if unreadable."""
-    pid = os.getppid() if pid is None else pid
-    return proc_command_line(pid) or ps_command_line(pid)
-
-
-def proc_command_line(pid: int) -> list[str] | None:
-    """From /proc (Linux): exact arguments."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
-
-
-def ps_command_line(pid: int) -> list[str] | None:
-    """From ps (elsewhere): arguments re-split on spaces, so quoting is lost."""
-    try:
-        result = subprocess.run(
-            ["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, check=True
+def follow_up_reason(name: str) -> str:
+    """When follow-up `name` is asked, in words: `only asked when caller is external or
+    internal_private, or ...` (the conditions of one `when` joined by `and`)."""
+    conditions = ask_when(name) or []
+    described = [
+        " and ".join(
+            f"{answer} is {_either(wanted if isinstance(wanted, list) else [wanted])}"
+            for answer, wanted in when.items()
         )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    try:
-        return shlex.split(result.stdout.strip()) or None
-    except ValueError:
-        return result.stdout.split() or None
+        for when in conditions
+    ]
+    return "only asked when " + ", or ".join(described)
 
 
-def caller_directory(environ: Mapping[str, str] = os.environ) -> Path:
-    """The directory cookiecutter was started in: its shell's PWD (cookiecutter has changed
-    its own working directory to the template copy by the time it runs this hook)."""
-    return Path(environ.get("PWD") or ".")
+def _either(values: list[Any]) -> str:
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def existing_project_error(invocation: Invocation, slug: str, caller: Path) -> str | None:
+def existing_project_error(started: Invocation, slug: str, caller: Path) -> str | None:
     """One line when the project directory `slug` already exists and -f was not given."""
-    if invocation.overwrite:
+    if started.overwrite:
         return None
-    project = caller / Path(invocation.options.get("output_dir", ".")).expanduser() / slug
+    project = caller / Path(started.options.get("output_dir", ".")).expanduser() / slug
     if not project.exists():
         return None
     return (
@@ -219,39 +87,6 @@ def template_syntax_error(name: str, value: str) -> str | None:
     return f"{name}={value!r} is not allowed: use text without {{{{, {{% or {{#"
 
 
-# --- When to run --------------------------------------------------------------------------
-
-
-def questionary_available() -> bool:
-    try:
-        import questionary  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def choose_mode(
-    invocation: Invocation | None,
-    environ: Mapping[str, str],
-    terminal: bool,
-    has_questionary: bool,
-) -> str:
-    """`questionnaire`, `prompts` (cookiecutter's own) or `plain` (defaults, no questions).
-
-    The questionnaire needs a terminal, the switch not off, questionary, and a cookiecutter
-    command line without --no-input or --replay; a terminal with such a command line but
-    without the switch or questionary gets cookiecutter's prompts. An unknown parent process
-    (cookiecutter called as a library, as pytest-cookies does, always without input) gets
-    no questions: its --no-input cannot be seen.
-    """
-    if not terminal or invocation is None or not invocation.interactive:
-        return "plain"
-    switched_off = environ.get(ENV_SWITCH, "").strip().lower() == "off"
-    if switched_off or not has_questionary:
-        return "prompts"
-    return "questionnaire"
-
-
 # --- Defaults: the table's, then the org's (user config), then stored answers -------------
 
 
@@ -259,20 +94,6 @@ def choose_mode(
 class Default:
     value: str
     origin: str  # "" for the template's own default, else where it came from
-
-
-def user_config_path(invocation: Invocation | None, environ: Mapping[str, str]) -> Path | None:
-    """The user config cookiecutter reads, by its own rules (None: it reads none)."""
-    if invocation is not None:
-        if invocation.default_config:
-            return None
-        if "config_file" in invocation.options:
-            return Path(invocation.options["config_file"]).expanduser()
-    if environ.get("COOKIECUTTER_CONFIG"):
-        return Path(environ["COOKIECUTTER_CONFIG"]).expanduser()
-    home = environ.get("HOME")
-    path = Path(home, ".cookiecutterrc") if home else Path("~/.cookiecutterrc").expanduser()
-    return path if path.is_file() else None
 
 
 def org_defaults(path: Path | None) -> dict[str, str]:
@@ -394,16 +215,8 @@ class _Aborted(FailedHookException):
     """cookiecutter's CLI prints this exception's message and exits 1."""
 
 
-def discard_template_copy(copy: Path) -> None:
-    """Delete cookiecutter's temporary template copy (<tmp>/cookiecutterXXXX/<repo>) only."""
-    base = copy.parent
-    in_tempdir = base.parent == Path(tempfile.gettempdir()).resolve()
-    if in_tempdir and base.name.startswith("cookiecutter"):
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def _abort(message: str) -> str:
-    discard_template_copy(Path(__file__).resolve().parent.parent)
+    invocation.discard_template_copy(Path(__file__).resolve().parent.parent)
     raise _Aborted(message)
 
 
@@ -432,43 +245,6 @@ ABORTED_CONTEXT = refused_context("Aborted.")
 # --- The terminal part --------------------------------------------------------------------
 
 
-@contextmanager
-def ctrl_c_as_key(fd: int | None = None) -> Iterator[None]:
-    """Ctrl-C reaches only this process while the questionnaire runs.
-
-    The terminal would send SIGINT to cookiecutter too (same process group), between two
-    prompts; with ISIG off Ctrl-C is a key that the next prompt turns into KeyboardInterrupt.
-    """
-    try:
-        import termios
-    except ImportError:
-        yield
-        return
-    fd = sys.stdin.fileno() if fd is None else fd
-    try:
-        saved = termios.tcgetattr(fd)
-    except termios.error:
-        yield
-        return
-    changed = list(saved)
-    changed[3] &= ~termios.ISIG
-    termios.tcsetattr(fd, termios.TCSANOW, changed)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
-
-
-HELP_STYLE = "fg:ansibrightblack"
-TITLE_STYLE = "bold"
-
-
-def _say(text: str = "", style: str = "") -> None:
-    import questionary
-
-    questionary.print(text, style=style or None)
-
-
 def _label(default: Default) -> str:
     return f" ({default.origin})" if default.origin else ""
 
@@ -487,65 +263,49 @@ def _check(name: str, value: str, extra: Check) -> str | None:
     )
 
 
-def _ask_one(name: str, default: Default, extra: Check = _no_check) -> str:
+def _ask_one(ui: Prompter, name: str, default: Default, extra: Check = _no_check) -> str:
     """Ask one answer; the result always passes `engine.check_answer` and `extra`."""
-    import questionary
-    from questionary import Choice
-
     spec = engine.table()["answers"][name]
-    _say(f"  {spec['help']}", HELP_STYLE)
+    ui.say(f"  {spec['help']}", prompts.HELP)
     question = spec["question"] + _label(default)
     if spec["kind"] == "choice":
         labels = spec["choices"]
-        choices = [Choice(str(labels[value]), value=value) for value in engine.choices(name)]
-        prompt = questionary.select(
-            question, choices=choices, default=default.value, use_shortcuts=True
-        )
-    else:
-        prompt = questionary.text(
-            question,
-            default=default.value,
-            validate=lambda text: _check(name, text.strip(), extra) or True,
-        )
-    while True:  # the validators above make one round the rule
-        value = str(prompt.unsafe_ask()).strip()
-        error = _check(name, value, extra)
-        if error is None:
-            return value
-        _say(f"  {error}", "fg:ansired")
+        options = [(value, str(labels[value])) for value in engine.choices(name)]
+        return ui.choose(question, options, default.value, spec["help"])
+    return ui.text(question, default.value, lambda value: _check(name, value, extra), spec["help"])
 
 
-def _given(name: str, given: Mapping[str, str]) -> str | None:
+def _given(ui: Prompter, name: str, given: Mapping[str, str]) -> str | None:
     """A valid answer from the command line, or None (with a note when it is invalid)."""
     if name not in given:
         return None
     error = engine.check_answer(name, given[name])
     if error:
-        _say(f"  {error}; asking instead.", "fg:ansired")
+        ui.say(f"  {error}; asking instead.", prompts.ERROR)
         return None
-    _say(f"  {name}: {given[name]} (given on the command line)", HELP_STYLE)
+    ui.say(f"  {name}: {given[name]} (given on the command line)", prompts.HELP)
     return given[name]
 
 
-def _show_decision(decision: engine.Decision) -> None:
+def _show_decision(ui: Prompter, decision: engine.Decision) -> None:
     """The strategy, why, its report card and the runner-up (or, for an override, the
     table's own choice and the engine's warnings)."""
     strategies = engine.table()["strategies"]
     explicit = decision.source == "explicit"
     heading = "Your choice" if explicit else "Recommendation"
-    _say()
-    _say(f"{heading}: {decision.strategy}, {strategies[decision.strategy]}", TITLE_STYLE)
+    ui.say()
+    ui.say(f"{heading}: {decision.strategy}, {strategies[decision.strategy]}", prompts.TITLE)
     *why, runner_up = decision.reasons  # the engine always ends with the runner-up line
     for reason in why:
-        _say(f"  - {reason}")
+        ui.say(f"  - {reason}")
     if decision.report_card:
         card = ", ".join(f"{CARD_LABELS.get(k, k)} {v}" for k, v in decision.report_card.items())
-        _say(f"  Report card (1-10): {card}")
+        ui.say(f"  Report card (1-10): {card}")
     else:
-        _say("  Report card: the source gives none for this strategy")
-    _say(f"  {runner_up[0].upper()}{runner_up[1:]}")
+        ui.say("  Report card: the source gives none for this strategy")
+    ui.say(f"  {runner_up[0].upper()}{runner_up[1:]}")
     for warning in decision.warnings:
-        _say(f"  warning: {warning}", "fg:ansiyellow")
+        ui.say(f"  warning: {warning}", prompts.WARNING)
 
 
 CARD_LABELS = {
@@ -554,76 +314,77 @@ CARD_LABELS = {
     "ease_of_deployment": "ease of deployment",
     "mlops_pipeline": "MLOps pipeline",
 }
+ACCEPT_QUESTION = "Accept the recommendation or override it?"
+ACCEPT_HELP = (
+    "Accept keeps deployment_strategy=auto (the table decides again on regeneration); "
+    "an override is recorded with the table's warnings in the ADR."
+)
 
 
-def _choose_strategy(answers: dict[str, str], given: Mapping[str, str]) -> str:
-    import questionary
-    from questionary import Choice
-
+def _choose_strategy(ui: Prompter, answers: dict[str, str], given: Mapping[str, str]) -> str:
     recommended = engine.decide({**answers, STRATEGY: engine.AUTO})
-    _show_decision(recommended)
-    explicit = _given(STRATEGY, given)
+    _show_decision(ui, recommended)
+    explicit = _given(ui, STRATEGY, given)
     if explicit is not None:
         if explicit != engine.AUTO:
-            _show_decision(engine.decide({**answers, STRATEGY: explicit}))
+            _show_decision(ui, engine.decide({**answers, STRATEGY: explicit}))
         return explicit
     strategies = engine.table()["strategies"]
     others = [s for s in engine.choices(STRATEGY) if s not in (engine.AUTO, recommended.strategy)]
+    options = [
+        (engine.AUTO, f"Accept {recommended.strategy} (decided from the answers)"),
+        *((s, f"Override with {s}: {strategies[s]}") for s in others),
+    ]
     while True:
-        choice = questionary.select(
-            "Accept the recommendation or override it?",
-            choices=[
-                Choice(f"Accept {recommended.strategy} (decided from the answers)", engine.AUTO),
-                *(Choice(f"Override with {s}: {strategies[s]}", s) for s in others),
-            ],
-            default=engine.AUTO,
-            use_shortcuts=True,
-        ).unsafe_ask()
+        choice = ui.choose(ACCEPT_QUESTION, options, engine.AUTO, ACCEPT_HELP)
         if choice == engine.AUTO:
             return engine.AUTO
         overridden = engine.decide({**answers, STRATEGY: choice})
-        _show_decision(overridden)
-        if questionary.confirm(f"Use {choice} anyway?", default=True).unsafe_ask():
-            return str(choice)
+        _show_decision(ui, overridden)
+        if ui.confirm(f"Use {choice} anyway?", default=True):
+            return choice
 
 
 def ask_all(
+    ui: Prompter,
     defaults: Mapping[str, Default],
     given: Mapping[str, str],
     notes: list[str],
     extra: Check = _no_check,
 ) -> dict[str, str]:
-    """Run the questionnaire; every public answer, validated (also by `extra`).
+    """Run the questionnaire on `ui`; every public answer, validated (also by `extra`).
     Ctrl-C: KeyboardInterrupt."""
-    _say("cookiecutter-ml-deploy: questions about the model you want in production.", TITLE_STYLE)
-    _say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", HELP_STYLE)
+    ui.say(
+        "cookiecutter-ml-deploy: questions about the model you want in production.", prompts.TITLE
+    )
+    ui.say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", prompts.HELP)
     for note in notes:
-        _say(f"note: {note}", "fg:ansiyellow")
+        ui.say(f"note: {note}", prompts.WARNING)
     answers: dict[str, str] = {}
     for group in groups():
-        _say()
-        _say(f"{group.title}  (changes: {group.changes})", TITLE_STYLE)
+        ui.say()
+        ui.say(f"{group.title}  (changes: {group.changes})", prompts.TITLE)
         for name in group.answers:
             default = defaults[name]
             if name == "project_slug" and not default.value:
                 default = Default(slug_of(answers["project_name"]), "")
-            value = _given(name, given)
+            value = _given(ui, name, given)
             if value is None and not applies(name, answers):
                 value = default.value
-                _say(f"  {name}: {value} (default; {FOLLOW_UPS[name].reason})", HELP_STYLE)
+                ui.say(f"  {name}: {value} (default; {follow_up_reason(name)})", prompts.HELP)
             if value is None:
-                value = _ask_one(name, default, extra)
+                value = _ask_one(ui, name, default, extra)
             answers[name] = value
     for name in strategy_options():  # recorded for every strategy, asked for its own
         valid_given = name in given and engine.check_answer(name, given[name]) is None
         answers[name] = given[name] if valid_given else defaults[name].value
-    answers[STRATEGY] = _choose_strategy(answers, given)
+    answers[STRATEGY] = _choose_strategy(ui, answers, given)
     strategy = engine.decide(answers, revisit=False).strategy
     options = strategy_options(strategy)
     if options:
-        _say()
-        _say(f"Options of {strategy}", TITLE_STYLE)
+        ui.say()
+        ui.say(f"Options of {strategy}", prompts.TITLE)
     for name in options:
-        answers[name] = _given(name, given) or _ask_one(name, defaults[name])
-    _say()
+        answers[name] = _given(ui, name, given) or _ask_one(ui, name, defaults[name])
+    ui.say()
     return answers

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+import local_extensions
 from decision import engine
 
 from . import lint_tools
@@ -152,7 +153,7 @@ def test_postgres_service_exactly_when_stateful(bake, answers: dict[str, str]) -
         services = {name: job.get("services", {}) for name, job in jobs.items()}
         if stateful:
             postgres = services.pop("test")["postgres"]
-            assert postgres["image"] == "postgres:16"
+            assert postgres["image"] == local_extensions.service_image("postgres")
             assert "--health-cmd" in postgres["options"]
             assert postgres["ports"] == ["5432:5432"]
             assert jobs["test"]["env"] == {
@@ -170,7 +171,10 @@ def test_postgres_service_exactly_when_stateful(bake, answers: dict[str, str]) -
         }
         if stateful:
             (postgres,) = services.pop("test")
-            assert postgres == {"name": "postgres:16", "alias": "postgres"}
+            assert postgres == {
+                "name": local_extensions.service_image("postgres"),
+                "alias": "postgres",
+            }
             assert pipeline["test"]["variables"][variable] == STATE_URL.format(host="postgres")
             assert pipeline["test"]["variables"]["REQUIRE_POSTGRES"] == "1"
         assert not any(services.values())

@@ -13,13 +13,14 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from decision import engine
-from hooks import questionnaire
-from hooks.questionnaire import Default, Invocation
+from hooks import prompts, questionnaire
+from hooks.questionnaire import Default
 
 from .answers import SOURCE_ROWS
 
@@ -45,106 +46,13 @@ def plain(text: str) -> str:
 # --- Pure helpers ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (
-            ["/venv/bin/python3", "/venv/bin/cookiecutter", "tpl", "-o", "out", "a=1", "b=x=y"],
-            Invocation(
-                options={"output_dir": "out"}, template="tpl", extra_context={"a": "1", "b": "x=y"}
-            ),
-        ),
-        (
-            ["/venv/bin/python3", "/venv/bin/cookiecutter", "--no-input", "tpl", "data_volume=low"],
-            Invocation(no_input=True, template="tpl", extra_context={"data_volume": "low"}),
-        ),
-        (
-            ["python", "-m", "cookiecutter", "-fv", "--output-dir=o=k", "tpl", "--replay"],
-            Invocation(replay=True, overwrite=True, options={"output_dir": "o=k"}, template="tpl"),
-        ),
-        (
-            ["cookiecutter", "-fo", "out", "--config-file", "org.yaml", "tpl", "--", "--x=1"],
-            Invocation(
-                overwrite=True,
-                options={"output_dir": "out", "config_file": "org.yaml"},
-                template="tpl",
-                extra_context={"--x": "1"},
-            ),
-        ),
-        (
-            ["cookiecutter", "--default-config", "--checkout", "a=b", "tpl", "k=v"],
-            Invocation(
-                default_config=True,
-                options={"checkout": "a=b"},
-                template="tpl",
-                extra_context={"k": "v"},
-            ),
-        ),
-        (["/usr/bin/python3", "-m", "pytest", "-k", "x=y"], None),
-        ([], None),
-    ],
-)
-def test_the_cookiecutter_command_line_is_parsed(
-    argv: list[str], expected: Invocation | None
+def test_menus_when_questionary_imports_numbered_prompts_when_not_or_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert questionnaire.parse_cookiecutter_argv(argv) == expected
-
-
-def test_a_process_command_line_is_read_from_proc_and_from_ps() -> None:
-    code = "import time; print(1, flush=True); time.sleep(60)"
-    argv = [sys.executable, "-c", code, "data_volume=low"]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None and process.stdout.readline() == "1\n"
-        assert questionnaire.proc_command_line(process.pid) == argv
-        assert questionnaire.parent_command_line(process.pid) == argv
-        assert questionnaire.ps_command_line(process.pid) == [
-            sys.executable,
-            "-c",
-            *code.split(),
-            "data_volume=low",
-        ]
-    finally:
-        process.kill()
-        process.wait()
-    assert questionnaire.parent_command_line(process.pid) is None  # gone
-
-
-@pytest.mark.parametrize(
-    ("invocation", "env", "terminal", "has_questionary", "mode"),
-    [
-        (Invocation(), {}, True, True, "questionnaire"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "on"}, True, True, "questionnaire"),
-        (Invocation(no_input=True), {}, True, True, "plain"),
-        (Invocation(replay=True), {}, True, True, "plain"),
-        (Invocation(), {}, False, True, "plain"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "off"}, True, True, "prompts"),
-        (Invocation(), {"ML_DEPLOY_QUESTIONNAIRE": "OFF"}, True, True, "prompts"),
-        (Invocation(), {}, True, False, "prompts"),
-        (None, {}, True, True, "plain"),
-        (None, {}, False, True, "plain"),
-    ],
-)
-def test_the_mode_follows_terminal_switch_and_command_line(
-    invocation: Invocation | None, env: dict, terminal: bool, has_questionary: bool, mode: str
-) -> None:
-    assert questionnaire.choose_mode(invocation, env, terminal, has_questionary) == mode
-
-
-def test_user_config_is_found_like_cookiecutter_finds_it(tmp_path: Path) -> None:
-    rc = tmp_path / ".cookiecutterrc"
-    env = {"HOME": str(tmp_path)}
-    assert questionnaire.user_config_path(Invocation(), env) is None
-    rc.write_text("default_context: {}\n")
-    assert questionnaire.user_config_path(Invocation(), env) == rc
-    assert questionnaire.user_config_path(None, {**env, "COOKIECUTTER_CONFIG": "/c.yaml"}) == Path(
-        "/c.yaml"
-    )
-    given = Invocation(options={"config_file": "/given.yaml"})
-    assert questionnaire.user_config_path(given, {**env, "COOKIECUTTER_CONFIG": "/c.yaml"}) == Path(
-        "/given.yaml"
-    )
-    assert questionnaire.user_config_path(Invocation(default_config=True), env) is None
+    assert isinstance(prompts.prompter({}), prompts.MenuPrompter)  # the tooling venv has it
+    assert isinstance(prompts.prompter({"ML_DEPLOY_QUESTIONNAIRE": "plain"}), prompts.PlainPrompter)
+    monkeypatch.setitem(sys.modules, "questionary", None)  # import questionary fails
+    assert isinstance(prompts.prompter({}), prompts.PlainPrompter)
 
 
 def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) -> None:
@@ -203,6 +111,40 @@ def test_follow_ups_are_asked_only_where_they_apply(name: str, answers: dict, as
     assert questionnaire.applies(name, answers) is asked
 
 
+def test_follow_up_conditions_name_earlier_choice_answers_and_their_values() -> None:
+    """table.yaml `ask_when:`: a typo in a condition would silently never ask the question."""
+    order = [name for group in questionnaire.groups() for name in group.answers]
+    answers = engine.table()["answers"]
+    follow_ups = [name for name in answers if questionnaire.ask_when(name) is not None]
+    assert sorted(follow_ups) == ["latency_sla_ms", "peak_rps", "schedule"]
+    for name in follow_ups:
+        for when in questionnaire.ask_when(name):
+            for condition, wanted in when.items():
+                assert answers[condition]["kind"] == "choice", (name, condition)
+                assert order.index(condition) < order.index(name), (name, condition)
+                values = wanted if isinstance(wanted, list) else [wanted]
+                assert set(map(str, values)) <= set(engine.choices(condition)), (name, condition)
+
+
+def test_a_skipped_follow_up_says_when_it_is_asked() -> None:
+    assert questionnaire.follow_up_reason("latency_sla_ms") == (
+        "only asked when realtime_sla is yes or maybe"
+    )
+    assert questionnaire.follow_up_reason("schedule") == (
+        "only asked when data_churn is cadence or low, or retraining is monthly, weekly or daily"
+    )
+
+
+def test_the_conditions_of_one_when_are_all_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    conditions = [{"caller": ["external", "database"], "stateful": "yes"}]
+    monkeypatch.setattr(questionnaire, "ask_when", lambda name: conditions)
+    assert questionnaire.follow_up_reason("peak_rps") == (
+        "only asked when caller is external or database and stateful is yes"
+    )
+    assert questionnaire.applies("peak_rps", {"caller": "database", "stateful": "yes"})
+    assert not questionnaire.applies("peak_rps", {"caller": "database", "stateful": "no"})
+
+
 def test_every_public_answer_is_asked_once_and_follow_ups_after_their_inputs() -> None:
     order = [name for group in questionnaire.groups() for name in group.answers]
     asked = order + questionnaire.strategy_options() + ["deployment_strategy"]
@@ -237,13 +179,50 @@ def test_answers_reach_cookiecutter_through_answers_and_nothing_is_left_to_promp
 # --- The real questionnaire in a pseudo-terminal -----------------------------------------
 
 
-class Terminal:
-    """cookiecutter run in a pseudo-terminal, answered by question text."""
+@dataclass(frozen=True)
+class Install:
+    """A cookiecutter to run: the tooling venv's (with questionary: menus) or one installed
+    alone (without it: the numbered prompts of the standard library)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], timeout: int = 90) -> None:
+    cookiecutter: str
+    menus: bool
+
+
+@pytest.fixture(params=["menus", "alone"], ids=["with-questionary", "cookiecutter-alone"])
+def install(request: pytest.FixtureRequest) -> Install:
+    if request.param == "menus":
+        return Install(COOKIECUTTER, menus=True)
+    return Install(str(request.getfixturevalue("cookiecutter_alone")), menus=False)
+
+
+WITH_QUESTIONARY = Install(COOKIECUTTER, menus=True)
+
+
+class Terminal:
+    """cookiecutter run in a pseudo-terminal, answered by question text. The keys are the
+    same for both installs (a choice's number then Enter, Ctrl-U then text then Enter),
+    except a yes/no question, which the menus take without Enter."""
+
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        install: Install = WITH_QUESTIONARY,
+        timeout: int = 90,
+        cwd: Path | None = None,
+    ) -> None:
+        self.install = install
         self.output = io.StringIO()
+        if cwd is not None:
+            env = {**env, "PWD": str(cwd)}  # as the user's shell sets it
         self.child = pexpect.spawn(
-            COOKIECUTTER, args, env=env, dimensions=(60, 240), encoding="utf-8", timeout=timeout
+            install.cookiecutter,
+            args,
+            env=env,
+            cwd=cwd,
+            dimensions=(60, 240),
+            encoding="utf-8",
+            timeout=timeout,
         )
         self.child.logfile_read = self.output
 
@@ -261,6 +240,9 @@ class Terminal:
     def pick(self, prompt: str, keys: str) -> None:
         self.child.expect_exact(prompt)
         self.child.send(keys)
+
+    def confirm(self, prompt: str) -> None:
+        self.pick(prompt, "y" if self.install.menus else "y\r")
 
     def keep_defaults(
         self,
@@ -290,14 +272,13 @@ class Terminal:
 
 @pytest.fixture
 def terminal_env(tmp_path: Path) -> dict[str, str]:
-    """The questionnaire switched on, a private HOME (no user config) and temp dir."""
+    """As a user's terminal: the questionnaire not switched (off, as conftest has it for the
+    other tests), a private HOME (no user config) and temp dir."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("COOKIECUTTER_CONFIG", "ML_DEPLOY_ANSWERS")
-    }
+    unset = ("COOKIECUTTER_CONFIG", "ML_DEPLOY_ANSWERS", "ML_DEPLOY_QUESTIONNAIRE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
-        ML_DEPLOY_QUESTIONNAIRE="on",
         TERM="xterm-256color",
         PROMPT_TOOLKIT_NO_CPR="1",  # pexpect does not answer cursor-position requests
         HOME=str(tmp_path),
@@ -312,10 +293,10 @@ def record_of(out: Path) -> dict:
 
 
 def test_full_run_with_validation_follow_ups_and_an_override(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     out = tmp_path / "out"
-    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    term = Terminal([str(template), "-o", str(out)], terminal_env, install)
     term.answer("project_name", "Fraud Scorer")
     term.answer("project_slug", "Fraud Scorer")  # invalid: rejected while typing
     term.child.expect_exact("is not allowed")
@@ -353,7 +334,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
         "warning: deployment_strategy=rest overrides the table's choice (batch)"
     )
     term.child.expect_exact("warning: deployment_strategy=rest contradicts caller=file_based")
-    term.pick("Use rest anyway?", "y")
+    term.confirm("Use rest anyway?")
     assert term.finish() == 0, term.text
 
     after = term.text.rsplit("Use rest anyway?", 1)[1]
@@ -397,16 +378,68 @@ def test_full_run_with_validation_follow_ups_and_an_override(
         assert record[name] == engine.default(name)
 
 
+def test_cookiecutter_alone_asks_with_numbered_prompts_help_and_one_line_reasons(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], cookiecutter_alone: Path
+) -> None:
+    """What `pipx install cookiecutter` users get: the questionnaire, never cookiecutter's
+    flat prompts, with only the standard library."""
+    out = tmp_path / "out"
+    alone = Install(str(cookiecutter_alone), menus=False)
+    term = Terminal([str(template), "-o", str(out)], terminal_env, alone)
+    term.child.expect_exact("questions about the model you want in production")
+    for name in ("project_name", "project_slug", "description", "author_name", "author_email"):
+        term.answer(name)
+    term.answer("owners", "acme")  # no @: refused with the rule, asked again
+    term.child.expect_exact("owners='acme' is not allowed")
+    term.answer("owners", "@acme/ml")
+    term.answer("affected_parties")
+    term.child.expect_exact(question("model_type"))
+    term.child.expect_exact("3) Regression (values)")
+    term.pick("Choose 1-3 (Enter: 1, ?: help): ", "?\r")
+    term.child.expect_exact(engine.table()["answers"]["model_type"]["help"])
+    term.pick("Choose 1-3", "4\r")
+    term.child.expect_exact("'4' is not one of the choices: give a number from 1 to 3")
+    term.pick("Choose 1-3", "regression\r")  # a value's name works as well as its number
+    term.answer("framework")
+    term.answer("data_volume", "massive")
+    term.answer("data_churn", "constant")
+    for name in ("legal_review", "feature_engineering", "training_data", "target", "retraining"):
+        term.answer(name)
+    term.answer("caller", "internal_high_throughput")
+    for name in ("peak_rps", "schedule", "stateful"):
+        term.answer(name)
+    term.answer("realtime_sla", "no")
+    for name in ("python_version", "ci_provider", "base_image_registry", "package_index"):
+        term.answer(name)
+    term.child.expect_exact("Recommendation: stream")
+    term.child.expect_exact("Report card (1-10):")
+    term.child.expect_exact("Runner-up:")
+    term.pick(ACCEPT, "\r")
+    term.child.expect_exact("Options of stream")
+    term.answer("broker", "redis")
+    assert term.finish() == 0, term.text
+    assert "latency_sla_ms: 100 (default; only asked when" in term.text
+    assert "Choose from" not in term.text  # cookiecutter's own choice prompt
+    assert "Traceback" not in term.text
+    record = record_of(out)
+    assert (record["owners"], record["model_type"], record["broker"]) == (
+        "@acme/ml",
+        "regression",
+        "redis",
+    )
+    assert record["_decision"]["strategy"] == "stream"
+
+
 @pytest.mark.parametrize(
     "keys",
     [CTRL_C, "\r" + CTRL_C],  # at a prompt; typed ahead of the next prompt
     ids=["at-a-prompt", "typed-ahead"],
 )
 def test_ctrl_c_aborts_with_one_line_and_leaves_nothing(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str], keys: str
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], keys: str, install: Install
 ) -> None:
     out = tmp_path / "out"
-    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    term = Terminal([str(template), "-o", str(out)], terminal_env, install)
     for name in ("project_name", "project_slug", "description", "author_name", "author_email"):
         term.answer(name)
     term.child.expect_exact(question("owners"))
@@ -421,10 +454,10 @@ def test_ctrl_c_aborts_with_one_line_and_leaves_nothing(
 
 
 def test_a_misspelled_name_is_refused_before_the_first_question(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     out = tmp_path / "out"
-    term = Terminal([str(template), "-o", str(out), "data_volum=massive"], terminal_env)
+    term = Terminal([str(template), "-o", str(out), "data_volum=massive"], terminal_env, install)
     assert term.finish() == 1
     lines = [line for line in term.text.splitlines() if line.strip()]
     assert lines == [
@@ -434,42 +467,14 @@ def test_a_misspelled_name_is_refused_before_the_first_question(
     assert not list(Path(terminal_env["TMPDIR"]).iterdir())
 
 
-def test_ctrl_c_is_a_key_not_a_signal_while_the_questionnaire_runs() -> None:
-    import termios
-
-    main, terminal = os.openpty()
-    try:
-        assert termios.tcgetattr(terminal)[3] & termios.ISIG
-        with questionnaire.ctrl_c_as_key(terminal):
-            assert not termios.tcgetattr(terminal)[3] & termios.ISIG
-        assert termios.tcgetattr(terminal)[3] & termios.ISIG
-    finally:
-        os.close(main)
-        os.close(terminal)
-
-
-def test_only_a_temporary_template_copy_is_discarded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    copy = tmp_path / "cookiecutterabc" / "template"
-    elsewhere = tmp_path / "projects" / "template"
-    nested = tmp_path / "cookiecutterdef" / "a" / "template"
-    for path in (copy, elsewhere, nested):
-        path.mkdir(parents=True)
-        questionnaire.discard_template_copy(path)
-    assert not (tmp_path / "cookiecutterabc").exists()
-    assert elsewhere.is_dir() and nested.is_dir()
-
-
 @pytest.mark.parametrize("strategy", ["stream", "batch", "serverless"])
 def test_strategy_options_are_asked_after_the_decision_and_ctrl_c_still_aborts(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str], strategy: str
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], strategy: str, install: Install
 ) -> None:
     out = tmp_path / "out"
     given = {k: v for k, v in SOURCE_ROWS[strategy].items()}
     args = [f"{k}={v}" for k, v in given.items()]
-    term = Terminal([str(template), "-o", str(out), *args], terminal_env)
+    term = Terminal([str(template), "-o", str(out), *args], terminal_env, install)
     term.keep_defaults(given=given)
     (option,) = questionnaire.strategy_options(strategy)
     term.child.expect_exact(f"Options of {strategy}")
@@ -492,12 +497,12 @@ def test_no_input_in_a_terminal_does_not_start_the_questionnaire(
 
 
 def test_answers_on_the_command_line_are_not_asked(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     out = tmp_path / "out"
     given = {"project_name": "Given Name", "realtime_sla": "no"}
     args = [f"{k}={v}" for k, v in given.items()] + ["data_volume=huge"]
-    term = Terminal([str(template), "-o", str(out), *args], terminal_env)
+    term = Terminal([str(template), "-o", str(out), *args], terminal_env, install)
     term.child.expect_exact("project_name: Given Name (given on the command line)")
     term.keep_defaults({"data_volume": "high"}, given)
     assert term.finish() == 0, term.text
@@ -563,7 +568,7 @@ ORG = {
 
 
 def test_org_defaults_and_stored_answers_are_the_questionnaire_defaults(
-    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
 ) -> None:
     config = tmp_path / "org.yaml"
     config.write_text(ORG_CONFIG + "  framework: tensorflow\n")
@@ -571,7 +576,7 @@ def test_org_defaults_and_stored_answers_are_the_questionnaire_defaults(
     stored.write_text(json.dumps({"python_version": "3.13", "data_volume": "low", "_decision": {}}))
     out = tmp_path / "out"
     env = {**terminal_env, "ML_DEPLOY_ANSWERS": str(stored)}
-    term = Terminal([str(template), "-o", str(out), "--config-file", str(config)], env)
+    term = Terminal([str(template), "-o", str(out), "--config-file", str(config)], env, install)
     term.child.expect_exact("note: org default not used: framework='tensorflow' is not allowed")
     org, kept = " (org default)", " (stored answer)"
     term.keep_defaults(
@@ -583,6 +588,29 @@ def test_org_defaults_and_stored_answers_are_the_questionnaire_defaults(
     assert {k: record[k] for k in ORG} == {**ORG, "python_version": "3.13"}
     assert record["data_volume"] == "low"
     assert record["framework"] == engine.default("framework")
+
+
+@pytest.mark.parametrize("given_as", ["--config-file", "COOKIECUTTER_CONFIG"])
+def test_a_relative_org_config_reaches_the_questionnaire_as_it_reaches_no_input(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install, given_as: str
+) -> None:
+    """`cookiecutter --config-file org.yaml <template>` from the directory holding org.yaml,
+    as docs/platform-teams.md shows it: the org's values are the labelled defaults."""
+    team = tmp_path / "team"
+    (team / "platform").mkdir(parents=True)
+    (team / "platform" / "org.yaml").write_text(ORG_CONFIG)
+    relative = "platform/org.yaml"
+    args, env = [str(template), "-o", "out"], dict(terminal_env)
+    if given_as == "--config-file":
+        args += ["--config-file", relative]
+    else:
+        env["COOKIECUTTER_CONFIG"] = relative
+    term = Terminal(args, env, install, cwd=team)
+    org = " (org default)"
+    term.keep_defaults(labels=dict.fromkeys(ORG, org))
+    assert term.finish() == 0, term.text
+    assert {k: v for k, v in record_of(team / "out").items() if k in ORG} == ORG
+    assert "note:" not in term.text
 
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "docs" / "example-org-config.yaml"

@@ -1,0 +1,239 @@
+"""How this run of cookiecutter was started, decided in one place.
+
+cookiecutter runs hooks/pre_prompt.py in a temporary copy of the template and tells it
+nothing about the run: not whether --no-input was given, not the extra context, not the
+user config, not where it was started. This module works those out (the parent process's
+command line, the shell's PWD, cookiecutter's own config lookup, whether there is a
+terminal), decides what the hook does with them (`choose_mode`), and owns the terminal
+setting and the clean-up that a run ending early needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_SWITCH = "ML_DEPLOY_QUESTIONNAIRE"
+INTERRUPT = b"\x03"  # Ctrl-C, read as a key while the questionnaire runs
+
+# --- The cookiecutter command line that ran this hook -------------------------------------
+
+# Options of the cookiecutter 2.7 CLI that take a value; every other option is a flag.
+_VALUE_OPTIONS = {
+    "-c": "checkout",
+    "--checkout": "checkout",
+    "--directory": "directory",
+    "--replay-file": "replay_file",
+    "-o": "output_dir",
+    "--output-dir": "output_dir",
+    "--config-file": "config_file",
+    "--debug-file": "debug_file",
+    "--accept-hooks": "accept_hooks",
+}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the user typed after `cookiecutter`."""
+
+    no_input: bool = False
+    replay: bool = False
+    overwrite: bool = False
+    default_config: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    template: str | None = None
+    extra_context: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def interactive(self) -> bool:
+        return not (self.no_input or self.replay or "replay_file" in self.options)
+
+
+def _cookiecutter_args(argv: list[str]) -> list[str] | None:
+    """The arguments after the cookiecutter program itself, or None if it is not there."""
+    for index, arg in enumerate(argv[:3]):
+        if Path(arg).name == "cookiecutter":
+            return argv[index + 1 :]
+        if arg == "-m" and index + 1 < len(argv) and argv[index + 1] == "cookiecutter":
+            return argv[index + 2 :]
+    return None
+
+
+def parse_cookiecutter_argv(argv: list[str]) -> Invocation | None:
+    """Parse a cookiecutter command line (as in /proc/<pid>/cmdline); None if it is not one."""
+    args = _cookiecutter_args(argv)
+    if args is None:
+        return None
+    flags: set[str] = set()
+    options: dict[str, str] = {}
+    positional: list[str] = []
+    pending: str | None = None
+    only_positional = False
+    for arg in args:
+        if pending:
+            options[pending] = arg
+            pending = None
+        elif only_positional or not arg.startswith("-") or arg == "-":
+            positional.append(arg)
+        elif arg == "--":
+            only_positional = True
+        elif arg.startswith("--"):
+            name, has_value, value = arg.partition("=")
+            if name in _VALUE_OPTIONS:
+                if has_value:
+                    options[_VALUE_OPTIONS[name]] = value
+                else:
+                    pending = _VALUE_OPTIONS[name]
+            else:
+                flags.add(name)
+        else:  # a cluster of short options, such as -fv or -oout
+            for position, letter in enumerate(arg[1:], start=1):
+                short = f"-{letter}"
+                if short in _VALUE_OPTIONS:
+                    rest = arg[position + 1 :]
+                    if rest:
+                        options[_VALUE_OPTIONS[short]] = rest
+                    else:
+                        pending = _VALUE_OPTIONS[short]
+                    break
+                flags.add(short)
+    template, extra = (positional[0], positional[1:]) if positional else (None, [])
+    return Invocation(
+        no_input="--no-input" in flags,
+        replay="--replay" in flags,
+        overwrite=bool({"-f", "--overwrite-if-exists"} & flags),
+        default_config="--default-config" in flags,
+        options=options,
+        template=template,
+        extra_context=dict(arg.split("=", 1) for arg in extra if "=" in arg),
+    )
+
+
+def parent_command_line(pid: int | None = None) -> list[str] | None:
+    """The command line of process `pid` (default: the parent), or None if unreadable."""
+    pid = os.getppid() if pid is None else pid
+    return proc_command_line(pid) or ps_command_line(pid)
+
+
+def proc_command_line(pid: int) -> list[str] | None:
+    """From /proc (Linux): exact arguments."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
+
+
+def ps_command_line(pid: int) -> list[str] | None:
+    """From ps (elsewhere): arguments re-split on spaces, so quoting is lost."""
+    try:
+        result = subprocess.run(
+            ["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    try:
+        return shlex.split(result.stdout.strip()) or None
+    except ValueError:
+        return result.stdout.split() or None
+
+
+def caller_directory(environ: Mapping[str, str] = os.environ) -> Path:
+    """The directory cookiecutter was started in: its shell's PWD (cookiecutter has changed
+    its own working directory to the template copy by the time it runs this hook)."""
+    return Path(environ.get("PWD") or ".")
+
+
+def on_terminal() -> bool:
+    """Standard input and output are a terminal: someone can answer questions."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+# --- What the hook does -------------------------------------------------------------------
+
+
+def choose_mode(invocation: Invocation | None, environ: Mapping[str, str], terminal: bool) -> str:
+    """`questionnaire`, `prompts` (cookiecutter's own) or `plain` (defaults, no questions).
+
+    The questionnaire needs a terminal and a cookiecutter command line without --no-input
+    or --replay; it runs with questionary's menus or, without questionary, with numbered
+    prompts (hooks/prompts.py), so cookiecutter's flat prompts only come when
+    ML_DEPLOY_QUESTIONNAIRE=off asks for them. An unknown parent process (cookiecutter
+    called as a library, as pytest-cookies does, always without input) gets no questions:
+    its --no-input cannot be seen.
+    """
+    if not terminal or invocation is None or not invocation.interactive:
+        return "plain"
+    if environ.get(ENV_SWITCH, "").strip().lower() == "off":
+        return "prompts"
+    return "questionnaire"
+
+
+# --- The user config cookiecutter reads ---------------------------------------------------
+
+
+def user_config_path(invocation: Invocation | None, environ: Mapping[str, str]) -> Path | None:
+    """The user config cookiecutter reads, by its own rules (None: it reads none). A relative
+    --config-file or COOKIECUTTER_CONFIG is relative to the directory cookiecutter was
+    started in, where cookiecutter itself read it (this hook runs in the template copy)."""
+    caller = caller_directory(environ)
+    if invocation is not None:
+        if invocation.default_config:
+            return None
+        if "config_file" in invocation.options:
+            return caller / Path(invocation.options["config_file"]).expanduser()
+    if environ.get("COOKIECUTTER_CONFIG"):
+        return caller / Path(environ["COOKIECUTTER_CONFIG"]).expanduser()
+    home = environ.get("HOME")
+    path = Path(home, ".cookiecutterrc") if home else Path("~/.cookiecutterrc").expanduser()
+    return path if path.is_file() else None
+
+
+# --- Ending a run early -------------------------------------------------------------------
+
+
+def discard_template_copy(copy: Path) -> None:
+    """Delete cookiecutter's temporary template copy (<tmp>/cookiecutterXXXX/<repo>) only."""
+    base = copy.parent
+    in_tempdir = base.parent == Path(tempfile.gettempdir()).resolve()
+    if in_tempdir and base.name.startswith("cookiecutter"):
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def ctrl_c_as_key(fd: int | None = None) -> Iterator[None]:
+    """Ctrl-C reaches only this process while the questionnaire runs.
+
+    The terminal would send SIGINT to cookiecutter too (same process group), between two
+    prompts; with ISIG off Ctrl-C is a key that the next prompt turns into KeyboardInterrupt.
+    """
+    try:
+        import termios
+    except ImportError:
+        yield
+        return
+    fd = sys.stdin.fileno() if fd is None else fd
+    try:
+        saved = termios.tcgetattr(fd)
+    except termios.error:
+        yield
+        return
+    changed = list(saved)
+    changed[3] &= ~termios.ISIG
+    # Ctrl-C also ends a line being typed, so the numbered prompts (which read whole lines)
+    # see it at once; menus read key by key and are not affected.
+    changed[6] = list(saved[6])
+    changed[6][termios.VEOL] = INTERRUPT
+    termios.tcsetattr(fd, termios.TCSANOW, changed)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
