@@ -102,14 +102,17 @@ def stored_over_org(
     return updated
 
 
-def project_directory_check(started: invocation.Invocation) -> questionnaire.Check:
-    """Refuses, as it is typed, a project_slug whose directory exists (unless -f)."""
+def typed_answer_check(started: invocation.Invocation) -> questionnaire.Check:
+    """Checks that need the disk, as the answer is typed: a project_slug whose directory
+    exists (unless -f), a training_data file that is missing or not a table."""
     caller = invocation.caller_directory()
 
     def check(name: str, value: str) -> str | None:
-        if name != "project_slug":
-            return None
-        return questionnaire.existing_project_error(started, value, caller)
+        if name == "project_slug":
+            return questionnaire.existing_project_error(started, value, caller)
+        if name == "training_data":
+            return questionnaire.training_data_error(value, caller)
+        return None
 
     return check
 
@@ -125,7 +128,7 @@ def questionnaire_context(context: dict, started: invocation.Invocation) -> dict
                 defaults,
                 started.extra_context,
                 notes,
-                project_directory_check(started),
+                typed_answer_check(started),
             )
     except (KeyboardInterrupt, EOFError):
         # cookiecutter reports the abort and removes this copy of the template.

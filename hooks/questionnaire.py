@@ -77,6 +77,29 @@ def existing_project_error(started: Invocation, slug: str, caller: Path) -> str 
     )
 
 
+TRAINING_DATA_SUFFIXES = (".csv", ".parquet", ".pq")
+"""The tables `make schema` reads (src/<package>/contract_inference.py)."""
+
+
+def training_data_error(value: str, caller: Path) -> str | None:
+    """One line when `training_data` names no CSV or Parquet file (relative paths are the
+    caller's, as at generation); None for an empty answer (the sample data)."""
+    text = value.strip()
+    if not text:
+        return None
+    path = caller / Path(text).expanduser()
+    if path.suffix.lower() not in TRAINING_DATA_SUFFIXES:
+        problem = "not a CSV or Parquet file"
+    elif not path.is_file():
+        problem = f"{path} does not exist"
+    else:
+        return None
+    return (
+        f"training_data={value!r}: {problem}: give a .csv or .parquet file, or nothing for"
+        " the sample data"
+    )
+
+
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
 

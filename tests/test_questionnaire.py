@@ -55,6 +55,22 @@ def test_menus_when_questionary_imports_numbered_prompts_when_not_or_asked_for(
     assert isinstance(prompts.prompter({}), prompts.PlainPrompter)
 
 
+def test_training_data_must_name_a_csv_or_parquet_file_as_it_is_typed(tmp_path: Path) -> None:
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "notes.txt").write_text("")
+    assert questionnaire.training_data_error("", tmp_path) is None
+    assert questionnaire.training_data_error("table.csv", tmp_path) is None
+    assert questionnaire.training_data_error(str(tmp_path / "table.csv"), Path("/")) is None
+    missing = questionnaire.training_data_error("other.parquet", tmp_path)
+    assert missing == (
+        f"training_data='other.parquet': {tmp_path / 'other.parquet'} does not exist: give a"
+        " .csv or .parquet file, or nothing for the sample data"
+    )
+    assert "not a CSV or Parquet file" in str(
+        questionnaire.training_data_error("notes.txt", tmp_path)
+    )
+
+
 def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) -> None:
     config = tmp_path / "org.yaml"
     config.write_text(
@@ -312,7 +328,9 @@ def test_full_run_with_validation_follow_ups_and_an_override(
     term.answer("data_churn", "cadence")
     term.answer("legal_review", "yes")
     term.answer("feature_engineering", "no")
-    term.answer("training_data")
+    term.answer("training_data", "missing.csv")  # no such file: rejected while typing
+    term.child.expect_exact("does not exist")
+    term.child.send(CLEAR_LINE + "\r")
     term.answer("target")
     term.answer("retraining", "weekly")
     term.answer("caller", "file_based")
