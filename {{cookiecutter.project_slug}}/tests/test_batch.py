@@ -5,7 +5,7 @@
 
 import json
 import logging
-{%- if engine == "dask" %}
+{%- if engine in ("dask", "spark") %}
 import os
 {%- endif %}
 import signal
@@ -18,6 +18,9 @@ import time
 {%- if engine == "pandas" %}
 from contextlib import closing
 {%- endif %}
+{%- if engine == "spark" %}
+from collections.abc import Iterator
+{%- endif %}
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +31,14 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+{%- if engine == "spark" %}
+from pyspark.sql import SparkSession
+{%- endif %}
 
 from {{ package }}.batch import InputError, RunMismatchError, predict, validate
 from {{ package }}.contract import Columns, parse_contract
 from {{ package }}.data import Dataset
-from {{ package }}.engine_{{ engine }} import EngineSettings, run
+from {{ package }}.engine_{{ engine }} import EngineSettings, run{% if engine == "spark" %}, start_spark{% endif %}
 from {{ package }}.predictor import Predictor, UnscorableInputError
 from {{ package }}.sample_input import bad_cells, sample_frame
 from {{ package }}.schema import Scores
@@ -41,6 +47,17 @@ from {{ package }}.score import main
 from contract_testing import CONTRACT, close_to, records, rows
 
 CHUNK_ROWS = 200
+{%- if engine == "spark" %}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session for every run of the tests (the engine uses the active one):
+    starting Spark takes seconds, scoring the test inputs a fraction of that."""
+    session = start_spark("local[2]", "tests")
+    yield session
+    session.stop()
+{%- endif %}
 
 
 @pytest.fixture
@@ -320,6 +337,12 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
         "{{ package | upper }}_WORKERS": "1",
     }
     job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+{%- elif engine == "spark" %}
+    # A session of its own: SIGKILL then stops the driver, its JVM and the Python workers
+    # at once, as losing the node would.
+    job = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 {%- else %}
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 {%- endif %}
@@ -329,7 +352,11 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
             assert job.poll() is None, "the job ended before it could be killed"
             assert time.monotonic() < deadline, "the job committed nothing in time"
             time.sleep(0.005)
+{%- if engine == "spark" %}
+        os.killpg(job.pid, signal.SIGKILL)
+{%- else %}
         job.send_signal(signal.SIGKILL)
+{%- endif %}
     finally:
         job.wait()
     assert job.returncode == -signal.SIGKILL
