@@ -220,6 +220,11 @@ def image(python_version: str) -> str:
     return _yaml("pins.yaml")["images"]["python"][python_version]
 
 
+def debian_package(name: str) -> str:
+    """A Debian package pinned for apt-get (pins.yaml `debian_packages`): `name=version`."""
+    return f"{name}={_yaml('pins.yaml')['debian_packages'][name]}"
+
+
 def _resolved(context: dict[str, Any]) -> dict[str, Any]:
     """What `when` conditions read: the answers, with the resolved strategy and engine."""
     return {**context, "strategy": context["__strategy"], "batch_engine": context["__batch_engine"]}
@@ -299,5 +304,6 @@ class DeployExtension(Extension):
             tool_version=tool_version,
             pins_except=pins_except,
             image=image,
+            debian_package=debian_package,
             hook_data=hook_data,
         )

@@ -32,7 +32,6 @@ from pyspark.sql import SparkSession
 from .batch import (
     BatchSettings,
     InputError,
-    PartCounts,
     RunOutput,
     RunSummary,
     check_counts,
@@ -75,7 +74,7 @@ class Part:
     def read(self, header: bytes) -> pa.Table:
         if self.row_group >= 0:
             return pq.ParquetFile(self.file).read_row_group(self.row_group)
-        with open(self.file, "rb") as stream:
+        with Path(self.file).open("rb") as stream:
             stream.seek(self.start)
             lines = stream.read(self.stop - self.start)
         # Input columns are read as text and parsed per kind by validation, so one bad value
