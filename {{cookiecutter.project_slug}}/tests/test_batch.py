@@ -464,3 +464,16 @@ def test_a_query_run_resumed_with_other_rows_or_another_query_is_refused(
 
 def test_the_entry_point_reports_a_missing_input(settings: EngineSettings) -> None:
     assert main(["--input", "no/such/file.parquet", "--model-dir", str(settings.model_dir)]) == 1
+
+
+def test_an_input_without_the_input_columns_stops_the_job_in_one_line(
+    settings: EngineSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    pq.write_table(pa.table({"other": [1.0, 2.0]}), settings.input)
+    arguments = ["--input", settings.input, "--output-dir", str(settings.output_dir)]
+
+    assert main([*arguments, "--model-dir", str(settings.model_dir)]) == 1
+
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "\n" not in message
+    assert CONTRACT.inputs[0].name in message

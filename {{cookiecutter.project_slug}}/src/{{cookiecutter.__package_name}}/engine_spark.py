@@ -98,21 +98,34 @@ class Plan:
 
 
 def plan(settings: BatchSettings) -> Plan:
-    """The input's parts: a Parquet row group each, or blocks of about `chunk_rows` CSV lines."""
+    """The input's parts: a Parquet row group each, or blocks of about `chunk_rows` CSV lines.
+
+    The input's columns are checked here, on the driver: an exception raised in a task
+    reaches the driver as Spark's, not as the InputError the entry point reports in one line.
+    """
     path = Path(settings.input)
     if not path.exists():
         raise InputError(f"the input {path} does not exist (the Spark engine reads files)")
     if path.suffix == ".csv":
         return plan_csv(path, settings.chunk_rows * BYTES_PER_INPUT * len(input_names()) * 2)
-    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
-    groups = [
-        (file, group, metadata.row_group(group).num_rows)
-        for file in files
-        for metadata in [pq.ParquetFile(file).metadata]
-        for group in range(metadata.num_row_groups)
-    ]
+    groups = []
+    for file in sorted(path.rglob("*.parquet")) if path.is_dir() else [path]:
+        parquet = pq.ParquetFile(file)
+        require_columns(parquet.schema_arrow.names, file)
+        groups += [
+            (file, group, parquet.metadata.row_group(group).num_rows)
+            for group in range(parquet.num_row_groups)
+        ]
     parts = [Part(part, str(file), group) for part, (file, group, _) in enumerate(groups)]
     return Plan(parts, b"", [rows for _, _, rows in groups])
+
+
+def require_columns(columns: list[str], file: Path) -> None:
+    absent = [name for name in input_names() if name not in columns]
+    if absent:
+        raise InputError(
+            f"{file} has no column {', '.join(absent)} (the inputs features.yaml names)"
+        )
 
 
 def plan_csv(path: Path, block_bytes: int) -> Plan:
@@ -122,6 +135,7 @@ def plan_csv(path: Path, block_bytes: int) -> Plan:
     parts: list[Part] = []
     with path.open("rb") as stream:
         header = stream.readline()
+        require_columns(pacsv.read_csv(pa.py_buffer(header)).column_names, path)
         start = stream.tell()
         while start < size:
             stream.seek(min(start + block_bytes, size))
