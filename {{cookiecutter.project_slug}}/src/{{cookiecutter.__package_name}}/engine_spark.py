@@ -17,6 +17,7 @@ pods on Kubernetes (see deploy/batch/spark.yaml).
 import logging
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -236,5 +237,8 @@ def start_spark(master: str, name: str) -> SparkSession:
         SparkSession.builder.master(master)
         .appName(name)
         .config("spark.ui.showConsoleProgress", "false")
+        # Spark sets up Ivy (for packages this job does not use) under the user's home,
+        # which the image's user has none of.
+        .config("spark.jars.ivy", str(Path(tempfile.gettempdir()) / "ivy"))
         .getOrCreate()
     )
