@@ -226,6 +226,11 @@ def action(name: str) -> str:
     return f"{name}@{pin['commit']} # {pin['tag']}"
 
 
+def debian_package(name: str) -> str:
+    """A Debian package pinned for apt-get (pins.yaml `debian_packages`): `name=version`."""
+    return f"{name}={_yaml('pins.yaml')['debian_packages'][name]}"
+
+
 def _resolved(context: dict[str, Any]) -> dict[str, Any]:
     """What `when` conditions read: the answers, with the resolved strategy and engine."""
     return {**context, "strategy": context["__strategy"], "batch_engine": context["__batch_engine"]}
@@ -308,5 +313,6 @@ class DeployExtension(Extension):
             lambda_image=lambda_image,
             service_image=service_image,
             action=action,
+            debian_package=debian_package,
             hook_data=hook_data,
         )

@@ -10,9 +10,12 @@ carries out its instructions in a scratch directory, one root per stage:
   root (`/opt/venv` -> `<root>/opt/venv`), the way the image would see them; the base
   image's system directories (/usr, /etc, ...) are this machine's;
 - COPY copies from the build context (filtered by `.dockerignore`) or from another stage;
-- RUN runs the command with bash as written, with two exceptions that are reported: the
+- RUN runs the command with bash as written, with three exceptions that are reported: the
   system-user commands (groupadd/useradd) are not run, their user is the numeric uid the
-  start command then runs as, and `--no-cache-dir` is dropped so pip may reuse its cache;
+  start command then runs as; `--no-cache-dir` is dropped so pip may reuse its cache; and a
+  Debian package install (apt-get) is not run: each package must be pinned to a version
+  this machine's Debian archive (the base image's release, bookworm) offers, and be
+  installed here, where its files under /usr stand in for the image's;
 - USER makes the start command run as that uid/gid (the runner must be root), so a start that
   writes where the image does not allow it fails here as it would in the image.
 
@@ -36,6 +39,7 @@ import dockerfile
 ABSOLUTE = re.compile(r"(?<![\w.:/$-])/(?=[\w.-])|(?<==)/(?=[\w.-])|(?<=[^/]:)/(?=[\w.-])")
 VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 SYSTEM_USER = re.compile(r"^\s*(groupadd|useradd)\b")
+APT_INSTALL = re.compile(r"\bapt-get install\b(?P<arguments>[^&;|]*)")
 # The base image's own directories: this machine's stand in for them.
 UNMAPPED = ("/usr/", "/bin/", "/sbin/", "/lib", "/etc/", "/dev/", "/proc/", "/sys/")
 
@@ -229,6 +233,10 @@ class DockerfileRunner:
             self._record_users(script)
             self.report.skipped.append(f"not run (system user; started as its uid): {script}")
             return
+        if APT_INSTALL.search(script):
+            self._check_debian_packages(script)
+            self.report.skipped.append(f"not run (Debian packages; this machine's): {script}")
+            return
         script = re.sub(r"\bchown (\w+):(\w+)\b", self._numeric_owner, script)
         script = script.replace(" --no-cache-dir", "")
         result = subprocess.run(
@@ -244,6 +252,30 @@ class DockerfileRunner:
                 f"RUN failed ({result.returncode}): {script}\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
+
+    @staticmethod
+    def _check_debian_packages(script: str) -> None:
+        """Each package of an apt-get install is pinned (`name=version`), that version is in
+        the Debian archive apt knows here, and the package is installed on this machine."""
+        for match in APT_INSTALL.finditer(script):
+            packages = [word for word in match["arguments"].split() if not word.startswith("-")]
+            for package in packages:
+                name, _, version = package.partition("=")
+                if not version:
+                    raise BuildError(f"apt-get install {name}: not pinned to a version")
+                offered = subprocess.run(
+                    ["apt-cache", "show", package], capture_output=True, text=True, check=False
+                )
+                if offered.returncode != 0 or not offered.stdout.strip():
+                    raise BuildError(
+                        f"apt-get install {package}: the Debian archive offers no such version"
+                        f" (apt-cache policy {name} lists those it does)"
+                    )
+                installed = subprocess.run(
+                    ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True
+                )
+                if "installed" not in installed.stdout.split():
+                    raise BuildError(f"{name} is not installed here, so the image cannot start")
 
     def _record_users(self, script: str) -> None:
         for part in script.split("&&"):

@@ -336,16 +336,6 @@ def test_database_with_a_tree_framework_is_refused(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_batch_with_the_spark_engine_is_refused(template: Path, tmp_path: Path) -> None:
-    answers = [f"{k}={v}" for k, v in SOURCE_ROWS["batch"].items()]
-    result = run_cookiecutter(template, tmp_path, *answers, "batch_engine=spark")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stdout.strip() == (
-        "error: strategy=batch, batch_engine=spark is not supported: the PySpark engine is not "
-        "generated yet; use batch_engine=dask (or auto) for the largest workloads"
-    )
-
-
 def test_make_generate_says_what_python_to_install(template: Path, tmp_path: Path) -> None:
     # A python3 whose version/venv check fails (too old, or Debian's without python3-venv).
     shim = tmp_path / "bin" / "python3"

@@ -19,6 +19,7 @@ BATCH = {"data_volume": "moderate", "data_churn": "cadence", "realtime_sla": "no
 PROJECTS = {
     "batch-pandas": {**BATCH, "caller": "file_based"},
     "batch-dask": {**BATCH, "data_volume": "high", "caller": "file_based"},
+    "batch-spark": {"deployment_strategy": "batch", "batch_engine": "spark"},
     "precompute": {"deployment_strategy": "precompute"},
 }
 CREDENTIALS = re.compile(r"\w+://[^\s/@:]+:[^\s/@]+@")
@@ -78,7 +79,8 @@ def test_credentials_come_from_secrets_only(bake, name: str) -> None:
                 for variable in container.get("env", []):
                     assert not CREDENTIALS.search(str(variable.get("value", ""))), variable
                     source = variable.get("valueFrom", {})
-                    assert set(source) <= {"secretKeyRef"}, variable
+                    # fieldRef: the pod's own name and namespace (the downward API).
+                    assert set(source) <= {"secretKeyRef", "fieldRef"}, variable
     if name == "precompute":
         (job,) = manifests(bake(name))
         (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -121,6 +123,52 @@ def test_only_the_projects_own_pods_reach_the_dask_cluster(bake) -> None:
         ]
     }
     assert components == {"score", "dask-scheduler", "dask-worker"}
+
+
+def test_spark_executors_run_the_project_image_and_only_its_pods_reach_them(bake) -> None:
+    project = bake("batch-spark")
+    documents = {(d["kind"], d["metadata"]["name"]): d for d in manifests(project)}
+    cronjob = documents["CronJob", f"{project.name}-score"]
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert ("ServiceAccount", pod["serviceAccountName"]) in documents
+    conf_dir = next(v["value"] for v in container["env"] if v["name"] == "SPARK_CONF_DIR")
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == conf_dir]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    config = documents["ConfigMap", volume["configMap"]["name"]]["data"]
+    defaults = dict(
+        line.split(None, 1)
+        for line in config["spark-defaults.conf"].splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert defaults["spark.kubernetes.container.image"] == container["image"]
+    template_file = Path(defaults["spark.kubernetes.executor.podTemplateFile"])
+    assert template_file.parent == Path(conf_dir) and template_file.name in config
+    executor = yaml.safe_load(config[template_file.name])
+    assert executor["metadata"]["labels"]["app.kubernetes.io/component"] == "spark-executor"
+    assert executor["spec"]["securityContext"]["runAsNonRoot"] is True
+    driver = documents["Service", defaults["spark.driver.host"]]
+    assert driver["spec"]["selector"]["app.kubernetes.io/component"] == "score"
+    assert {port["port"] for port in driver["spec"]["ports"]} == {
+        int(defaults["spark.driver.port"]),
+        int(defaults["spark.driver.blockManager.port"]),
+    }
+    policies = {
+        document["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: document
+        for document in documents.values()
+        if document["kind"] == "NetworkPolicy"
+    }
+    assert set(policies) == {"score", "spark-executor"}
+    (rule,) = policies["score"]["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": project.name,
+        "app.kubernetes.io/component": "spark-executor",
+    }
+    (rule,) = policies["spark-executor"]["spec"]["ingress"]
+    (peer,) = rule["from"]
+    (expression,) = peer["podSelector"]["matchExpressions"]
+    assert expression["values"] == ["score", "spark-executor"]
 
 
 def test_the_database_image_carries_every_committed_migration(bake) -> None:

@@ -4,8 +4,9 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from .dockerfile_runner import Stage, dockerignore_rules, excluded
+from .dockerfile_runner import BuildError, DockerfileRunner, Stage, dockerignore_rules, excluded
 
 ROOT = Path("/scratch/stages/runtime")
 
@@ -58,3 +59,27 @@ def test_a_single_star_stops_at_a_slash() -> None:
     rules = dockerignore_rules("docs/*.md")
     assert excluded(Path("docs/a.md"), rules)
     assert not excluded(Path("docs/adr/b.md"), rules)
+
+
+JRE = "openjdk-17-jre-headless"
+
+
+@pytest.mark.parametrize(
+    ("script", "refusal"),
+    [
+        (f"apt-get update && apt-get install -y {JRE}", "not pinned"),
+        (f"apt-get install -y --no-install-recommends {JRE}=0.0-nosuch", "offers no such version"),
+        # In the archive, not on this machine: nothing here stands in for its files.
+        ("apt-get install -y cowsay=3.03+dfsg2-8", "not installed here"),
+    ],
+)
+def test_an_apt_step_must_pin_versions_the_archive_offers(script: str, refusal: str) -> None:
+    with pytest.raises(BuildError, match=refusal):
+        DockerfileRunner._check_debian_packages(script)
+
+
+def test_the_pinned_java_runtime_is_offered_and_installed_here() -> None:
+    """The Spark image's JRE pin (pins.yaml) is a version of this machine's Debian archive."""
+    pins = yaml.safe_load((Path(__file__).parents[1] / "pins.yaml").read_text(encoding="utf-8"))
+    version = pins["debian_packages"][JRE]
+    DockerfileRunner._check_debian_packages(f"apt-get install -y {JRE}={version}")

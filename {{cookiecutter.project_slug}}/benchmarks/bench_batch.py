@@ -15,12 +15,17 @@ For each input size (Parquet files of the sample data's rows repeated, in row gr
   (what the job calls), without the job's validation, rejects and commit protocol;
 - naive: pandas `DataFrame.apply` calling the model row by row, on `--naive-rows` rows only,
   extrapolated to the input size (it is far too slow to run in full).
+{%- if engine == "spark" %}
+- one process: the job's own pipeline (validate, score, commit each part) chunk after chunk
+  in this process, without Spark: what the pandas engine runs, for the side-by-side.
+{%- endif %}
 
     make bench                                   # or: python benchmarks/bench_batch.py --help
 
 Targets: the job sustains at least 0.8 of the raw limit's rows per second, and its peak
 memory stays flat as the input grows tenfold (it is bounded by the chunk size). The job's
-fixed startup (imports and model load, timed on an empty input) is printed, and the job's
+fixed startup ({% if engine == "spark" %}imports, Spark's JVM and session, the first Python worker and its model load: timed
+on a one-row input, as Spark starts only when there is a part to score{% else %}imports and model load, timed on an empty input{% endif %}) is printed, and the job's
 figures are shown with and without it.
 {%- if legal %}
 
@@ -53,7 +58,11 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from {{ package }}.artifact import MODEL_FILE, load_metadata
+{%- if engine == "spark" %}
+from {{ package }}.batch import BatchSettings, RunOutput, prediction_columns, score_chunk
+{%- else %}
 from {{ package }}.batch import BatchSettings, prediction_columns
+{%- endif %}
 from {{ package }}.contract import Columns, Input, load_contract
 from {{ package }}.data import load_dataset
 from {{ package }}.predictor import Predictor
@@ -141,6 +150,24 @@ def core_scorer(predictor: Predictor) -> Score:
     return score
 
 
+{%- if engine == "spark" %}
+
+
+def one_process(path: Path, output_dir: Path, chunk_rows: int, predictor: Predictor) -> float:
+    """Seconds for the job's pipeline in this process, part after part, without Spark."""
+    settings = BatchSettings(
+        input=str(path), output_dir=output_dir, run_id=f"one-{path.stem}", chunk_rows=chunk_rows
+    )
+    output = RunOutput(settings)
+    output.start({})
+    started = time.perf_counter()
+    for part, batch in enumerate(pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)):
+        chunk = pa.Table.from_batches([batch])
+        output.commit(part, *score_chunk(chunk, part, predictor, settings.run_id))
+    return time.perf_counter() - started
+{%- endif %}
+
+
 def tree_rss_kib(pid: int) -> int:
     """Resident memory of a process and all its descendants (the Dask engine's workers are
     processes of their own), in KiB; 0 once it has exited."""
@@ -216,20 +243,32 @@ def main() -> None:
         predictor = Predictor.from_settings(settings)
         print(f"model {predictor.model_version}, {len(predictor.feature_names)} inputs")
         print(f"chunks of {arguments.chunk_rows} rows, naive baseline on {arguments.naive_rows}")
+{%- if engine == "spark" %}
+        write_input(work / "one.parquet", 1, arguments.chunk_rows)
+        startup, _ = run_job(work / "one.parquet", work / "predictions", 1, model_dir)
+        print(f"job startup (Spark, a Python worker, model load; one row): {startup:.2f} s")
+{%- else %}
         write_input(work / "empty.parquet", 0, arguments.chunk_rows)
         startup, _ = run_job(work / "empty.parquet", work / "predictions", 1, model_dir)
         print(f"job startup (imports, model load, an empty input): {startup:.2f} s")
+{%- endif %}
         print(ROW.format("rows", "variant", "seconds", "rows/s", "x raw", "peak RSS MiB"))
         for rows in sizes:
             path = work / f"input-{rows}.parquet"
             write_input(path, rows, arguments.chunk_rows)
             raw = loop(path, work / "raw.parquet", arguments.chunk_rows, raw_scorer(model_dir))
             core = loop(path, work / "core.parquet", arguments.chunk_rows, core_scorer(predictor))
+{%- if engine == "spark" %}
+            single = one_process(path, work / "predictions", arguments.chunk_rows, predictor)
+{%- endif %}
             job, peak = run_job(path, work / "predictions", arguments.chunk_rows, model_dir)
             naive = naive_seconds_per_row(path, min(rows, arguments.naive_rows), predictor) * rows
             for variant, seconds, memory in (
                 ("raw limit (pyarrow + onnx)", raw, ""),
                 ("core limit (score)", core, ""),
+{%- if engine == "spark" %}
+                ("one process (pandas loop)", single, ""),
+{%- endif %}
                 ("job ({{ engine }})", job, f"{peak:.0f}"),
                 ("job, startup excluded", job - startup, ""),
                 ("naive apply (extrapolated)", naive, ""),

@@ -5,7 +5,7 @@
 
 import json
 import logging
-{%- if engine == "dask" %}
+{%- if engine in ("dask", "spark") %}
 import os
 {%- endif %}
 import signal
@@ -18,6 +18,9 @@ import time
 {%- if engine == "pandas" %}
 from contextlib import closing
 {%- endif %}
+{%- if engine == "spark" %}
+from collections.abc import Iterator
+{%- endif %}
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +31,14 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+{%- if engine == "spark" %}
+from pyspark.sql import SparkSession
+{%- endif %}
 
 from {{ package }}.batch import InputError, RunMismatchError, predict, validate
 from {{ package }}.contract import Columns, parse_contract
 from {{ package }}.data import Dataset
-from {{ package }}.engine_{{ engine }} import EngineSettings, run
+from {{ package }}.engine_{{ engine }} import EngineSettings, run{% if engine == "spark" %}, start_spark{% endif %}
 from {{ package }}.predictor import Predictor, UnscorableInputError
 from {{ package }}.sample_input import bad_cells, sample_frame
 from {{ package }}.schema import Scores
@@ -41,6 +47,17 @@ from {{ package }}.score import main
 from contract_testing import CONTRACT, close_to, records, rows
 
 CHUNK_ROWS = 200
+{%- if engine == "spark" %}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session for every run of the tests (the engine uses the active one):
+    starting Spark takes seconds, scoring the test inputs a fraction of that."""
+    session = start_spark("local[2]", "tests")
+    yield session
+    session.stop()
+{%- endif %}
 
 
 @pytest.fixture
@@ -310,6 +327,12 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
         "{{ package | upper }}_WORKERS": "1",
     }
     job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+{%- elif engine == "spark" %}
+    # A session of its own: SIGKILL then stops the driver, its JVM and the Python workers
+    # at once, as losing the node would.
+    job = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 {%- else %}
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 {%- endif %}
@@ -319,7 +342,11 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
             assert job.poll() is None, "the job ended before it could be killed"
             assert time.monotonic() < deadline, "the job committed nothing in time"
             time.sleep(0.005)
+{%- if engine == "spark" %}
+        os.killpg(job.pid, signal.SIGKILL)
+{%- else %}
         job.send_signal(signal.SIGKILL)
+{%- endif %}
     finally:
         job.wait()
     assert job.returncode == -signal.SIGKILL
@@ -427,3 +454,16 @@ def test_a_query_run_resumed_with_other_rows_or_another_query_is_refused(
 
 def test_the_entry_point_reports_a_missing_input(settings: EngineSettings) -> None:
     assert main(["--input", "no/such/file.parquet", "--model-dir", str(settings.model_dir)]) == 1
+
+
+def test_an_input_without_the_input_columns_stops_the_job_in_one_line(
+    settings: EngineSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    pq.write_table(pa.table({"other": [1.0, 2.0]}), settings.input)
+    arguments = ["--input", settings.input, "--output-dir", str(settings.output_dir)]
+
+    assert main([*arguments, "--model-dir", str(settings.model_dir)]) == 1
+
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "\n" not in message
+    assert CONTRACT.inputs[0].name in message

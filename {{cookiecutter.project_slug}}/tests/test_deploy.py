@@ -9,7 +9,8 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 MANIFESTS = sorted((PROJECT / "deploy").rglob("*.yaml"))
-IMAGE = re.compile(r"^\s*image:\s*(\S+)\s*$", re.MULTILINE)
+IMAGE = re.compile(r"^\s*(?:image:|spark\.kubernetes\.container\.image)\s+(\S+)\s*$", re.MULTILINE)
+"""A container's image, or the image Spark starts its executor pods with."""
 CREDENTIALS = re.compile(r"\w+://[^\s/@:]+:[^\s/@]+@")
 """A URL with a user and a password in it."""
 
