@@ -1,10 +1,12 @@
+{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The Dask engine: the input's partitions are scored in parallel by a Dask cluster.
 
 By default the job starts a `distributed.LocalCluster` on this machine; with
 `SCHEDULER_ADDRESS` set it submits to an existing cluster instead (see deploy/batch/dask.yaml).
 Each partition is read, validated, scored and committed by one task, so a worker holds a
 few partitions at a time whatever the input size. Workers write the outputs themselves:
-on a cluster, `output_dir` must be storage every worker and the job share.
+on a cluster, `output_dir` must be storage every worker and the job share.{% if stateful %} Each partition's entities are joined with their stored state (state_join.py)
+by the task that scores it.{% endif %}
 """
 
 import logging
@@ -34,6 +36,9 @@ from .batch import (
     score_chunk,
 )
 from .predictor import Predictor
+{%- if stateful %}
+from .state_join import StateJoin
+{%- endif %}
 
 ENGINE = "dask"
 BYTES_PER_INPUT = 8
@@ -78,7 +83,12 @@ def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
         # value rejects its row instead of failing the whole read; categories stay text.
         frame = dd.read_csv(
             path,
+{%- if stateful %}
+            # Entity ids are text too: an id such as 007 keeps its zeros.
+            dtype=dict.fromkeys([*input_names(), settings.entity_id_column], "string"),
+{%- else %}
             dtype=dict.fromkeys(input_names(), "string"),
+{%- endif %}
             blocksize=settings.chunk_rows * BYTES_PER_INPUT * len(input_names()) * 2,
         )
         return list(frame.to_delayed())
@@ -94,6 +104,17 @@ def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
 def _predictor(settings_json: str) -> Predictor:
     """One predictor per worker process, loaded by its first task."""
     return Predictor.from_settings(EngineSettings.model_validate_json(settings_json))
+{%- if stateful %}
+
+
+@cache
+def _state(settings_json: str) -> StateJoin:
+    """One connection to the state store per worker process, opened by its first task; every
+    task reads the state afresh through it."""
+    settings = EngineSettings.model_validate_json(settings_json)
+    contract = _predictor(settings_json).metadata.contract
+    return StateJoin.open(settings.state_url, contract, settings.entity_id_column)
+{%- endif %}
 
 
 def score_partition(
@@ -105,7 +126,12 @@ def score_partition(
         chunk = partition.read()
     else:
         chunk = pa.Table.from_pandas(partition, preserve_index=False)
+{%- if stateful %}
+    filled, entity_reasons = _state(settings.model_dump_json()).fill(chunk)
+    predictions, rejects = score_chunk(filled, part, predictor, settings.run_id, entity_reasons)
+{%- else %}
     predictions, rejects = score_chunk(chunk, part, predictor, settings.run_id)
+{%- endif %}
     return RunOutput(settings).commit(part, predictions, rejects)
 
 
