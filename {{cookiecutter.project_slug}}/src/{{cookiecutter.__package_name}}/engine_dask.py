@@ -5,13 +5,17 @@ By default the job starts a `distributed.LocalCluster` on this machine; with
 `SCHEDULER_ADDRESS` set it submits to an existing cluster instead (see deploy/batch/dask.yaml).
 Each partition is read, validated, scored and committed by one task, so a worker holds a
 few partitions at a time whatever the input size. Workers write the outputs themselves:
-on a cluster, `output_dir` must be storage every worker and the job share.{% if stateful %} Each partition's entities are joined with their stored state (state_join.py)
-by the task that scores it.{% endif %}
+on a cluster, `output_dir` must be storage every worker and the job share.
+{%- if stateful %}
+
+Each partition's rows are joined with their entities' stored state (state_join.py) by the
+task that scores it, through a connection of its own.
+{%- endif %}
 """
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import {% if stateful %}closing, {% endif %}contextmanager
 from dataclasses import astuple, dataclass
 from functools import cache
 from pathlib import Path
@@ -104,17 +108,6 @@ def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
 def _predictor(settings_json: str) -> Predictor:
     """One predictor per worker process, loaded by its first task."""
     return Predictor.from_settings(EngineSettings.model_validate_json(settings_json))
-{%- if stateful %}
-
-
-@cache
-def _state(settings_json: str) -> StateJoin:
-    """One connection to the state store per worker process, opened by its first task; every
-    task reads the state afresh through it."""
-    settings = EngineSettings.model_validate_json(settings_json)
-    contract = _predictor(settings_json).metadata.contract
-    return StateJoin.open(settings.state_url, contract, settings.entity_id_column)
-{%- endif %}
 
 
 def score_partition(
@@ -127,7 +120,10 @@ def score_partition(
     else:
         chunk = pa.Table.from_pandas(partition, preserve_index=False)
 {%- if stateful %}
-    filled, entity_reasons = _state(settings.model_dump_json()).fill(chunk)
+    # A connection per task: a partition is large, and a worker then holds none between tasks.
+    contract = predictor.metadata.contract
+    with closing(StateJoin.open(settings.state_url, contract, settings.entity_id_column)) as state:
+        filled, entity_reasons = state.fill(chunk)
     predictions, rejects = score_chunk(filled, part, predictor, settings.run_id, entity_reasons)
 {%- else %}
     predictions, rejects = score_chunk(chunk, part, predictor, settings.run_id)

@@ -3,8 +3,12 @@
 
 Memory is bounded by the chunk size, not by the input size: Parquet and CSV are streamed
 with pyarrow datasets, SQLite rows read `chunk_rows` at a time, PostgreSQL rows through a
-server-side cursor.{% if stateful %} Each chunk's entities are joined with their stored state
-(state_join.py) before it is validated.{% endif %}
+server-side cursor.
+{%- if stateful %}
+
+Each chunk's rows are joined with their entities' stored state (state_join.py) before the
+chunk is validated.
+{%- endif %}
 """
 
 import logging

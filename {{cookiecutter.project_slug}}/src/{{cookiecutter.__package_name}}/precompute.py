@@ -4,9 +4,9 @@
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The precompute job: score every entity once and write the predictions to the store.
 
-    {{ package }}-precompute load-sample   # the training data as the entities {% if stateful %}(and their state){% else %}table{% endif %}
+    {{ package }}-precompute load-sample   # the training data as the entities table
 {%- if stateful %}
-    {{ package }}-precompute load-state entities.csv   # store (replace) entities' state
+    {{ package }}-precompute load-state state.csv   # store the state of its entities
 {%- endif %}
     {{ package }}-precompute run           # score what has no current prediction, then check
     {{ package }}-precompute check         # the completeness check alone
@@ -24,10 +24,11 @@ refuses; a NULL where the input is nullable is scored as missing, and a category
 seen in training is scored as none of the known levels.
 {%- if stateful %}
 
-The per-entity state (`state_table`, see stores.py) fills the inputs an entity's row leaves
-NULL; where both have a value, the row's wins. An entity with no stored state is rejected
-with that reason. A prediction made before the entity's state last changed is not current:
-the next run scores the entity again, with the new state.
+The per-entity state (`state_table`, see stores.py; `load-sample` stores the training data's
+rows as the state of its entities too) fills the inputs an entity's row leaves NULL; where
+both have a value, the row's wins. An entity with no stored state is rejected with that
+reason. A prediction made before the entity's state last changed is not current: the next
+run scores the entity again, with the new state.
 {%- endif %}
 """
 
