@@ -316,11 +316,14 @@ def main() -> None:
             job, peak = run_job(path, work / "predictions", arguments.chunk_rows, model_dir)
             naive = naive_seconds_per_row(path, min(rows, arguments.naive_rows), predictor) * rows
 {%- if stateful %}
+            # Another file, so another run id: the same rows, naming their entities.
+            stateful_path = work / f"stateful-{rows}.parquet"
             entities = np.random.default_rng(7).integers(0, arguments.entities, rows)
-            write_input(path, rows, arguments.chunk_rows, entities)
+            write_input(stateful_path, rows, arguments.chunk_rows, entities)
             stateful, stateful_peak = run_job(
-                path, work / "predictions", arguments.chunk_rows, model_dir, stateful=True
+                stateful_path, work / "predictions", arguments.chunk_rows, model_dir, stateful=True
             )
+            stateful_path.unlink()
 {%- endif %}
             for variant, seconds, memory in (
                 ("raw limit (pyarrow + onnx)", raw, ""),
