@@ -53,13 +53,13 @@ def quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def schema(contract: Contract) -> str:
+def schema(contract: Contract, options: str = "") -> str:
     columns = "".join(
         f",\n    {quoted(item.name)} {COLUMN_TYPES[item.kind]}" for item in contract.inputs
     )
     return (
         f"CREATE TABLE IF NOT EXISTS {TABLE} (\n    entity_id TEXT PRIMARY KEY,\n"
-        f"    updated_at TIMESTAMPTZ NOT NULL{columns}\n)"
+        f"    updated_at TIMESTAMPTZ NOT NULL{columns}\n){options}"
     )
 
 
@@ -98,6 +98,7 @@ def added_columns(contract: Contract, existing: Iterable[str]) -> list[str]:
 
 
 SQLITE_SELECT = "entity_id IN (SELECT value FROM json_each(?))"
+SQLITE_MMAP_BYTES = 1 << 30
 POSTGRES_SELECT = "entity_id = ANY(%s)"
 POSTGRES_COLUMNS = (
     "SELECT column_name FROM information_schema.columns"
@@ -157,7 +158,7 @@ class EntityStore(Protocol):
         """The stored features of those entities that have some."""
         ...
 
-    def read_columns(self, entity_ids: Sequence[str], names: Sequence[str]) -> list[list[Any]]:
+    def read_columns(self, entity_ids: Sequence[str], names: Sequence[str]) -> list[Sequence[Any]]:
         """The stored rows of those entities that have some, in one query, column by column:
         the entity ids, then the values of each feature of `names` (None where not stored;
         booleans as SQLite or PostgreSQL return them)."""
@@ -205,11 +206,11 @@ class SqlEntityStore(ABC):
             for entity_id, *values in rows
         }
 
-    def read_columns(self, entity_ids: Sequence[str], names: Sequence[str]) -> list[list[Any]]:
+    def read_columns(self, entity_ids: Sequence[str], names: Sequence[str]) -> list[Sequence[Any]]:
         rows = self._rows(names, entity_ids)
         if not rows:
-            return [[] for _ in range(len(names) + 1)]
-        return [list(column) for column in zip(*rows, strict=True)]
+            return [() for _ in range(len(names) + 1)]
+        return list(zip(*rows, strict=True))
 
     def _stored_rows(self, entities: Iterable[tuple[str, Mapping[str, Any]]]) -> list[list[Any]]:
         """Rows to upsert: entity id, the time, then each input's value or None."""
@@ -233,7 +234,10 @@ class SqliteEntityStore(SqlEntityStore):
         with self._lock:
             # Readers in other processes (workers) do not block on the writer.
             self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute(schema(self._contract))
+            # A batch reads the rows of many entities at once: pages mapped, not copied in.
+            self._connection.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+            # Rows stored in the primary key's order: one lookup per entity, not two.
+            self._connection.execute(schema(self._contract, " WITHOUT ROWID"))
             existing = [row[1] for row in self._connection.execute(f"PRAGMA table_info({TABLE})")]
             for statement in added_columns(self._contract, existing):
                 self._connection.execute(statement)
