@@ -284,15 +284,19 @@ def prediction_columns(scores: Scores) -> dict[str, pa.Array | npt.NDArray[Any]]
     return columns
 
 
+{% if stateful -%}
 def score_chunk(
     chunk: pa.Table,
     part: int,
     predictor: Predictor,
     run_id: str,
-{%- if stateful %}
     entity_reasons: Mapping[int, str],
-{%- endif %}
 ) -> tuple[pa.Table, pa.Table]:
+{%- else -%}
+def score_chunk(
+    chunk: pa.Table, part: int, predictor: Predictor, run_id: str
+) -> tuple[pa.Table, pa.Table]:
+{%- endif %}
     """The predictions and the rejects of one chunk; together they hold each of its rows once.
 
     Rows are identified by `part` and `row` (the position in the part). Rejects keep every
