@@ -178,6 +178,21 @@ def test_a_change_reaches_the_next_chunk_through_the_same_connection(
     assert after.column(NUMBER).to_pylist() == [pytest.approx(second[NUMBER])]
 
 
+def test_a_column_without_any_value_is_filled_from_the_state(
+    state_url: str, store: EntityStore, entities: list[dict[str, Any]]
+) -> None:
+    store.put_many([("e", entities[0])])
+    # A Parquet column no row has a value in has no type of its own.
+    chunk = pa.table({"entity_id": ["e"], NUMBER: pa.nulls(1)})
+    state = StateJoin.open(state_url, CONTRACT, "entity_id")
+    try:
+        filled, rejected = state.fill(chunk)
+    finally:
+        state.close()
+    assert rejected == {}
+    assert filled.column(NUMBER).to_pylist() == [pytest.approx(entities[0][NUMBER])]
+
+
 def test_unknown_and_missing_entities_are_rejected_once_with_the_reason(
     settings: EngineSettings,
     predictor: Predictor,

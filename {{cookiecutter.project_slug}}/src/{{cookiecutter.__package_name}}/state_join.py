@@ -96,12 +96,13 @@ class StateJoin:
         return pa.table(columns)
 
 
-def coalesced(given: pa.ChunkedArray, stored: pa.Array, item: Input) -> pa.ChunkedArray:
+def coalesced(given: pa.ChunkedArray, stored: pa.ChunkedArray, item: Input) -> pa.ChunkedArray:
     """The row's value where it has one, else the stored one, as one column: text when the
     input is text (a CSV; validation parses it per kind), else the values' common type."""
     given = decoded(given)
     if pa.types.is_null(given.type):
-        return pa.chunked_array([stored])
+        # A column with no value at all (an all-null Parquet column has no type).
+        return stored
     if given.type != stored.type:
         text = pa.types.is_string(given.type) or pa.types.is_large_string(given.type)
         common = pa.string() if text or item.kind == "category" else pa.float64()
