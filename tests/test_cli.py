@@ -336,6 +336,18 @@ def test_database_with_a_tree_framework_is_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_spark_with_state_is_refused(template: Path, tmp_path: Path) -> None:
+    answers = ["deployment_strategy=batch", "batch_engine=spark", "stateful=yes"]
+    result = run_cookiecutter(template, tmp_path, *answers)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.strip() == (
+        "error: strategy=batch, batch_engine=spark, stateful=yes is not supported: the Spark"
+        " engine does not read per-entity state yet; use batch_engine=pandas or dask (both"
+        " join each chunk with the stored state), or stateful=no"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_make_generate_says_what_python_to_install(template: Path, tmp_path: Path) -> None:
     # A python3 whose version/venv check fails (too old, or Debian's without python3-venv).
     shim = tmp_path / "bin" / "python3"

@@ -1,6 +1,7 @@
 {%- set package = cookiecutter.__package_name -%}
 {%- set engine = cookiecutter.__batch_engine -%}
 {%- set legal = cookiecutter.legal_review == "yes" -%}
+{%- set stateful = cookiecutter.stateful == "yes" -%}
 """End-to-end throughput and peak memory of the batch job next to two references.
 
 For each input size (Parquet files of the sample data's rows repeated, in row groups of
@@ -19,6 +20,13 @@ For each input size (Parquet files of the sample data's rows repeated, in row gr
 - one process: the job's own pipeline (validate, score, commit each part) chunk after chunk
   in this process, without Spark: what the pandas engine runs, for the side-by-side.
 {%- endif %}
+{%- if stateful %}
+- job, stateful: the same job on the same rows, each naming an entity (`entity_id`, drawn
+  at random from `--entities` entities) and giving only the first half of the inputs: the
+  other half comes from the entities' stored state, a SQLite state store in the scratch
+  directory (`--state-url` for another, PostgreSQL say), read once per chunk. Target: at
+  least 0.7 of the stateless job's rows per second ("x stateless").
+{%- endif %}
 
     make bench                                   # or: python benchmarks/bench_batch.py --help
 
@@ -36,7 +44,7 @@ limit does neither, so here the ratio measures what those cost.
 """
 
 import argparse
-{%- if legal %}
+{%- if legal or stateful %}
 import os
 {%- endif %}
 import re
@@ -66,6 +74,9 @@ from {{ package }}.batch import BatchSettings, prediction_columns
 from {{ package }}.contract import Columns, Input, load_contract
 from {{ package }}.data import load_dataset
 from {{ package }}.predictor import Predictor
+{%- if stateful %}
+from {{ package }}.state import open_store
+{%- endif %}
 
 Outputs = dict[str, Any]
 Score = Callable[[Columns], Outputs]
@@ -75,6 +86,52 @@ ARROW_TYPES = {"number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool
 ROW = "{:>10}  {:<26} {:>8} {:>10} {:>6} {:>12}"
 
 
+{% if stateful -%}
+def write_input(
+    path: Path, rows: int, chunk_rows: int, entities: "npt.NDArray[np.int64] | None" = None
+) -> None:
+    """`rows` rows of the training data, repeated, written chunk by chunk, typed per kind;
+    with `entities` (an entity per row), an `entity_id` column and the first half of the
+    inputs only."""
+    contract = load_contract()
+    sample = load_dataset(BatchSettings().training_data, contract).columns
+    inputs = [*contract.numbers, *contract.categories]
+    written = inputs if entities is None else given_inputs(contract.inputs)
+    fields = [(item.name, ARROW_TYPES.get(item.kind, pa.string())) for item in written]
+    schema = pa.schema(fields if entities is None else [("entity_id", pa.string()), *fields])
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, chunk_rows):
+            count = min(chunk_rows, rows - start)
+            chunk = sample.take(np.arange(start, start + count) % len(sample))
+            values = [*chunk.numbers.T.astype(np.float64), *chunk.categories.T]
+            arrays = [
+                arrow_column(item, value)
+                for item, value in zip(inputs, values, strict=True)
+                if item in written
+            ]
+            if entities is not None:
+                ids = entities[start : start + count]
+                arrays.insert(0, pa.array([f"e-{entity}" for entity in ids.tolist()]))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+
+def given_inputs(inputs: "tuple[Input, ...]") -> "list[Input]":
+    """What the stateful rows give: the first half of the inputs (the state has the rest)."""
+    return list(inputs[: len(inputs) // 2])
+
+
+def write_state(state_url: str, entities: int) -> None:
+    """The state of `entities` entities, `e-<n>`: the training data's rows, repeated."""
+    contract = load_contract()
+    sample = load_dataset(BatchSettings().training_data, contract).columns.records(contract)
+    store = open_store(state_url)
+    try:
+        for start in range(0, entities, 50_000):
+            batch = range(start, min(start + 50_000, entities))
+            store.put_many((f"e-{n}", sample[n % len(sample)]) for n in batch)
+    finally:
+        store.close()
+{%- else -%}
 def write_input(path: Path, rows: int, chunk_rows: int) -> None:
     """`rows` rows of the training data, repeated, written chunk by chunk, typed per kind."""
     contract = load_contract()
@@ -88,6 +145,7 @@ def write_input(path: Path, rows: int, chunk_rows: int) -> None:
             values = [*chunk.numbers.T.astype(np.float64), *chunk.categories.T]
             arrays = [arrow_column(item, value) for item, value in zip(inputs, values, strict=True)]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+{%- endif %}
 
 
 def arrow_column(item: Input, values: npt.NDArray[Any]) -> pa.Array:
@@ -182,8 +240,16 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
+{% if stateful -%}
+def run_job(
+    path: Path, output_dir: Path, chunk_rows: int, model_dir: Path, *, stateful: bool = False
+) -> tuple[float, float]:
+    """Seconds and peak resident memory (MiB) of the job scoring `path` in its own process
+    (joined with the stored state when `stateful`).
+{%- else -%}
 def run_job(path: Path, output_dir: Path, chunk_rows: int, model_dir: Path) -> tuple[float, float]:
     """Seconds and peak resident memory (MiB) of the job scoring `path` in its own process.
+{%- endif %}
 
     Memory is the job's process tree, sampled while it runs (the rusage of a child would also
     count the memory of the process that started it, and none of the child's children).
@@ -197,6 +263,9 @@ def run_job(path: Path, output_dir: Path, chunk_rows: int, model_dir: Path) -> t
         f"--run-id=bench-{path.stem}",
         f"--chunk-rows={chunk_rows}",
         f"--model-dir={model_dir}",
+{%- if stateful %}
+        f"--entity-id-column={'entity_id' if stateful else ''}",
+{%- endif %}
     ]
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
@@ -230,6 +299,12 @@ def main() -> None:
     parser.add_argument("--rows", default="1000000,10000000", help="input sizes, comma separated")
     parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk")
     parser.add_argument("--naive-rows", type=int, default=5_000, help="rows of the naive baseline")
+{%- if stateful %}
+    parser.add_argument(
+        "--entities", type=int, default=1_000_000, help="entities in the state store"
+    )
+    parser.add_argument("--state-url", help="the state store (default: SQLite, in scratch)")
+{%- endif %}
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.rows.split(",")]
     with tempfile.TemporaryDirectory() as scratch:
@@ -243,6 +318,19 @@ def main() -> None:
         predictor = Predictor.from_settings(settings)
         print(f"model {predictor.model_version}, {len(predictor.feature_names)} inputs")
         print(f"chunks of {arguments.chunk_rows} rows, naive baseline on {arguments.naive_rows}")
+{%- if stateful %}
+        # The job reads the state store its settings name: this one.
+        state_url = arguments.state_url or f"sqlite:///{work / 'state' / 'entities.db'}"
+        os.environ["{{ package | upper }}_STATE_URL"] = state_url
+        started = time.perf_counter()
+        write_state(state_url, arguments.entities)
+        given = len(given_inputs(load_contract().inputs))
+        print(
+            f"state of {arguments.entities} entities in {state_url}"
+            f" ({time.perf_counter() - started:.0f} s to store); stateful rows give"
+            f" {given} of {len(predictor.feature_names)} inputs"
+        )
+{%- endif %}
 {%- if engine == "spark" %}
         write_input(work / "one.parquet", 1, arguments.chunk_rows)
         startup, _ = run_job(work / "one.parquet", work / "predictions", 1, model_dir)
@@ -263,6 +351,16 @@ def main() -> None:
 {%- endif %}
             job, peak = run_job(path, work / "predictions", arguments.chunk_rows, model_dir)
             naive = naive_seconds_per_row(path, min(rows, arguments.naive_rows), predictor) * rows
+{%- if stateful %}
+            # Another file, so another run id: the same rows, naming their entities.
+            stateful_path = work / f"stateful-{rows}.parquet"
+            entities = np.random.default_rng(7).integers(0, arguments.entities, rows)
+            write_input(stateful_path, rows, arguments.chunk_rows, entities)
+            stateful, stateful_peak = run_job(
+                stateful_path, work / "predictions", arguments.chunk_rows, model_dir, stateful=True
+            )
+            stateful_path.unlink()
+{%- endif %}
             for variant, seconds, memory in (
                 ("raw limit (pyarrow + onnx)", raw, ""),
                 ("core limit (score)", core, ""),
@@ -271,10 +369,20 @@ def main() -> None:
 {%- endif %}
                 ("job ({{ engine }})", job, f"{peak:.0f}"),
                 ("job, startup excluded", job - startup, ""),
+{%- if stateful %}
+                ("job, stateful", stateful, f"{stateful_peak:.0f}"),
+                ("job, stateful, no startup", stateful - startup, ""),
+{%- endif %}
                 ("naive apply (extrapolated)", naive, ""),
             ):
                 rate, relative = f"{rows / seconds:,.0f}", f"{raw / seconds:.2f}"
                 print(ROW.format(rows, variant, f"{seconds:.2f}", rate, relative, memory))
+{%- if stateful %}
+            print(
+                f"{rows:>10}  stateful / stateless: {job / stateful:.2f} x the rows per second"
+                f" ({(job - startup) / (stateful - startup):.2f} x without startup; target 0.7)"
+            )
+{%- endif %}
             path.unlink()
 
 

@@ -68,6 +68,10 @@ def settings(tmp_path: Path, model_dir: Path) -> EngineSettings:
         run_id="test",
         chunk_rows=CHUNK_ROWS,
         model_dir=model_dir,
+{%- if cookiecutter.stateful == "yes" %}
+        # These tests give every input; test_batch_state.py joins rows with stored state.
+        entity_id_column="",
+{%- endif %}
 {%- if engine == "dask" %}
         workers=2,
         processes=False,
@@ -312,6 +316,9 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
         "--run-id": settings.run_id,
         "--chunk-rows": str(CHUNK_ROWS),
         "--model-dir": str(model_dir),
+{%- if cookiecutter.stateful == "yes" %}
+        "--entity-id-column": "",
+{%- endif %}
     }
     command = [
         sys.executable,

@@ -53,6 +53,10 @@ def settings_for(query: str, tmp_path: Path, model_dir: Path, url: str = URL) ->
         run_id="postgres",
         chunk_rows=CHUNK_ROWS,
         model_dir=model_dir,
+{%- if cookiecutter.stateful == "yes" %}
+        # The rows give every input; test_batch_state.py joins rows with stored state.
+        entity_id_column="",
+{%- endif %}
     )
 
 

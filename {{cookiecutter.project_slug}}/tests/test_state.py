@@ -1,6 +1,8 @@
 """The per-entity state store, on SQLite and on a real PostgreSQL."""
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,21 @@ def test_command_line_rejects_a_bad_csv_file(
     with pytest.raises(SystemExit):
         main(["load", str(csv)])
     assert "unknown features ['customer_mood']" in capsys.readouterr().err
+
+
+def test_a_batch_reads_the_columns_it_asks_for_in_one_query(
+    store: EntityStore, row: dict[str, Any]
+) -> None:
+    store.put_many([("a", row), ("b", {NUMBER: 2.0})])
+    ids, values = store.read_columns(["b", "a", "nobody"], [NUMBER])
+    assert sorted(zip(ids, values, strict=True)) == [("a", row[NUMBER]), ("b", 2.0)]
+
+
+def test_a_table_in_the_first_json_layout_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "entities.db"
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute(
+            "CREATE TABLE entity_features (entity_id TEXT PRIMARY KEY, features TEXT)"
+        )
+    with pytest.raises(ValueError, match=r"has the old layout .* load the state again"):
+        open_store(f"sqlite:///{path}")

@@ -1,4 +1,5 @@
 {%- set classification = cookiecutter.model_type != "regression" -%}
+{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The batch scoring pipeline the engine runs chunk by chunk (or partition by partition).
 
 A chunk is validated with vectorised checks, its valid rows are scored with one model call,
@@ -27,7 +28,7 @@ import json
 import os
 import struct
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable{% if stateful %}, Mapping{% endif %}
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +72,13 @@ class BatchSettings(Settings):
 
     chunk_rows: int = Field(default=100_000, gt=0)
     """Rows scored per model call and per output part: bounds the job's memory."""
+{%- if stateful %}
+
+    entity_id_column: str = "entity_id"
+    """The input column naming each row's entity, whose stored state (`state_url`) fills the
+    inputs the row leaves null (see state_join.py). Empty: the input gives every input and
+    no state is read."""
+{%- endif %}
 
 
 class InputError(Exception):
@@ -276,15 +284,29 @@ def prediction_columns(scores: Scores) -> dict[str, pa.Array | npt.NDArray[Any]]
     return columns
 
 
+{% if stateful -%}
+def score_chunk(
+    chunk: pa.Table,
+    part: int,
+    predictor: Predictor,
+    run_id: str,
+    entity_reasons: Mapping[int, str],
+) -> tuple[pa.Table, pa.Table]:
+{%- else -%}
 def score_chunk(
     chunk: pa.Table, part: int, predictor: Predictor, run_id: str
 ) -> tuple[pa.Table, pa.Table]:
+{%- endif %}
     """The predictions and the rejects of one chunk; together they hold each of its rows once.
 
     Rows are identified by `part` and `row` (the position in the part). Rejects keep every
-    input column, as text.
+    input column, as text.{% if stateful %} `entity_reasons` are the rows rejected for their entity
+    (state_join.py): that reason comes first, as it explains their missing inputs.{% endif %}
     """
     columns, reasons = validate(chunk, predictor.metadata.contract)
+{%- if stateful %}
+    reasons |= entity_reasons
+{%- endif %}
     rows = np.arange(len(columns), dtype=np.int64)
     if reasons:
         valid = np.ones(len(rows), dtype=bool)

@@ -1,3 +1,4 @@
+{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The Dask engine: the input's partitions are scored in parallel by a Dask cluster.
 
 By default the job starts a `distributed.LocalCluster` on this machine; with
@@ -5,11 +6,16 @@ By default the job starts a `distributed.LocalCluster` on this machine; with
 Each partition is read, validated, scored and committed by one task, so a worker holds a
 few partitions at a time whatever the input size. Workers write the outputs themselves:
 on a cluster, `output_dir` must be storage every worker and the job share.
+{%- if stateful %}
+
+Each partition's rows are joined with their entities' stored state (state_join.py) by the
+task that scores it, through a connection of its own.
+{%- endif %}
 """
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import {% if stateful %}closing, {% endif %}contextmanager
 from dataclasses import astuple, dataclass
 from functools import cache
 from pathlib import Path
@@ -34,6 +40,9 @@ from .batch import (
     score_chunk,
 )
 from .predictor import Predictor
+{%- if stateful %}
+from .state_join import StateJoin
+{%- endif %}
 
 ENGINE = "dask"
 BYTES_PER_INPUT = 8
@@ -78,7 +87,12 @@ def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
         # value rejects its row instead of failing the whole read; categories stay text.
         frame = dd.read_csv(
             path,
+{%- if stateful %}
+            # Entity ids are text too: an id such as 007 keeps its zeros.
+            dtype=dict.fromkeys([*input_names(), settings.entity_id_column], "string"),
+{%- else %}
             dtype=dict.fromkeys(input_names(), "string"),
+{%- endif %}
             blocksize=settings.chunk_rows * BYTES_PER_INPUT * len(input_names()) * 2,
         )
         return list(frame.to_delayed())
@@ -105,7 +119,15 @@ def score_partition(
         chunk = partition.read()
     else:
         chunk = pa.Table.from_pandas(partition, preserve_index=False)
+{%- if stateful %}
+    # A connection per task: a partition is large, and a worker then holds none between tasks.
+    contract = predictor.metadata.contract
+    with closing(StateJoin.open(settings.state_url, contract, settings.entity_id_column)) as state:
+        filled, entity_reasons = state.fill(chunk)
+    predictions, rejects = score_chunk(filled, part, predictor, settings.run_id, entity_reasons)
+{%- else %}
     predictions, rejects = score_chunk(chunk, part, predictor, settings.run_id)
+{%- endif %}
     return RunOutput(settings).commit(part, predictions, rejects)
 
 

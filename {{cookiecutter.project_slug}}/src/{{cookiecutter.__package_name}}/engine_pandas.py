@@ -1,8 +1,14 @@
+{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The pandas engine: one process reads the input in chunks of `chunk_rows` and scores them.
 
 Memory is bounded by the chunk size, not by the input size: Parquet and CSV are streamed
 with pyarrow datasets, SQLite rows read `chunk_rows` at a time, PostgreSQL rows through a
 server-side cursor.
+{%- if stateful %}
+
+Each chunk's rows are joined with their entities' stored state (state_join.py) before the
+chunk is validated.
+{%- endif %}
 """
 
 import logging
@@ -31,6 +37,9 @@ from .batch import (
     score_chunk,
 )
 from .predictor import Predictor
+{%- if stateful %}
+from .state_join import StateJoin
+{%- endif %}
 
 ENGINE = "pandas"
 SQLITE = "sqlite:///"
@@ -89,7 +98,15 @@ def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
         # value rejects its row instead of failing the whole read; categories stay text.
         csv = ds.CsvFileFormat(
             convert_options=pacsv.ConvertOptions(
+{%- if stateful %}
+                # Entity ids are text too: an id such as 007 keeps its zeros.
+                column_types=dict.fromkeys(
+                    [*input_names(), settings.entity_id_column], pa.string()
+                ),
+                strings_can_be_null=True,
+{%- else %}
                 column_types=dict.fromkeys(input_names(), pa.string()), strings_can_be_null=True
+{%- endif %}
             )
         )
         dataset = ds.dataset(path, format=csv)
@@ -144,6 +161,22 @@ def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
     output.start(run_identity(settings, predictor, ENGINE, input_fingerprint(settings)))
     committed = output.committed()
     parts = rows_read = 0
+{%- if stateful %}
+    contract = predictor.metadata.contract
+    state = StateJoin.open(settings.state_url, contract, settings.entity_id_column)
+    with closing(state):
+        for part, chunk in enumerate(read_chunks(settings)):
+            parts, rows_read = part + 1, rows_read + len(chunk)
+            if part in committed:
+                check_counts([(part, len(chunk))], committed)
+                continue
+            filled, entity_reasons = state.fill(chunk)
+            predictions, rejects = score_chunk(
+                filled, part, predictor, settings.run_id, entity_reasons
+            )
+            counts = output.commit(part, predictions, rejects)
+            logger.info("part %d: %d rows, %d scored, %d rejected", part, *astuple(counts))
+{%- else %}
     for part, chunk in enumerate(read_chunks(settings)):
         parts, rows_read = part + 1, rows_read + len(chunk)
         if part in committed:
@@ -151,4 +184,5 @@ def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
             continue
         counts = output.commit(part, *score_chunk(chunk, part, predictor, settings.run_id))
         logger.info("part %d: %d rows, %d scored, %d rejected", part, *astuple(counts))
+{%- endif %}
     return output.finish(parts, rows_read, predictor.model_version)

@@ -1,3 +1,4 @@
+{%- set stateful = cookiecutter.stateful == "yes" -%}
 """Writes sample input for the batch job: the training data's rows, plus a few bad ones.
 
     python -m {{ cookiecutter.__package_name }}.sample_input data/sample.csv   # or .parquet
@@ -7,6 +8,12 @@ features.yaml. The bad rows (a value that is not a number, an infinite value, a 
 cannot hold, an empty cell) show where rejected rows go: the job scores every other row,
 including an empty cell where features.yaml allows it and a category level never seen in
 training.
+{%- if stateful %}
+
+Each row names its entity in an `entity_id` column: `sample-<n>` for the training data's row
+n, as `state load-sample` stores them, so that the stored state fills an empty cell; one more
+row names an entity with no stored state, which the job rejects.
+{%- endif %}
 """
 
 import argparse
@@ -21,8 +28,15 @@ from .batch import MISSING, NOT_A_NUMBER, OUT_OF_RANGE
 from .contract import MISSING_LEVEL, Contract, load_contract
 from .data import load_dataset
 from .settings import Settings
+{%- if stateful %}
+from .state import SAMPLE_ENTITY_ID
+{%- endif %}
 
 UNSEEN_LEVEL = "a level never seen in training"
+{%- if stateful %}
+UNKNOWN_ENTITY_ID = "no-such-entity"
+"""The entity of the row before the bad ones: nothing is stored for it."""
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -67,11 +81,20 @@ def sample_frame(repeat: int = 1) -> pd.DataFrame:
         levels = pd.Series(columns.categories[:, index], dtype="string")
         frame[item.name] = levels.mask(levels == MISSING_LEVEL)
     frame = pd.concat([frame[[item.name for item in contract.inputs]]] * repeat, ignore_index=True)
+{%- if stateful %}
+    entity_ids = [SAMPLE_ENTITY_ID.format(row) for row in range(len(columns))] * repeat
+    frame.insert(0, "entity_id", pd.Series(entity_ids, dtype="string"))
+{%- endif %}
     cells = bad_cells(contract)
     bad = frame.iloc[: len(cells)].copy()
     for row, cell in enumerate(cells):
         bad.iloc[row, bad.columns.get_loc(cell.input)] = cell.text
+{%- if stateful %}
+    unknown = frame.iloc[:1].assign(entity_id=UNKNOWN_ENTITY_ID)
+    return pd.concat([frame, unknown, bad], ignore_index=True)
+{%- else %}
     return pd.concat([frame, bad], ignore_index=True)
+{%- endif %}
 
 
 def write_sample(path: Path) -> int:

@@ -32,6 +32,12 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--run-id", help="the run to write, resume or skip (default: today, UTC)")
     parser.add_argument("--chunk-rows", type=int, help="rows per chunk (default: 100000)")
     parser.add_argument("--model-dir", type=Path, help="the model (default: models/current)")
+{%- if cookiecutter.stateful == "yes" %}
+    parser.add_argument(
+        "--entity-id-column",
+        help="the column naming each row's entity (default: entity_id); empty: read no state",
+    )
+{%- endif %}
     options = vars(parser.parse_args(argv))
     return {name: value for name, value in options.items() if value is not None}
 

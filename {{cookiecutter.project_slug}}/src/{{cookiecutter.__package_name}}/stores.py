@@ -1,5 +1,6 @@
 {%- set classification = cookiecutter.model_type != "regression" -%}
 {%- set legal = cookiecutter.legal_review == "yes" -%}
+{%- set stateful = cookiecutter.stateful == "yes" -%}
 """Where the entities to score are read from and their predictions are written to.
 
 A store holds three tables: the entities (an entity id column and one column per input of
@@ -9,12 +10,20 @@ and the rejects (entities that could not be scored, with the reason). DuckDB is 
 default; PostgreSQL is the production store, written with COPY into a staging table and one
 `INSERT ... ON CONFLICT` per batch; a directory of Parquet files serves a source system that
 exchanges files.
+{%- if stateful %}
+
+A fourth table, the per-entity state (`entity_features` by default), fills the inputs an
+entity's row leaves NULL: the entity id, when its values were last stored (`updated_at`), and
+one column per input, the layout `state.py` gives it in the other strategies, so a PostgreSQL
+state table can be shared with them. It is joined with the entities in the query that reads
+them, so a batch costs no lookup per entity.
+{%- endif %}
 """
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, {% if stateful %}Mapping, {% endif %}Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import {% if stateful %}UTC, {% endif %}datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +32,9 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 import pyarrow as pa
+{%- if stateful %}
+import pyarrow.compute as pc
+{%- endif %}
 import pyarrow.parquet as pq
 
 from .contract import MISSING_LEVEL, Columns, Contract, Input
@@ -65,6 +77,10 @@ class Tables:
     predictions: str = "predictions"
     rejects: str = "prediction_rejects"
     entity_id: str = "entity_id"
+{%- if stateful %}
+    state: str = ""
+    """The per-entity state table; empty: the entities table gives every input."""
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,10 @@ class Pending:
     """Per entity, the inputs whose value is NULL (comma separated, empty when none)."""
     copies: list[int]
     """Per entity, how many source rows carry its id (more than one is an error)."""
+{%- if stateful %}
+    known: list[bool]
+    """Per entity, whether the state table holds it (always, when no state is read)."""
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,11 @@ class Store(Protocol):
         self, contract: Contract, entity_ids: Sequence[str], columns: Columns
     ) -> None:
         """Replace the entities table with these rows (the sample data, tests, benchmarks)."""
+{%- if stateful %}
+
+    def load_state(self, contract: Contract, state: pa.Table) -> None:
+        """Store (replace) the state of these entities (`state_table`), the others' stays."""
+{%- endif %}
 
     def check(self, model_version: str, show: int) -> Completeness:
         """Compare the entities with the current predictions and rejects."""
@@ -172,6 +197,13 @@ PREDICTION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("model_version", "TEXT NOT NULL"),
     ("scored_at", "TIMESTAMPTZ NOT NULL"),
 )
+{%- if stateful %}
+STATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("entity_id", "TEXT PRIMARY KEY"),
+    ("updated_at", "TIMESTAMPTZ NOT NULL"),
+)
+"""The state table's first columns; one per input of features.yaml follows (ENTITY_TYPES)."""
+{%- endif %}
 REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("entity_id", "TEXT PRIMARY KEY"),
     ("reason", "TEXT NOT NULL"),
@@ -186,6 +218,71 @@ UPSERT = (
 )
 # A scored entity's old reject goes, and so does a rejected entity's stale prediction.
 DELETE_STAGED = "DELETE FROM {table} WHERE entity_id IN (SELECT entity_id FROM {staging})"
+{%- if stateful %}
+# Each entity's stored state (`{state}`, one column per input) fills the inputs its row leaves
+# NULL; `known` says whether any is stored. A prediction or reject made before the entity's
+# state last changed is not current: the next run scores the entity again.
+PENDING = """
+SELECT entity_id, missing, copies, known, {features} FROM (
+    SELECT
+        CAST(e.{entity_id} AS TEXT) AS entity_id,
+        concat_ws(', ', {missing}) AS missing,
+        count(*) OVER (PARTITION BY e.{entity_id}) AS copies,
+        row_number() OVER (PARTITION BY e.{entity_id}) AS nth,
+        {known} AS known,
+        {updated} AS state_updated_at,
+        {casts}
+    FROM {entities} AS e{join}
+    WHERE e.{entity_id} IS NOT NULL
+) AS source
+WHERE nth = 1
+"""
+NOT_CURRENT = """
+  AND NOT EXISTS (
+    SELECT 1 FROM {predictions} AS p
+    WHERE p.entity_id = source.entity_id AND p.model_version = {version}
+      AND (source.state_updated_at IS NULL OR p.scored_at >= source.state_updated_at))
+  AND NOT EXISTS (
+    SELECT 1 FROM {rejects} AS r
+    WHERE r.entity_id = source.entity_id AND r.model_version = {version}
+      AND (source.state_updated_at IS NULL OR r.rejected_at >= source.state_updated_at))
+"""
+SOURCE_IDS = """
+SELECT DISTINCT CAST(e.{entity_id} AS TEXT) AS entity_id, {updated} AS state_updated_at
+FROM {entities} AS e{join}
+WHERE e.{entity_id} IS NOT NULL
+"""
+COUNTS = """
+SELECT
+    (SELECT count(*) FROM ids),
+    (SELECT count(*) FROM ids WHERE EXISTS (
+        SELECT 1 FROM {predictions} AS p
+        WHERE p.entity_id = ids.entity_id AND p.model_version = {version}
+          AND (ids.state_updated_at IS NULL OR p.scored_at >= ids.state_updated_at))),
+    (SELECT count(*) FROM ids WHERE EXISTS (
+        SELECT 1 FROM {rejects} AS r
+        WHERE r.entity_id = ids.entity_id AND r.model_version = {version}
+          AND (ids.state_updated_at IS NULL OR r.rejected_at >= ids.state_updated_at))),
+    (SELECT count(*) FROM {entities} WHERE {entity_id} IS NULL)
+"""
+MISSING = """
+SELECT entity_id FROM ids
+WHERE NOT EXISTS (
+    SELECT 1 FROM {predictions} AS p
+    WHERE p.entity_id = ids.entity_id AND p.model_version = {version}
+      AND (ids.state_updated_at IS NULL OR p.scored_at >= ids.state_updated_at))
+  AND NOT EXISTS (
+    SELECT 1 FROM {rejects} AS r
+    WHERE r.entity_id = ids.entity_id AND r.model_version = {version}
+      AND (ids.state_updated_at IS NULL OR r.rejected_at >= ids.state_updated_at))
+"""
+FIRST_REJECTS = """
+SELECT r.entity_id, r.reason FROM {rejects} AS r JOIN ids ON ids.entity_id = r.entity_id
+WHERE r.model_version = {version}
+  AND (ids.state_updated_at IS NULL OR r.rejected_at >= ids.state_updated_at)
+ORDER BY r.entity_id LIMIT {limit}
+"""
+{%- else %}
 PENDING = """
 SELECT entity_id, missing, copies, {features} FROM (
     SELECT
@@ -236,6 +333,7 @@ SELECT r.entity_id, r.reason FROM {rejects} AS r
 WHERE r.model_version = {version} AND r.entity_id IN (SELECT entity_id FROM ids)
 ORDER BY r.entity_id LIMIT {limit}
 """
+{%- endif %}
 
 
 ENTITIES_EXIST = "SELECT 1 FROM {entities} LIMIT 0"
@@ -261,8 +359,40 @@ class SqlStore:
             rejects=quoted(self.tables.rejects),
             entity_id=quoted(self.tables.entity_id),
             version=self.placeholder,
+{%- if stateful %}
+            **self.state_sql(),
+{%- endif %}
             **names,
         )
+{%- if stateful %}
+
+    def state_sql(self) -> dict[str, str]:
+        """The join of the entities (`e`) with their state (`s`), or what stands for it when
+        no state is read."""
+        if not self.tables.state:
+            return {"join": "", "known": "TRUE", "updated": "CAST(NULL AS TIMESTAMPTZ)"}
+        return {
+            "join": f" LEFT JOIN {quoted(self.tables.state)} AS s"
+            f" ON s.entity_id = CAST(e.{quoted(self.tables.entity_id)} AS TEXT)",
+            "known": "s.entity_id IS NOT NULL",
+            "updated": "s.updated_at",
+        }
+
+    def state_statement(self, contract: Contract) -> str:
+        inputs = [(quoted(item.name), ENTITY_TYPES[item.kind]) for item in contract.inputs]
+        columns = ", ".join(f"{name} {kind}" for name, kind in [*STATE_COLUMNS, *inputs])
+        return self.sql(CREATE, table=quoted(self.tables.state), columns=columns)
+
+    def state_upsert(self, contract: Contract, staging: str) -> str:
+        columns = [name for name, _ in STATE_COLUMNS] + [quoted(i.name) for i in contract.inputs]
+        return self.sql(
+            UPSERT,
+            table=quoted(self.tables.state),
+            staging=staging,
+            columns=", ".join(columns),
+            updates=", ".join(f"{c} = excluded.{c}" for c in columns[1:]),
+        )
+{%- endif %}
 
     def require_entities(self) -> None:
         """Refuse, in one line, a store whose entities table does not exist."""
@@ -272,6 +402,17 @@ class SqlStore:
             raise StoreError(
                 f"no entities to score: there is no table {self.tables.entities} in {self.location}"
             ) from error
+{%- if stateful %}
+        if not self.tables.state:
+            return
+        try:
+            self.connection.execute(f"SELECT 1 FROM {quoted(self.tables.state)} LIMIT 0")  # noqa: S608
+        except self.missing_table_errors as error:
+            raise StoreError(
+                f"no per-entity state: there is no table {self.tables.state} in {self.location}"
+                " (load-state stores it)"
+            ) from error
+{%- endif %}
 
     def create_statements(self) -> list[str]:
         return [
@@ -289,12 +430,31 @@ class SqlStore:
         """The pending entities' id, NULL inputs, copies, then their inputs in model order."""
         names = [quoted(item.name) for item in contract.inputs]
         model_order = [*contract.numbers, *contract.categories]
+{%- if stateful %}
+        if self.tables.state:
+            # The row's value where it has one, else the stored one.
+            null = "e.{0} IS NULL AND s.{0} IS NULL"
+            casts = [f"COALESCE({read_as(i)}, {read_as(i, 's')})" for i in model_order]
+        else:
+            null = "e.{0} IS NULL"
+            casts = [read_as(item) for item in model_order]
+        return self.sql(
+            PENDING + ("" if rescore else NOT_CURRENT),
+            features=", ".join(quoted(item.name) for item in model_order),
+            missing=", ".join(f"CASE WHEN {null.format(n)} THEN '{n[1:-1]}' END" for n in names),
+            casts=", ".join(
+                f"{cast} AS {quoted(item.name)}"
+                for cast, item in zip(casts, model_order, strict=True)
+            ),
+        )
+{%- else %}
         return self.sql(
             PENDING + ("" if rescore else NOT_CURRENT),
             features=", ".join(quoted(item.name) for item in model_order),
             missing=", ".join(f"CASE WHEN e.{n} IS NULL THEN '{n[1:-1]}' END" for n in names),
             casts=", ".join(f"{read_as(item)} AS {quoted(item.name)}" for item in model_order),
         )
+{%- endif %}
 
     def entities_statements(self, contract: Contract) -> list[str]:
         columns = ", ".join(
@@ -330,11 +490,20 @@ class SqlStore:
             ids + self.sql(MISSING) + f"ORDER BY entity_id LIMIT {int(show)}",
             ids + self.sql(FIRST_REJECTS, limit=str(int(show))),
         )
+{%- if stateful %}
+
+
+def read_as(item: Input, table: str = "e") -> str:
+    """A column of the entities (`e`) or of the state (`s`) as the job reads it: a float (the
+    model's float32 block), or text."""
+    column = f"{table}.{quoted(item.name)}"
+{%- else %}
 
 
 def read_as(item: Input) -> str:
     """An entity column as the job reads it: a float (the model's float32 block), or text."""
     column = f"e.{quoted(item.name)}"
+{%- endif %}
     if item.kind == "category":
         return f"CAST({column} AS TEXT)"
     if item.kind == "boolean":
@@ -344,9 +513,13 @@ def read_as(item: Input) -> str:
 
 
 def pending_batch(contract: Contract, columns: Sequence[Any], rows: int) -> Pending:
-    """A `Pending` from the query's columns: id, missing, copies, then the inputs in model
+    """A `Pending` from the query's columns: id, missing, copies,{% if stateful %} known,{% endif %} then the inputs in model
     order (the numbers, then the categories)."""
+{%- if stateful %}
+    entity_ids, missing, copies, known, *values = columns
+{%- else %}
     entity_ids, missing, copies, *values = columns
+{%- endif %}
     width = len(contract.numbers)
     numbers = np.empty((rows, width), dtype=np.float64)
     for index, column in enumerate(values[:width]):
@@ -361,6 +534,9 @@ def pending_batch(contract: Contract, columns: Sequence[Any], rows: int) -> Pend
         categories=categories,
         missing=list(missing),
         copies=[int(count) for count in copies],
+{%- if stateful %}
+        known=[bool(flag) for flag in known],
+{%- endif %}
     )
 
 
@@ -409,6 +585,26 @@ def prediction_columns(scored: Scored) -> dict[str, list[Any]]:
         "model_version": [scored.model_version] * len(scored.entity_ids),
         "scored_at": [scored.scored_at] * len(scored.entity_ids),
     }
+{%- if stateful %}
+
+
+def state_table(
+    contract: Contract,
+    entity_ids: Sequence[str],
+    values: Mapping[str, Sequence[Any]],
+    updated_at: datetime | None = None,
+) -> pa.Table:
+    """The stored state of entities as the state table holds it: the entity id, when it was
+    stored (now, by default), then each input's values (None where none is stored)."""
+    stamp = updated_at or datetime.now(UTC)
+    table = {
+        "entity_id": pa.array(entity_ids, pa.string()),
+        "updated_at": pa.array([stamp] * len(entity_ids), pa.timestamp("us", tz="UTC")),
+    }
+    for item in contract.inputs:
+        table[item.name] = pa.array(values[item.name], ARROW_TYPES[item.kind])
+    return pa.table(table)
+{%- endif %}
 
 
 def entity_table(contract: Contract, entity_ids: Sequence[str], columns: Columns) -> pa.Table:
@@ -492,6 +688,22 @@ class DuckDBStore(SqlStore):
             raise
         finally:
             connection.unregister("staged_entities")
+{%- if stateful %}
+
+    def load_state(self, contract: Contract, state: pa.Table) -> None:
+        connection = self.connection
+        connection.begin()
+        try:
+            connection.execute(self.state_statement(contract))
+            connection.register("staged_state", state)
+            connection.execute(self.state_upsert(contract, "staged_state"))
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.unregister("staged_state")
+{%- endif %}
 
     def check(self, model_version: str, show: int) -> Completeness:
         self.require_entities()
@@ -580,6 +792,21 @@ class PostgresStore(SqlStore):
                 copy.set_types(["text", *(COPY_TYPES[item.kind] for item in contract.inputs)])
                 for row in zip(entity_ids, *values, strict=True):
                     copy.write_row(row)
+{%- if stateful %}
+
+    def load_state(self, contract: Contract, state: pa.Table) -> None:
+        names = ", ".join(quoted(name) for name in state.column_names)
+        with self.connection.transaction(), self.connection.cursor() as cursor:
+            cursor.execute(self.state_statement(contract))
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE staged_state (LIKE {quoted(self.tables.state)})"
+                " ON COMMIT DROP"
+            )
+            with cursor.copy(f"COPY staged_state ({names}) FROM STDIN") as copy:
+                for row in zip(*(column.to_pylist() for column in state.columns), strict=True):
+                    copy.write_row(row)
+            cursor.execute(self.state_upsert(contract, "staged_state"))
+{%- endif %}
 
     def check(self, model_version: str, show: int) -> Completeness:
         self.require_entities()
@@ -616,7 +843,7 @@ class ParquetStore(DuckDBStore):
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.connection = duckdb.connect()
-        for name in (tables.entities, tables.predictions, tables.rejects):
+        for name in (tables.entities, tables.predictions, tables.rejects{% if stateful %}, tables.state{% endif %}):
             if "." in name:
                 schema = quoted(name.split(".")[0])
                 self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -629,6 +856,15 @@ class ParquetStore(DuckDBStore):
         if not entities.exists():
             raise StoreError(f"no entities to score: {entities} does not exist")
         self.execute(ENTITIES_VIEW, self.tables.entities, entities)
+{%- if stateful %}
+        if self.tables.state:
+            state = self.file(self.tables.state)
+            if not state.exists():
+                raise StoreError(
+                    f"no per-entity state: {state} does not exist (load-state stores it)"
+                )
+            self.execute(ENTITIES_VIEW, self.tables.state, state)
+{%- endif %}
         super().prepare()
         # The files are the store: what is in memory is replaced by what they hold.
         for table in (self.tables.predictions, self.tables.rejects):
@@ -649,6 +885,19 @@ class ParquetStore(DuckDBStore):
         temporary = self.directory / f".{self.tables.entities}.parquet.tmp"
         pq.write_table(entity_table(contract, entity_ids, columns), temporary)
         temporary.replace(self.file(self.tables.entities))
+{%- if stateful %}
+
+    def load_state(self, contract: Contract, state: pa.Table) -> None:
+        """Rewrite `<state>.parquet`: its other entities' rows, then these."""
+        file = self.file(self.tables.state)
+        if file.exists():
+            stored = pq.read_table(file).select(state.column_names).cast(state.schema)
+            kept = stored.filter(pc.invert(pc.is_in(stored["entity_id"], state["entity_id"])))
+            state = pa.concat_tables([kept, state])
+        temporary = self.directory / f".{self.tables.state}.parquet.tmp"
+        pq.write_table(state, temporary)
+        temporary.replace(file)
+{%- endif %}
 
     def check(self, model_version: str, show: int) -> Completeness:
         self.prepare()
