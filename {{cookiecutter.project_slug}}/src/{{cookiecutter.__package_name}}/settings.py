@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     training_data: Path | None = None
 {%- endif %}
     """The table training reads (CSV or Parquet, per features.yaml); unset: the sample data."""
-{%- if cookiecutter.stateful == "yes" %}
+{%- if cookiecutter.stateful == "yes" and cookiecutter.__strategy != "serverless" %}
 
     state_url: str = "sqlite:///state/entities.db"
     """The per-entity state store: `sqlite:///path.db`, or `postgresql://...` in production."""
