@@ -36,7 +36,8 @@ from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore
 
 from aws_testing import CREDENTIALS, moto_server, own_table
-{%- endif %}
+{%- else %}
+{% endif %}
 from contract_testing import CONTRACT, complete_rows, rows, valid_row
 
 MODEL_DIR = "{{ cookiecutter.__package_name | upper }}_MODEL_DIR"
@@ -188,8 +189,6 @@ def test_every_row_the_contract_allows_is_answered(
     assert status == 200, body
     assert [body] == expected(predictor, [filled(row, stored_row)])
 {%- else %}
-
-
 @given(row=rows())
 def test_every_row_the_contract_allows_is_answered(
     call: Call, predictor: Predictor, row: dict[str, Any]

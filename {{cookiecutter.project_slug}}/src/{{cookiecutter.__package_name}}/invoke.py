@@ -12,8 +12,8 @@ The event's shape picks the handler: `function.handler` for API Gateway (payload
 `--write-sample` writes the `POST /predict` event of the entity `sample-0` instead (the
 training data's first row, once `state_dynamodb load-sample` stored it).
 
-The HTTP function reads the entities' state from DynamoDB (`{{ env }}_AWS_ENDPOINT_URL` and
-`{{ env }}_STATE_TABLE`). `--emulate-state` runs it without AWS: it starts moto's DynamoDB
+The HTTP function reads the entities' state from DynamoDB (the state table and AWS
+endpoint settings). `--emulate-state` runs it without AWS: it starts moto's DynamoDB
 emulator (the dev extra) in this process, creates the table and loads the sample entities
 into it before invoking.
 {%- else %}
