@@ -58,7 +58,7 @@ ROUNDS = 3
 ENTITIES = 1000
 """Distinct entities among the events: each is read from the store once per round."""
 {%- endif %}
-Handler = Callable[[Sequence[bytes]], Mapping[str, Sequence[bytes]]]
+Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
 
 
 class Unscored(Consumer):
@@ -68,7 +68,9 @@ class Unscored(Consumer):
         self.constant = constant
         self.settings = settings
 
-    def handle(self, payloads: Sequence[bytes]) -> dict[str, list[bytes]]:
+    def handle(
+        self, payloads: Sequence[bytes], _unreadable: Sequence[tuple[bytes, str]] = ()
+    ) -> dict[str, list[bytes]]:
         events, _ = parse(payloads)
         answers = (ScoredEvent(event_id=e.id, **self.constant.model_dump()) for e in events)
         return {self.settings.output_topic: [a.model_dump_json().encode() for a in answers]}
@@ -83,7 +85,9 @@ class Stateless(Consumer):
         self.predictor = predictor
         self.settings = settings
 
-    def handle(self, payloads: Sequence[bytes]) -> dict[str, list[bytes]]:
+    def handle(
+        self, payloads: Sequence[bytes], _unreadable: Sequence[tuple[bytes, str]] = ()
+    ) -> dict[str, list[bytes]]:
         events, _ = parse(payloads)
         rows = [Features.model_validate(event.features.model_dump()) for event in events]
         scored, _ = score(self.predictor, events, rows)
@@ -145,7 +149,9 @@ async def measure(
     received: dict[str, float] = {}
     done = asyncio.Event()
 
-    def on_predictions(payloads: Sequence[bytes]) -> dict[str, list[bytes]]:
+    def on_predictions(
+        payloads: Sequence[bytes], _unreadable: Sequence[tuple[bytes, str]]
+    ) -> dict[str, list[bytes]]:
         now = time.perf_counter()
         for payload in payloads:
             received.setdefault(ScoredEvent.model_validate_json(payload).event_id, now)
