@@ -42,7 +42,11 @@ from {{ package }}.state_cache import CachedEntityStore
 {%- endif %}
 
 from broker_testing import KILL_TEST_SETTINGS, listen, pending, publish_raw, remove_topics
+{%- if stateful and cookiecutter.framework != "scikit-learn" %}
+from contract_testing import complete_rows
+{%- else %}
 from contract_testing import CONTRACT, complete_rows
+{%- endif %}
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 ENV_PREFIX = "{{ package | upper }}_"
@@ -51,8 +55,10 @@ Changes = dict[str, Any]
 
 TIMEOUT_S = 150
 """Long enough for the broker's production redelivery delay (at most 60 s) after the kill."""
+{%- if not stateful %}
 FIRST = CONTRACT.inputs[0].name
 """The input the malformed events leave out."""
+{%- endif %}
 
 
 def broker_address(url: str) -> tuple[str, int]:
