@@ -29,6 +29,7 @@ import contextlib
 {%- endif %}
 import json
 {%- if stateful %}
+import logging
 import os
 {%- endif %}
 import sys
@@ -135,6 +136,8 @@ def emulated_state() -> Iterator[None]:
 
     from .state_dynamodb import DynamoEntityStore, StateSettings, sample_entities
 
+    # The emulator's HTTP server would log a line per request on stderr.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
