@@ -268,7 +268,7 @@ def answer_warnings(strategy: str, answers: dict[str, Any]) -> list[str]:
     if strategy == "serverless" and str(answers.get("stateful")) == "yes":
         warnings.append(
             "serverless with stateful=yes: the function keeps nothing between invocations, so"
-            " every call reads the state store over the network"
+            " every call reads the entity's state from DynamoDB over the network"
         )
     return warnings
 

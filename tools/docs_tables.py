@@ -195,7 +195,13 @@ def strategy_packages(strategy: str) -> str:
                 if match is None:
                     continue
                 packages = _code(requirements[name]) if requirements[name] else "(none)"
-                condition = f"`{placeholder[1]}={match['value']}`" if placeholder else ""
+                conditions = [f"`{placeholder[1]}={match['value']}`"] if placeholder else []
+                conditions += [
+                    f"`{answer}={'/'.join(map(str, value)) if isinstance(value, list) else value}`"
+                    for answer, value in rule["when"].items()
+                    if answer != "strategy"
+                ]
+                condition = ", ".join(conditions)
                 rows.append([section, f"`{name}`", packages, condition])
     return _table(["pyproject section", "pins.yaml block", "direct requirements", "when"], rows)
 

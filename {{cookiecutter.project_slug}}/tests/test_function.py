@@ -1,3 +1,5 @@
+{%- set stateful = cookiecutter.stateful == "yes" -%}
+{%- set env = cookiecutter.__package_name | upper -%}
 """The HTTP function, called with real API Gateway HTTP API events (payload format 2.0)."""
 
 import base64
@@ -5,7 +7,11 @@ import json
 import math
 import subprocess
 import sys
+{%- if stateful %}
+from collections.abc import Callable, Iterator
+{%- else %}
 from collections.abc import Callable
+{%- endif %}
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +32,12 @@ from {{ cookiecutter.__package_name }}.invoke import LocalContext, write_sample
 from {{ cookiecutter.__package_name }}.invoke import http_event as gateway_event
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
+{%- if stateful %}
+from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore
 
+from aws_testing import CREDENTIALS, moto_server, own_table
+{%- else %}
+{% endif %}
 from contract_testing import CONTRACT, complete_rows, rows, valid_row
 
 MODEL_DIR = "{{ cookiecutter.__package_name | upper }}_MODEL_DIR"
@@ -47,6 +58,62 @@ def expected(predictor: Predictor, bodies: list[dict[str, Any]]) -> list[dict[st
     """What the model answers for these rows, as JSON."""
     predictions = predictor.predict([Features.model_validate(body) for body in bodies])
     return [prediction.model_dump(mode="json") for prediction in predictions]
+{%- if stateful %}
+
+
+ENTITY = "known"
+"""The entity of the requests here; its stored state is `STORED`."""
+STATE_TABLE = "{{ env }}_STATE_TABLE"
+AWS_ENDPOINT_URL = "{{ env }}_AWS_ENDPOINT_URL"
+
+
+@pytest.fixture(scope="module")
+def aws_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def stored_row(held_out: Dataset) -> dict[str, Any]:
+    return complete_rows(held_out, 3)[2]
+
+
+@pytest.fixture(scope="module")
+def store(aws_endpoint: str, stored_row: dict[str, Any]) -> Iterator[DynamoEntityStore]:
+    """A state table holding ENTITY's state."""
+    with own_table(aws_endpoint) as store:
+        store.put_many([(ENTITY, stored_row)])
+        yield store
+
+
+def request(row: dict[str, Any]) -> dict[str, Any]:
+    """The body asking for ENTITY's prediction with the features of `row`."""
+    return {"entity_id": ENTITY, "features": row}
+
+
+def filled(row: dict[str, Any], stored_row: dict[str, Any]) -> dict[str, Any]:
+    """The row the model scores for `request(row)`: a null is a feature the request does not
+    know, filled from the stored state."""
+    return stored_row | {name: value for name, value in row.items() if value is not None}
+
+
+@pytest.fixture
+def call(model_dir: Path, predictor: Predictor, store: DynamoEntityStore) -> Call:
+    """Send an event through the function's routes; returns the status and the JSON body."""
+    function_settings = FunctionSettings(
+        model_dir=model_dir,
+        max_batch_size=MAX_BATCH_SIZE,
+        max_body_bytes=MAX_BODY_BYTES,
+        state_table=store.table,
+        aws_endpoint_url=store.client.meta.endpoint_url,
+    )
+    app = create_app(function_settings, predictor, store)
+{%- else %}
+
+
+def request(row: dict[str, Any]) -> dict[str, Any]:
+    """The body asking for the prediction of `row`."""
+    return row
 
 
 @pytest.fixture
@@ -56,12 +123,30 @@ def call(model_dir: Path, predictor: Predictor) -> Call:
         model_dir=model_dir, max_batch_size=MAX_BATCH_SIZE, max_body_bytes=MAX_BODY_BYTES
     )
     app = create_app(function_settings, predictor)
+{%- endif %}
 
     def send(event: dict[str, Any]) -> tuple[int, Any]:
         response = respond(event, LocalContext(), function_settings, app)
         return int(response["statusCode"]), json.loads(response["body"])
 
     return send
+{%- if stateful %}
+
+
+def test_the_sample_event_is_answered_by_the_lambda_handler(
+    model_dir: Path,
+    predictor: Predictor,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    store: DynamoEntityStore,
+    stored_row: dict[str, Any],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # anything the function writes stays in the test's directory
+    monkeypatch.setenv(MODEL_DIR, str(model_dir))
+    monkeypatch.setenv(STATE_TABLE, store.table)
+    monkeypatch.setenv(AWS_ENDPOINT_URL, store.client.meta.endpoint_url)
+    store.put_many([("sample-0", stored_row)])
+{%- else %}
 
 
 def test_the_sample_event_is_answered_by_the_lambda_handler(
@@ -69,6 +154,7 @@ def test_the_sample_event_is_answered_by_the_lambda_handler(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # anything the function writes stays in the test's directory
     monkeypatch.setenv(MODEL_DIR, str(model_dir))
+{%- endif %}
     configured.cache_clear()
     write_sample(tmp_path / "events" / "predict.json")
     event = json.loads((tmp_path / "events" / "predict.json").read_text(encoding="utf-8"))
@@ -86,7 +172,7 @@ def test_predict_answers_what_the_model_predicts(
     call: Call, predictor: Predictor, held_out: Dataset
 ) -> None:
     row = valid_row(held_out)
-    status, body = call(http_event(row))
+    status, body = call(http_event(request(row)))
     assert status == 200
     assert [body] == expected(predictor, [row])
 
@@ -94,6 +180,15 @@ def test_predict_answers_what_the_model_predicts(
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+{%- if stateful %}
+@given(row=rows())
+def test_every_row_the_contract_allows_is_answered(
+    call: Call, predictor: Predictor, stored_row: dict[str, Any], row: dict[str, Any]
+) -> None:
+    status, body = call(http_event(request(row)))
+    assert status == 200, body
+    assert [body] == expected(predictor, [filled(row, stored_row)])
+{%- else %}
 @given(row=rows())
 def test_every_row_the_contract_allows_is_answered(
     call: Call, predictor: Predictor, row: dict[str, Any]
@@ -101,10 +196,11 @@ def test_every_row_the_contract_allows_is_answered(
     status, body = call(http_event(row))
     assert status == 200, body
     assert [body] == expected(predictor, [row])
+{%- endif %}
 
 
 def test_a_base64_encoded_body_is_decoded(call: Call, held_out: Dataset) -> None:
-    event = http_event(valid_row(held_out))
+    event = http_event(request(valid_row(held_out)))
     event["body"] = base64.b64encode(event["body"].encode()).decode()
     event["isBase64Encoded"] = True
     status, _ = call(event)
@@ -115,7 +211,7 @@ def test_predict_batch_answers_in_order(
     call: Call, predictor: Predictor, held_out: Dataset
 ) -> None:
     bodies = complete_rows(held_out, 5)
-    status, body = call(http_event(bodies, path="/predict/batch"))
+    status, body = call(http_event([request(row) for row in bodies], path="/predict/batch"))
     assert status == 200
     assert body == expected(predictor, bodies)
 
@@ -128,6 +224,7 @@ WRONG_TYPE: dict[str, tuple[Any, str]] = {
     "category": (12.5, "string_type"),
 }
 """A value of another type than each kind, and the error it gets (types are strict)."""
+{%- if not stateful %}
 NULL_TYPE = {
     "number": "float_type",
     "integer": "int_type",
@@ -135,6 +232,7 @@ NULL_TYPE = {
     "category": "string_type",
 }
 """The error null gets where an input is not nullable."""
+{%- endif %}
 NAMES = [item.name for item in CONTRACT.inputs]
 NUMBERS = [item for item in CONTRACT.inputs if item.kind in ("number", "integer")]
 
@@ -142,9 +240,15 @@ NUMBERS = [item for item in CONTRACT.inputs if item.kind in ("number", "integer"
 def bad_fields() -> list[Any]:
     """Changes to a valid row, the field each one breaks and the error type it gets."""
     wrong, wrong_type = WRONG_TYPE[FIRST.kind]
+{%- if stateful %}
+    # A feature left out, or null, is one the request does not know: the state fills it in.
+    changes = [
+        pytest.param(lambda r: r.update(unknown=1.0), "unknown", "extra_forbidden", id="unknown"),
+{%- else %}
     changes = [
         pytest.param(lambda r: r.pop(FIRST.name), FIRST.name, "missing", id="missing"),
         pytest.param(lambda r: r.update(unknown=1.0), "unknown", "extra_forbidden", id="unknown"),
+{%- endif %}
         pytest.param(
             lambda r: r.update({FIRST.name: wrong}), FIRST.name, wrong_type, id="wrong-type"
         ),
@@ -158,6 +262,7 @@ def bad_fields() -> list[Any]:
         )
         for item in NUMBERS[:1]
     ]
+{%- if not stateful %}
     changes += [
         pytest.param(
             lambda r, name=item.name: r.update({name: None}),
@@ -167,6 +272,7 @@ def bad_fields() -> list[Any]:
         )
         for item in [item for item in CONTRACT.inputs if not item.nullable][:1]
     ]
+{%- endif %}
     return changes
 
 
@@ -180,7 +286,7 @@ def test_a_bad_field_gets_a_422_naming_it(
 ) -> None:
     body = valid_row(held_out)
     change(body)
-    status, answer = call(http_event(body))
+    status, answer = call(http_event(request(body)))
     assert status == 422
     (problem,) = answer["detail"]
     assert problem["loc"][-1] == field
@@ -218,7 +324,7 @@ def test_a_body_that_cannot_be_decoded_gets_the_422_of_malformed_json(
 
 
 def test_a_body_that_is_not_json_gets_a_415(call: Call, held_out: Dataset) -> None:
-    event = http_event(valid_row(held_out))
+    event = http_event(request(valid_row(held_out)))
     event["headers"]["content-type"] = "text/plain"
     status, answer = call(event)
     assert status == 415
@@ -229,7 +335,7 @@ def test_a_body_that_is_not_json_gets_a_415(call: Call, held_out: Dataset) -> No
 def test_nan_and_infinity_get_a_422(call: Call, held_out: Dataset, item: Input) -> None:
     for value in (math.nan, math.inf, -math.inf):
         # json.dumps writes them as NaN, Infinity and -Infinity, which Python's parser reads.
-        status, answer = call(http_event({**valid_row(held_out), item.name: value}))
+        status, answer = call(http_event(request({**valid_row(held_out), item.name: value})))
         assert status == 422, value
         assert answer["detail"][0]["loc"][-1] == item.name
 
@@ -242,13 +348,13 @@ def test_an_oversized_body_gets_a_413_before_it_is_parsed(call: Call) -> None:
 
 @pytest.mark.parametrize("size", [0, MAX_BATCH_SIZE + 1])
 def test_an_empty_or_oversized_batch_gets_a_422(call: Call, held_out: Dataset, size: int) -> None:
-    bodies = [valid_row(held_out)] * size
+    bodies = [request(valid_row(held_out))] * size
     status, _ = call(http_event(bodies, path="/predict/batch"))
     assert status == 422
 
 
 def test_an_unknown_route_gets_a_404(call: Call, held_out: Dataset) -> None:
-    status, _ = call(http_event(valid_row(held_out), path="/nowhere"))
+    status, _ = call(http_event(request(valid_row(held_out)), path="/nowhere"))
     assert status == 404
 
 
@@ -261,8 +367,29 @@ values = st.one_of(finite, st.none(), st.text(max_size=5), st.booleans(), st.int
 )
 @given(body=st.dictionaries(st.sampled_from([*NAMES, "other"]), values))
 def test_no_body_gets_a_5xx(call: Call, body: dict[str, Any]) -> None:
-    status, _ = call(http_event(body))
+    status, _ = call(http_event(request(body)))
     assert status < 500
+{%- if stateful %}
+
+
+def test_serving_never_imports_scikit_learn(
+    model_dir: Path, tmp_path: Path, held_out: Dataset, store: DynamoEntityStore
+) -> None:
+    program = (
+        "import json, sys\n"
+        "from {{ cookiecutter.__package_name }}.invoke import http_event, invoke\n"
+        f"event = http_event({json.dumps(request(valid_row(held_out)))!r})\n"
+        "assert invoke(event)['statusCode'] == 200\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    env = {
+        MODEL_DIR: str(model_dir),
+        "PATH": "",
+        STATE_TABLE: store.table,
+        AWS_ENDPOINT_URL: store.client.meta.endpoint_url,
+        **CREDENTIALS,
+    }
+{%- else %}
 
 
 def test_serving_never_imports_scikit_learn(
@@ -276,6 +403,7 @@ def test_serving_never_imports_scikit_learn(
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
     )
     env = {MODEL_DIR: str(model_dir), "PATH": ""}
+{%- endif %}
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True
     )

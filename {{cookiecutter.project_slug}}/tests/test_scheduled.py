@@ -1,16 +1,16 @@
-"""The scheduled function, triggered by a real EventBridge scheduled event.
-
-Storage is a local directory (`LocalStorage`): the S3 adapter is a thin layer over boto3's
-list, get and put calls, which the Lambda runtime provides and these tests do not install.
-"""
+"""The scheduled function, triggered by a real EventBridge scheduled event, on a local
+directory (`LocalStorage`) and on S3 (`S3Storage`, against moto's S3 server over HTTP)."""
 
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 
 from {{ cookiecutter.__package_name }}.data import Dataset
@@ -18,6 +18,7 @@ from {{ cookiecutter.__package_name }}.invoke import LocalContext
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.scheduled import (
     LocalStorage,
+    S3Storage,
     configured,
     flatten,
     handler,
@@ -29,6 +30,7 @@ from {{ cookiecutter.__package_name }}.scheduled import (
 )
 from {{ cookiecutter.__package_name }}.schema import Features
 
+from aws_testing import moto_server, own_bucket
 from contract_testing import CONTRACT, complete_rows, rows
 
 EVENT = Path(__file__).resolve().parents[1] / "events" / "scheduled.json"
@@ -162,3 +164,94 @@ def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input() -> None
     with pytest.raises(ValueError, match=NUMBER.name) as error:
         validate(row)
     assert "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def aws_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(aws_endpoint: str) -> Iterator[str]:
+    with own_bucket(aws_endpoint) as name:
+        yield name
+
+
+def test_s3_storage_lists_reads_and_writes_under_its_prefix_only(
+    aws_endpoint: str, bucket: str
+) -> None:
+    storage = open_storage(f"s3://{bucket}/team/scores", aws_endpoint)
+    assert isinstance(storage, S3Storage)
+    storage.write("incoming/a.csv", b"a\n")
+    storage.write("incoming/b.csv", b"b\n")
+    open_storage(f"s3://{bucket}/other", aws_endpoint).write("incoming/c.csv", b"c\n")
+    assert storage.keys("incoming/") == ["incoming/a.csv", "incoming/b.csv"]
+    assert storage.keys("predictions/") == []
+    assert storage.read("incoming/b.csv") == b"b\n"
+    s3: Any = boto3.client("s3", endpoint_url=aws_endpoint)
+    assert s3.get_object(Bucket=bucket, Key="team/scores/incoming/a.csv")["Body"].read() == b"a\n"
+
+
+def test_s3_storage_at_the_bucket_root_pages_through_many_keys(
+    aws_endpoint: str, bucket: str
+) -> None:
+    storage = open_storage(f"s3://{bucket}", aws_endpoint)
+    names = sorted(f"incoming/{i:04}.csv" for i in range(1005))  # more than one page of 1000
+    for name in names:
+        storage.write(name, b"x\n")
+    assert storage.keys("incoming/") == names
+
+
+def test_files_in_s3_are_scored_by_the_lambda_handler_once(
+    aws_endpoint: str,
+    bucket: str,
+    model_dir: Path,
+    held_out: Dataset,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ENV_PREFIX + "MODEL_DIR", str(model_dir))
+    monkeypatch.setenv(ENV_PREFIX + "DATA_URL", f"s3://{bucket}/scoring")
+    monkeypatch.setenv(ENV_PREFIX + "AWS_ENDPOINT_URL", aws_endpoint)
+    storage = open_storage(f"s3://{bucket}/scoring", aws_endpoint)
+    storage.write("incoming/day-1.csv", input_file(held_out))
+    event = json.loads(EVENT.read_text(encoding="utf-8"))
+    configured.cache_clear()
+    try:
+        first = handler(event, LocalContext())
+        second = handler(event, LocalContext())
+    finally:
+        configured.cache_clear()
+
+    assert first["files"] == ["day-1.csv"]
+    assert second["files"] == []
+    predictions = list(csv.DictReader(io.StringIO(storage.read("predictions/day-1.csv").decode())))
+    assert [p["id"] for p in predictions][:ROWS] == [f"row-{i}" for i in range(ROWS)]
+    assert len(predictions) == first["scored"]
+    rejects = list(csv.DictReader(io.StringIO(storage.read("rejects/day-1.csv").decode())))
+    assert rejects[0]["id"] == "word"
+    assert len(rejects) == first["rejected"]
+
+
+def test_an_unreadable_s3_file_fails_the_run_and_is_scored_once_replaced(
+    aws_endpoint: str, bucket: str, predictor: Predictor, held_out: Dataset
+) -> None:
+    storage = open_storage(f"s3://{bucket}", aws_endpoint)
+    storage.write("incoming/day-1.csv", b"id,\xff\xfe\n")
+    with pytest.raises(UnicodeDecodeError):
+        score_pending(storage, predictor)
+    assert storage.keys("predictions/") == []
+    assert storage.keys("rejects/") == []
+    storage.write("incoming/day-1.csv", input_file(held_out))
+    assert [result.name for result in score_pending(storage, predictor)] == ["day-1.csv"]
+
+
+def test_a_missing_bucket_or_object_is_an_error_naming_it(
+    aws_endpoint: str, bucket: str, predictor: Predictor
+) -> None:
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        score_pending(open_storage("s3://no-such-bucket-here", aws_endpoint), predictor)
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        open_storage(f"s3://{bucket}", aws_endpoint).read("incoming/gone.csv")

@@ -1,13 +1,25 @@
-"""The SAM template: valid for CloudFormation, and pointing at handlers that exist."""
+{%- set stateful = cookiecutter.stateful == "yes" -%}
+"""The SAM template: valid for CloudFormation, and pointing at handlers that exist.
+{%- if stateful %} It declares
+the entities' state table, which the prediction function may read and nothing else.
+{%- endif %}"""
 
 import importlib
 import re
 import subprocess
 import sys
 from pathlib import Path
+{%- if stateful %}
+from typing import Any
+
+import yaml
+{%- endif %}
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 HANDLER = re.compile(r"{{ cookiecutter.__package_name }}\.\w+\.handler")
+{%- if stateful %}
+STATE_TABLE = "{{ cookiecutter.__package_name | upper }}_STATE_TABLE"
+{%- endif %}
 
 
 def test_the_template_passes_cfn_lint() -> None:
@@ -25,3 +37,58 @@ def test_every_handler_in_the_template_exists() -> None:
     for handler in handlers:
         module, name = handler.rsplit(".", 1)
         assert callable(getattr(importlib.import_module(module), name))
+{%- if stateful %}
+
+
+def resources() -> dict[str, Any]:
+    template: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    return dict(template["Resources"])
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_state_table_is_keyed_by_entity_id_and_kept() -> None:
+    table = resources()["EntityStateTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "entity_id", "KeyType": "HASH"}]
+    assert table["Properties"]["AttributeDefinitions"] == [
+        {"AttributeName": "entity_id", "AttributeType": "S"}
+    ]
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_the_prediction_function_is_given_the_table_and_may_only_read_it() -> None:
+    everything = resources()
+    function = everything["PredictFunction"]["Properties"]
+    variables = function["Environment"]["Variables"]
+    assert variables[STATE_TABLE] == {"Ref": "EntityStateTable"}
+    dynamodb = [
+        statement
+        for statement in statements(everything["PredictRole"])
+        if any(action.startswith("dynamodb:") for action in statement["Action"])
+    ]
+    assert dynamodb == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem"],
+            "Resource": {"Fn::GetAtt": ["EntityStateTable", "Arn"]},
+        }
+    ]
+
+
+def test_no_other_role_reaches_the_state_table() -> None:
+    everything = resources()
+    roles = [name for name, item in everything.items() if item["Type"] == "AWS::IAM::Role"]
+    for name in roles:
+        if name == "PredictRole":
+            continue
+        text = repr(statements(everything[name]))
+        assert "dynamodb" not in text, name
+        assert "EntityStateTable" not in text, name
+{%- endif %}

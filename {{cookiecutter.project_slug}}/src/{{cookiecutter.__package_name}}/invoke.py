@@ -1,3 +1,5 @@
+{%- set stateful = cookiecutter.stateful == "yes" -%}
+{%- set env = cookiecutter.__package_name | upper -%}
 """Invoke a handler in this process with an event file, as Lambda would, and print its answer.
 
     python -m {{ cookiecutter.__package_name }}.invoke events/predict.json
@@ -6,16 +8,36 @@
 
 The event's shape picks the handler: `function.handler` for API Gateway (payload 2.0),
 `scheduled.handler` for an EventBridge `Scheduled Event`. No Docker, no AWS account.
+{%- if stateful %}
+`--write-sample` writes the `POST /predict` event of the entity `sample-0` instead (the
+training data's first row, once `state_dynamodb load-sample` stored it).
+
+The HTTP function reads the entities' state from DynamoDB (the state table and AWS
+endpoint settings). `--emulate-state` runs it without AWS: it starts moto's DynamoDB
+emulator (the dev extra) in this process, creates the table and loads the sample entities
+into it before invoking.
+{%- else %}
 `--write-sample` writes the `POST /predict` event of the first complete row of the training
 data instead, in the contract's (features.yaml) inputs: `make` rewrites events/predict.json
 that way whenever features.yaml changes.
+{%- endif %}
 """
 
 import argparse
+{%- if stateful %}
+import contextlib
+{%- endif %}
 import json
+{%- if stateful %}
+import logging
+import os
+{%- endif %}
 import sys
 import time
 import uuid
+{%- if stateful %}
+from collections.abc import Iterator
+{%- endif %}
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +118,50 @@ def http_event(body: str, path: str = "/predict") -> dict[str, Any]:
         "body": body,
         "isBase64Encoded": False,
     }
+{%- if stateful %}
+
+
+def write_sample(path: Path) -> None:
+    """Write the `POST /predict` event of the entity `sample-0`, every feature from its state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = json.dumps({"entity_id": "sample-0", "features": {}})
+    path.write_text(json.dumps(http_event(body), indent=2) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def emulated_state() -> Iterator[None]:
+    """A DynamoDB emulator (moto) in this process, holding the sample entities in the state
+    table, with the settings pointing at it (needs the dev and train extras)."""
+    from moto.server import ThreadedMotoServer
+
+    from .state_dynamodb import DynamoEntityStore, StateSettings, sample_entities
+
+    # The emulator's HTTP server would log a line per request on stderr.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    emulator = {
+        "{{ env }}_AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "emulated",
+        "AWS_SECRET_ACCESS_KEY": "emulated",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    previous = {name: os.environ.get(name) for name in emulator}
+    os.environ.update(emulator)
+    try:
+        store = DynamoEntityStore.from_settings(StateSettings())
+        store.create_table()
+        store.put_many(sample_entities())
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
+{%- else %}
 
 
 def write_sample(path: Path) -> None:
@@ -106,6 +172,7 @@ def write_sample(path: Path) -> None:
     (row,) = sample_rows(1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(http_event(json.dumps(row)), indent=2) + "\n", encoding="utf-8")
+{%- endif %}
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -132,12 +199,25 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="write the sample POST /predict event to EVENT rather than invoke it",
     )
+{%- if stateful %}
+    parser.add_argument(
+        "--emulate-state",
+        action="store_true",
+        help="read the state from a DynamoDB emulator holding the sample entities, not AWS",
+    )
+{%- endif %}
     args = parser.parse_args(argv)
     if args.write_sample:
         write_sample(args.event)
         print(f"wrote {args.event}")
         return
+{%- if stateful %}
+    event = json.loads(args.event.read_text(encoding="utf-8"))
+    with emulated_state() if args.emulate_state else contextlib.nullcontext():
+        answer = invoke(event)
+{%- else %}
     answer = invoke(json.loads(args.event.read_text(encoding="utf-8")))
+{%- endif %}
     if isinstance(answer.get("body"), str):
         # An HTTP response: show its JSON body as JSON rather than as an escaped string.
         answer = {**answer, "body": json.loads(answer["body"])}

@@ -14,14 +14,13 @@ next run scores that file again. Nothing is ever lost or scored twice.
 
 The storage is S3 in AWS (`s3://bucket/prefix`) and a local directory otherwise (a path or
 `file://` URL): both sit behind the small `Storage` protocol, and boto3 is used only by
-`S3Storage` (the Lambda runtime provides it).
+`S3Storage`.
 
 The Lambda handler is `{{ cookiecutter.__package_name }}.scheduled.handler`.
 """
 
 import argparse
 import csv
-import importlib
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+import boto3
 import numpy as np
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -58,6 +58,8 @@ class ScheduledSettings(Settings):
     data_url: str = "data"
     """Where `incoming/`, `predictions/` and `rejects/` are: `s3://bucket/prefix`, or a local
     directory (a path or a `file://` URL)."""
+    aws_endpoint_url: str | None = None
+    """Unset in AWS; the URL of an emulator of the S3 API (moto, MinIO) elsewhere."""
 
 
 class Storage(Protocol):
@@ -96,9 +98,8 @@ class LocalStorage:
 class S3Storage:
     """A prefix in an S3 bucket, through boto3 (a PUT is atomic: readers see all or nothing)."""
 
-    def __init__(self, bucket: str, prefix: str) -> None:
-        # boto3 comes with the Lambda Python runtime and is not a dependency of this package.
-        self.client = importlib.import_module("boto3").client("s3")
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None) -> None:
+        self.client = boto3.client("s3", endpoint_url=endpoint_url)
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
@@ -121,11 +122,12 @@ class S3Storage:
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
 
 
-def open_storage(data_url: str) -> Storage:
-    """The storage a data URL names: `s3://bucket/prefix`, `file:///path` or a path."""
+def open_storage(data_url: str, endpoint_url: str | None = None) -> Storage:
+    """The storage a data URL names: `s3://bucket/prefix` (at `endpoint_url`, an emulator,
+    when it is set), `file:///path` or a path."""
     url = urlparse(data_url)
     if url.scheme == "s3":
-        return S3Storage(url.netloc, url.path)
+        return S3Storage(url.netloc, url.path, endpoint_url)
     if url.scheme == "file":
         return LocalStorage(Path(url.path))
     if url.scheme:
@@ -254,7 +256,8 @@ def score_pending(storage: Storage, predictor: Predictor) -> list[FileResult]:
 def configured() -> tuple[Storage, Predictor]:
     """Storage and model from the environment, made once per execution environment."""
     settings = ScheduledSettings()
-    return open_storage(settings.data_url), Predictor.from_settings(settings)
+    storage = open_storage(settings.data_url, settings.aws_endpoint_url)
+    return storage, Predictor.from_settings(settings)
 
 
 @logger.inject_lambda_context

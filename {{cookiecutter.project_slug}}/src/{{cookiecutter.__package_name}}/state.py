@@ -328,12 +328,18 @@ def complete(requests: Sequence[EntityRequest], store: EntityStore) -> list[Feat
     for position, request in enumerate(requests):
         if request.entity_id not in stored:
             raise UnknownEntityError(f"no state is stored for entity {request.entity_id!r}")
-        values = {**stored[request.entity_id], **request.features.model_dump(exclude_none=True)}
-        missing = [name for name in FEATURE_NAMES if name not in values]
-        if missing:
-            raise IncompleteFeaturesError(position, request.entity_id, missing)
-        rows.append(Features.model_validate(values))
+        rows.append(completed(request, stored[request.entity_id], position))
     return rows
+
+
+def completed(request: EntityRequest, stored: FeatureValues, position: int = 0) -> Features:
+    """One request's full feature row: its entity's stored values, overridden by the
+    request's. Raises IncompleteFeaturesError when a feature is in neither place."""
+    values = {**stored, **request.features.model_dump(exclude_none=True)}
+    missing = [name for name in FEATURE_NAMES if name not in values]
+    if missing:
+        raise IncompleteFeaturesError(position, request.entity_id, missing)
+    return Features.model_validate(values)
 
 
 def _load_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
