@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     training_data: Path | None = None
 {%- endif %}
     """The table training reads (CSV or Parquet, per features.yaml); unset: the sample data."""
-{#- Precompute keeps its state in its own store (precompute.py's `state_table`). #}
-{%- if cookiecutter.stateful == "yes" and cookiecutter.__strategy not in ["precompute", "serverless"] %}
+{#- Only rest, batch and stream read state.py's store (hooks/manifest.yaml). #}
+{%- if cookiecutter.stateful == "yes" and cookiecutter.__strategy in ["rest", "batch", "stream"] %}
 
     state_url: str = "sqlite:///state/entities.db"
     """The per-entity state store: `sqlite:///path.db`, or `postgresql://...` in production."""
