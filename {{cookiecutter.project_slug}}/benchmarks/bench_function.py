@@ -66,14 +66,11 @@ def worker(mode: str, repeat: int) -> dict[str, Any]:
         "first_invoke_s": time.perf_counter() - imported,
     }
     if mode == "warm":
+{%- if stateful %}
+        from {{ cookiecutter.__package_name }}.entities import EntityRequest, complete
         from {{ cookiecutter.__package_name }}.function import FunctionSettings
         from {{ cookiecutter.__package_name }}.predictor import Predictor
-{%- if stateful %}
-        from {{ cookiecutter.__package_name }}.state_dynamodb import (
-            DynamoEntityStore,
-            EntityRequest,
-            complete,
-        )
+        from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore
 
         settings = FunctionSettings()
         predictor = Predictor.from_settings(settings)
@@ -82,6 +79,8 @@ def worker(mode: str, repeat: int) -> dict[str, Any]:
             complete([EntityRequest.model_validate_json(event["body"])], store)
         )
 {%- else %}
+        from {{ cookiecutter.__package_name }}.function import FunctionSettings
+        from {{ cookiecutter.__package_name }}.predictor import Predictor
         from {{ cookiecutter.__package_name }}.schema import Features
 
         predictor = Predictor.from_settings(FunctionSettings())

@@ -19,10 +19,11 @@ from {{ cookiecutter.__package_name }}.consumer import (
     build_consumer,
 )
 from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.entities import FeatureValues
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.settings import Settings
-from {{ cookiecutter.__package_name }}.state import EntityStore, FeatureValues, open_store
+from {{ cookiecutter.__package_name }}.state import EntityStore, open_store
 from {{ cookiecutter.__package_name }}.state_cache import CachedEntityStore
 
 from broker_testing import TestBroker, listen

@@ -10,19 +10,17 @@ import psycopg
 import pytest
 
 from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
-from {{ cookiecutter.__package_name }}.schema import Features
-from {{ cookiecutter.__package_name }}.settings import Settings
-from {{ cookiecutter.__package_name }}.state import (
+from {{ cookiecutter.__package_name }}.entities import (
     EntityRequest,
-    EntityStore,
     IncompleteFeaturesError,
     KnownFeatures,
     UnknownEntityError,
     complete,
-    main,
-    open_store,
 )
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.schema import Features
+from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.state import EntityStore, main, open_store
 
 from contract_testing import first_name, valid_row
 from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema

@@ -10,21 +10,19 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
-from {{ cookiecutter.__package_name }}.function import FunctionSettings, create_app, respond
-from {{ cookiecutter.__package_name }}.invoke import LocalContext, http_event
-from {{ cookiecutter.__package_name }}.predictor import Predictor
-from {{ cookiecutter.__package_name }}.schema import Features
-from {{ cookiecutter.__package_name }}.state_dynamodb import (
-    BATCH_GET_LIMIT,
-    DynamoEntityStore,
+from {{ cookiecutter.__package_name }}.entities import (
     EntityRequest,
     IncompleteFeaturesError,
     KnownFeatures,
     UnknownEntityError,
     complete,
-    main,
 )
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.function import FunctionSettings, create_app, respond
+from {{ cookiecutter.__package_name }}.invoke import LocalContext, http_event
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.schema import Features
+from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore, main
 
 from aws_testing import moto_server, own_table
 from contract_testing import complete_rows, first_name

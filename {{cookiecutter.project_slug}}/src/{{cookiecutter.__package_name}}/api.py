@@ -39,18 +39,14 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .artifact import ArtifactError
+{%- if cookiecutter.stateful == "yes" %}
+from .entities import EntityRequest, IncompleteFeaturesError, UnknownEntityError, complete
+{%- endif %}
 from .predictor import Predictor, UnscorableInputError
 from .schema import Features, Prediction
 from .settings import Settings
 {%- if cookiecutter.stateful == "yes" %}
-from .state import (
-    EntityRequest,
-    EntityStore,
-    IncompleteFeaturesError,
-    UnknownEntityError,
-    complete,
-    open_store,
-)
+from .state import EntityStore, open_store
 {%- endif %}
 
 logger = logging.getLogger(__name__)

@@ -29,10 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 {%- endif %}
 
 from .broker import Broker, BrokerSettings, create_broker, declare_topics, subscribe
+{%- if stateful %}
+from .entities import EntityRequest, IncompleteFeaturesError, completed
+{%- endif %}
 from .predictor import Predictor, score_accepted
 from .schema import Features, Prediction
 {%- if stateful %}
-from .state import EntityRequest, IncompleteFeaturesError, completed, open_store
+from .state import open_store
 from .state_cache import CachedEntityStore
 {%- endif %}
 

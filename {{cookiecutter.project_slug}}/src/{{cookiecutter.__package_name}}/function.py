@@ -39,23 +39,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
+{%- if stateful %}
+
+from .entities import EntityRequest, IncompleteFeaturesError, UnknownEntityError, complete
+from .predictor import Predictor, UnscorableInputError
+from .schema import Prediction
+from .state_dynamodb import DynamoEntityStore, StateSettings
+{%- else %}
 
 from .predictor import Predictor, UnscorableInputError
-{%- if stateful %}
-from .schema import Prediction
-{%- else %}
 from .schema import Features, Prediction
-{%- endif %}
-{%- if stateful %}
-from .state_dynamodb import (
-    DynamoEntityStore,
-    EntityRequest,
-    IncompleteFeaturesError,
-    StateSettings,
-    UnknownEntityError,
-    complete,
-)
-{%- else %}
 from .settings import Settings
 {%- endif %}
 

@@ -134,7 +134,8 @@ def emulated_state() -> Iterator[None]:
     table, with the settings pointing at it (needs the dev and train extras)."""
     from moto.server import ThreadedMotoServer
 
-    from .state_dynamodb import DynamoEntityStore, StateSettings, sample_entities
+    from .entities import sample_entities
+    from .state_dynamodb import DynamoEntityStore, StateSettings
 
     # The emulator's HTTP server would log a line per request on stderr.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

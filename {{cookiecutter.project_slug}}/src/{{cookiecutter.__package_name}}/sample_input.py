@@ -27,10 +27,10 @@ import pandas as pd
 from .batch import MISSING, NOT_A_NUMBER, OUT_OF_RANGE
 from .contract import MISSING_LEVEL, Contract, load_contract
 from .data import load_dataset
-from .settings import Settings
 {%- if stateful %}
-from .state import SAMPLE_ENTITY_ID
+from .entities import SAMPLE_ENTITY_ID
 {%- endif %}
+from .settings import Settings
 
 UNSEEN_LEVEL = "a level never seen in training"
 {%- if stateful %}

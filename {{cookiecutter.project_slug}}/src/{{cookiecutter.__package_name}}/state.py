@@ -15,7 +15,6 @@ chunk of entities in one query, column by column (`read_columns`). Fill it from 
 """
 
 import argparse
-import csv
 import json
 import sqlite3
 import threading
@@ -23,15 +22,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import TupleRow
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import ValidationError
 
-from .contract import Contract, load_contract, parse_text
+from .contract import Contract, load_contract
+from .entities import FeatureValues, checked, read_csv, sample_entities
 from .features import FEATURE_NAMES
-from .schema import Features, field_of
 from .settings import Settings
 
 TABLE = "entity_features"
@@ -42,8 +41,6 @@ COLUMN_TYPES = {
     "category": "TEXT",
 }
 """The state table's column type of each kind of input (SQLite and PostgreSQL read the same)."""
-SAMPLE_ENTITY_ID = "sample-{}"
-"""The id `load-sample` gives the training data's row of each position."""
 LEGACY_COLUMN = "features"
 """The JSON column of the state table's first layout, which this one replaces."""
 
@@ -105,53 +102,6 @@ POSTGRES_COLUMNS = (
     " WHERE table_name = %s AND table_schema = current_schema()"
 )
 
-EntityId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
-FeatureValues = dict[str, Any]
-
-
-def known_features_model(contract: Contract) -> type[BaseModel]:
-    """The features a caller knows (see `Features` for their meaning): each is optional, and
-    the entity's stored values fill in those left out or null."""
-    fields: dict[str, Any] = {}
-    for item in contract.inputs:
-        value_type, field = field_of(item)
-        fields[item.name] = (value_type | None, Field(default=None, description=field.description))
-    return create_model(
-        "KnownFeatures", __config__=ConfigDict(extra="forbid", frozen=True), **fields
-    )
-
-
-if TYPE_CHECKING:
-    KnownFeatures = BaseModel
-else:
-    KnownFeatures = known_features_model(load_contract())
-
-
-class EntityRequest(BaseModel):
-    """One row to score: an entity and the features the caller knows about it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    entity_id: EntityId = Field(description="The entity whose stored features fill the gaps.")
-    features: KnownFeatures = Field(default_factory=KnownFeatures)
-
-
-class UnknownEntityError(LookupError):
-    """No state is stored for the entity."""
-
-
-class IncompleteFeaturesError(ValueError):
-    """Neither the request nor the entity's stored state gives every feature."""
-
-    def __init__(self, position: int, entity_id: str, missing: Sequence[str]) -> None:
-        super().__init__(
-            f"entity {entity_id!r} has no stored value for this feature and the request"
-            " does not give it"
-        )
-        self.position = position
-        self.entity_id = entity_id
-        self.missing = tuple(missing)
-
 
 class EntityStore(Protocol):
     def get_many(self, entity_ids: Sequence[str]) -> dict[str, FeatureValues]:
@@ -169,14 +119,6 @@ class EntityStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def checked(values: Mapping[str, object]) -> FeatureValues:
-    """Feature values fit to store: known names, each of its kind."""
-    unknown = sorted(set(values) - set(FEATURE_NAMES))
-    if unknown:
-        raise ValueError(f"unknown features {unknown}: the model's features are {FEATURE_NAMES}")
-    return KnownFeatures.model_validate(dict(values)).model_dump(exclude_none=True)
 
 
 PYTHON_TYPES: dict[str, type] = {"number": float, "integer": int, "boolean": bool, "category": str}
@@ -317,63 +259,6 @@ def open_store(url: str) -> EntityStore:
     raise ValueError(f"unsupported state store URL {url!r}: use sqlite:/// or postgresql://")
 
 
-def complete(requests: Sequence[EntityRequest], store: EntityStore) -> list[Features]:
-    """The full feature rows of the requests: stored values, overridden by the request's.
-
-    Raises UnknownEntityError for an entity without stored state, IncompleteFeaturesError
-    when a feature is in neither place.
-    """
-    stored = store.get_many(sorted({request.entity_id for request in requests}))
-    rows = []
-    for position, request in enumerate(requests):
-        if request.entity_id not in stored:
-            raise UnknownEntityError(f"no state is stored for entity {request.entity_id!r}")
-        rows.append(completed(request, stored[request.entity_id], position))
-    return rows
-
-
-def completed(request: EntityRequest, stored: FeatureValues, position: int = 0) -> Features:
-    """One request's full feature row: its entity's stored values, overridden by the
-    request's. Raises IncompleteFeaturesError when a feature is in neither place."""
-    values = {**stored, **request.features.model_dump(exclude_none=True)}
-    missing = [name for name in FEATURE_NAMES if name not in values]
-    if missing:
-        raise IncompleteFeaturesError(position, request.entity_id, missing)
-    return Features.model_validate(values)
-
-
-def _load_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    inputs = {item.name: item for item in load_contract().inputs}
-    with path.open(newline="", encoding="utf-8") as file:
-        return [
-            (
-                row.pop("entity_id"),
-                {
-                    name: parse_text(inputs[name], value) if name in inputs else value
-                    for name, value in row.items()
-                    if value
-                },
-            )
-            for row in csv.DictReader(file)
-        ]
-
-
-def _load_sample() -> list[tuple[str, dict[str, Any]]]:
-    from .data import load_dataset  # the sample data needs the train extra
-
-    contract = load_contract()
-    columns = load_dataset(Settings().training_data, contract).columns
-    return [
-        (
-            SAMPLE_ENTITY_ID.format(index),
-            dict(zip(contract.names, [*numbers, *categories], strict=True)),
-        )
-        for index, (numbers, categories) in enumerate(
-            zip(columns.numbers.tolist(), columns.categories.tolist(), strict=True)
-        )
-    ]
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Store per-entity feature values.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -382,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands.add_parser("load-sample", help="store the sample data set's rows as sample-<n>")
     arguments = parser.parse_args(argv)
 
-    entities = _load_csv(arguments.csv) if arguments.command == "load" else _load_sample()
+    entities = read_csv(arguments.csv) if arguments.command == "load" else sample_entities()
     settings = Settings()
     store = open_store(settings.state_url)
     try:

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 
 from cachetools import TTLCache
 
-from .state import EntityStore, FeatureValues
+from .entities import FeatureValues
+from .state import EntityStore
 
 
 class CachedEntityStore:

@@ -15,24 +15,19 @@ feature columns), or with the training data's rows as entities `sample-0`, `samp
 """
 
 import argparse
-import csv
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import ValidationError
 
-from .contract import Contract, load_contract, parse_text
-from .features import FEATURE_NAMES
-from .schema import Features, field_of
+from .entities import FeatureValues, checked, read_csv, sample_entities
 from .settings import Settings
 
-EntityId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
-FeatureValues = dict[str, Any]
 BATCH_GET_LIMIT = 100
 """Most keys one BatchGetItem call may ask for."""
 BATCH_WRITE_LIMIT = 25
@@ -48,58 +43,6 @@ class StateSettings(Settings):
     """The DynamoDB table (template.yaml sets it to the stack's table)."""
     aws_endpoint_url: str | None = None
     """Unset in AWS; the URL of an emulator (moto, DynamoDB Local) elsewhere."""
-
-
-def known_features_model(contract: Contract) -> type[BaseModel]:
-    """The features a caller knows (see `Features` for their meaning): each is optional, and
-    the entity's stored values fill in those left out or null."""
-    fields: dict[str, Any] = {}
-    for item in contract.inputs:
-        value_type, field = field_of(item)
-        fields[item.name] = (value_type | None, Field(default=None, description=field.description))
-    return create_model(
-        "KnownFeatures", __config__=ConfigDict(extra="forbid", frozen=True), **fields
-    )
-
-
-if TYPE_CHECKING:
-    KnownFeatures = BaseModel
-else:
-    KnownFeatures = known_features_model(load_contract())
-
-
-class EntityRequest(BaseModel):
-    """One row to score: an entity and the features the caller knows about it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    entity_id: EntityId = Field(description="The entity whose stored features fill the gaps.")
-    features: KnownFeatures = Field(default_factory=KnownFeatures)
-
-
-class UnknownEntityError(LookupError):
-    """No state is stored for the entity."""
-
-
-class IncompleteFeaturesError(ValueError):
-    """Neither the request nor the entity's stored state gives every feature."""
-
-    def __init__(self, position: int, entity_id: str, missing: Sequence[str]) -> None:
-        super().__init__(
-            f"entity {entity_id!r} has no stored value for this feature and the request"
-            " does not give it"
-        )
-        self.position = position
-        self.entity_id = entity_id
-        self.missing = tuple(missing)
-
-
-def checked(values: Mapping[str, object]) -> FeatureValues:
-    """Feature values fit to store: known names, each of its kind."""
-    unknown = sorted(set(values) - set(FEATURE_NAMES))
-    if unknown:
-        raise ValueError(f"unknown features {unknown}: the model's features are {FEATURE_NAMES}")
-    return KnownFeatures.model_validate(dict(values)).model_dump(exclude_none=True)
 
 
 class DynamoEntityStore:
@@ -170,53 +113,6 @@ class DynamoEntityStore:
         self.client.get_waiter("table_exists").wait(TableName=self.table)
 
 
-def complete(requests: Sequence[EntityRequest], store: DynamoEntityStore) -> list[Features]:
-    """The full feature rows of the requests: stored values, overridden by the request's.
-
-    Raises UnknownEntityError for an entity without stored state, IncompleteFeaturesError
-    when a feature is in neither place.
-    """
-    stored = store.get_many([request.entity_id for request in requests])
-    rows = []
-    for position, request in enumerate(requests):
-        if request.entity_id not in stored:
-            raise UnknownEntityError(f"no state is stored for entity {request.entity_id!r}")
-        values = {**stored[request.entity_id], **request.features.model_dump(exclude_none=True)}
-        missing = [name for name in FEATURE_NAMES if name not in values]
-        if missing:
-            raise IncompleteFeaturesError(position, request.entity_id, missing)
-        rows.append(Features.model_validate(values))
-    return rows
-
-
-def _load_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    inputs = {item.name: item for item in load_contract().inputs}
-    with path.open(newline="", encoding="utf-8") as file:
-        return [
-            (
-                row.pop("entity_id"),
-                {
-                    name: parse_text(inputs[name], value) if name in inputs else value
-                    for name, value in row.items()
-                    if value
-                },
-            )
-            for row in csv.DictReader(file)
-        ]
-
-
-def sample_entities() -> list[tuple[str, dict[str, Any]]]:
-    """The training data's rows as entities `sample-0`, `sample-1`, ... (needs the train extra)."""
-    from .data import load_dataset
-
-    contract = load_contract()
-    columns = load_dataset(Settings().training_data, contract).columns
-    return [
-        (f"sample-{index}", {name: value for name, value in row.items() if value is not None})
-        for index, row in enumerate(columns.records(contract))
-    ]
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Store per-entity feature values in DynamoDB.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands.add_parser("load-sample", help="store the sample data set's rows as sample-<n>")
     arguments = parser.parse_args(argv)
 
-    entities = _load_csv(arguments.csv) if arguments.command == "load" else sample_entities()
+    entities = read_csv(arguments.csv) if arguments.command == "load" else sample_entities()
     settings = StateSettings()
     store = DynamoEntityStore.from_settings(settings)
     try:
