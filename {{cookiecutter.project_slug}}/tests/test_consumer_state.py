@@ -55,6 +55,9 @@ class CountingStore:
         self.queries.append(list(entity_ids))
         return self.store.get_many(entity_ids)
 
+    def read_columns(self, entity_ids: Sequence[str], names: Sequence[str]) -> list[Sequence[Any]]:
+        return self.store.read_columns(entity_ids, names)
+
     def put_many(self, entities: Any) -> int:
         return self.store.put_many(entities)
 
