@@ -5,7 +5,7 @@
 
 import json
 import logging
-{%- if engine in ("dask", "spark") %}
+{%- if engine == "dask" %}
 import os
 {%- endif %}
 import signal
@@ -20,11 +20,15 @@ from contextlib import closing
 {%- endif %}
 {%- if engine == "spark" %}
 from collections.abc import Iterator
+from contextlib import suppress
 {%- endif %}
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+{%- if engine == "spark" %}
+import psutil
+{%- endif %}
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -304,6 +308,27 @@ def test_a_run_id_is_not_reused_for_another_input(
     (settings.output_dir / settings.run_id / "_run.json").write_text(json.dumps({"input": "other"}))
     with pytest.raises(RunMismatchError, match="another run id"):
         run(settings, predictor)
+{%- if engine == "spark" %}
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every process under it together, as losing the node would.
+
+    Spark's Python workers live in a process group of their own (forked by its daemon), so
+    killing the job's group would leave them running, and committing, after the "kill". Each
+    process is stopped first, so none can start another between the listing and the kill.
+    """
+    root = psutil.Process(pid)
+    stopped: dict[int, psutil.Process] = {}
+    while new := [p for p in (root, *root.children(recursive=True)) if p.pid not in stopped]:
+        for process in new:
+            with suppress(psutil.NoSuchProcess):
+                process.suspend()
+            stopped[process.pid] = process
+    for process in stopped.values():
+        with suppress(psutil.NoSuchProcess):
+            process.kill()
+{%- endif %}
 
 
 def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dict[str, int]:
@@ -334,12 +359,6 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
         "{{ package | upper }}_WORKERS": "1",
     }
     job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-{%- elif engine == "spark" %}
-    # A session of its own: SIGKILL then stops the driver, its JVM and the Python workers
-    # at once, as losing the node would.
-    job = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
 {%- else %}
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 {%- endif %}
@@ -350,7 +369,7 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
             assert time.monotonic() < deadline, "the job committed nothing in time"
             time.sleep(0.005)
 {%- if engine == "spark" %}
-        os.killpg(job.pid, signal.SIGKILL)
+        kill_tree(job.pid)
 {%- else %}
         job.send_signal(signal.SIGKILL)
 {%- endif %}
