@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 from functools import cache
 from pathlib import Path
@@ -74,6 +75,14 @@ def training_data_path(context: dict[str, Any]) -> str:
     the directory cookiecutter was started in, and usable from the project wherever it is."""
     text = str(context.get("training_data", "")).strip()
     return str(Path(text).expanduser().resolve()) if text else ""
+
+
+def basename(path: str) -> str:
+    return Path(path).name
+
+
+def dirname(path: str) -> str:
+    return str(Path(path).parent)
 
 
 def feature_contract(context: dict[str, Any]) -> str:
@@ -297,6 +306,9 @@ class DeployExtension(Extension):
         environment.filters.update(
             decide=decide,
             training_data_path=training_data_path,
+            basename=basename,
+            dirname=dirname,
+            shell_quote=shlex.quote,
             feature_contract=feature_contract,
             from_yaml=from_yaml,
             from_json=from_json,

@@ -10,6 +10,8 @@ carries out its instructions in a scratch directory, one root per stage:
   root (`/opt/venv` -> `<root>/opt/venv`), the way the image would see them; the base
   image's system directories (/usr, /etc, ...) are this machine's;
 - COPY copies from the build context (filtered by `.dockerignore`) or from another stage;
+  a RUN's bind mount (`--mount=type=bind,from=<name>,target=<path>`) links the named build
+  context (`docker build --build-context name=<dir>`) or stage at its target for that RUN;
 - RUN runs the command with bash as written, with three exceptions that are reported: the
   system-user commands (groupadd/useradd) are not run, their user is the numeric uid the
   start command then runs as; `--no-cache-dir` is dropped so pip may reuse its cache; and a
@@ -132,9 +134,12 @@ class DockerfileRunner:
         scratch: Path,
         python: Path,
         ports: dict[int, int] | None = None,
+        build_contexts: dict[str, Path] | None = None,
     ) -> None:
         self.commands = dockerfile.parse_file(str(dockerfile_path))
         self.context = context
+        # Named contexts (`docker build --build-context name=dir`), for `RUN --mount=from=name`.
+        self.build_contexts = build_contexts or {}
         self.scratch = scratch
         self.ports = ports or {}
         self.stages: dict[str, Stage] = {}
@@ -239,19 +244,43 @@ class DockerfileRunner:
             return
         script = re.sub(r"\bchown (\w+):(\w+)\b", self._numeric_owner, script)
         script = script.replace(" --no-cache-dir", "")
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", stage.map(script)],
-            cwd=stage.cwd,
-            env=stage.env,
-            capture_output=True,
-            text=True,
-            **self._as_user(stage),
-        )
+        mounts = [self._bind_mount(stage, flag) for flag in command.flags]
+        try:
+            result = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", stage.map(script)],
+                cwd=stage.cwd,
+                env=stage.env,
+                capture_output=True,
+                text=True,
+                **self._as_user(stage),
+            )
+        finally:
+            for target in mounts:
+                target.unlink()
         if result.returncode != 0:
             raise BuildError(
                 f"RUN failed ({result.returncode}): {script}\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
+
+    def _bind_mount(self, stage: Stage, flag: str) -> Path:
+        """`--mount=type=bind,from=<context or stage>,target=<path>`, for one RUN: the
+        source linked at the target in the stage's root; the link, to remove after."""
+        name, _, value = flag.lstrip("-").partition("=")
+        options = dict(option.split("=", 1) for option in value.split(","))
+        if name != "mount" or options.get("type") != "bind" or "from" not in options:
+            raise BuildError(f"unsupported RUN flag: {flag}")
+        origin = options["from"]
+        if origin in self.build_contexts:
+            source = self.build_contexts[origin]
+        elif origin in self.stages:
+            source = self.stages[origin].path(options.get("source", "/"))
+        else:
+            raise BuildError(f"RUN {flag}: no build context or stage named {origin}")
+        target = stage.path(options["target"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source)
+        return target
 
     @staticmethod
     def _check_debian_packages(script: str) -> None:

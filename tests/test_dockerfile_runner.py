@@ -1,6 +1,7 @@
 """The Dockerfile runner's own rules: which paths it maps into a stage, which files
 .dockerignore keeps out of the build context (Docker's semantics, not git's)."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,36 @@ def test_the_pinned_java_runtime_is_offered_and_installed_here() -> None:
     pins = yaml.safe_load((Path(__file__).parents[1] / "pins.yaml").read_text(encoding="utf-8"))
     version = pins["debian_packages"][JRE]
     DockerfileRunner._check_debian_packages(f"apt-get install -y {JRE}={version}")
+
+
+def test_a_bind_mount_brings_a_named_context_for_its_run_only(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "table.csv").write_text("a,b\n1,2\n")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM python:3.11 AS builder\n"
+        "RUN --mount=type=bind,from=training-data,target=/data cp /data/table.csv /copy.csv\n"
+        "RUN test ! -e /data\n"
+    )
+    runner = DockerfileRunner(
+        dockerfile,
+        tmp_path,
+        tmp_path / "scratch",
+        Path(sys.executable),
+        None,
+        {"training-data": data},
+    )
+    stage = runner.build()
+    assert stage.path("/copy.csv").read_text() == "a,b\n1,2\n"
+    assert not stage.path("/data").exists()
+
+
+def test_a_bind_mount_of_an_unknown_context_is_refused(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM python:3.11\nRUN --mount=type=bind,from=nowhere,target=/data true\n"
+    )
+    runner = DockerfileRunner(dockerfile, tmp_path, tmp_path / "scratch", Path(sys.executable))
+    with pytest.raises(BuildError, match="no build context or stage named nowhere"):
+        runner.build()

@@ -456,7 +456,13 @@ def test_image_builds_and_starts_from_its_dockerfile(baked, combination: Combina
     port = free_port()
     scratch = Path(tempfile.mkdtemp(prefix="image-"))
     try:
-        runner = DockerfileRunner(project / "Dockerfile", project, scratch, python, {8000: port})
+        # A project made from a table of its own trains on it: its directory is the build's
+        # `training-data` context, as its README's `docker build` gives it.
+        training_data = json.loads((project / ".cookiecutter.json").read_text())["training_data"]
+        contexts = {"training-data": Path(training_data).parent} if training_data else {}
+        runner = DockerfileRunner(
+            project / "Dockerfile", project, scratch, python, {8000: port}, contexts
+        )
         image = runner.build()
         print("\n".join(runner.report.steps + runner.report.skipped))
         spec = combination.image
