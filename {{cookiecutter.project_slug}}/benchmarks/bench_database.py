@@ -42,12 +42,12 @@ from {{ package }}.predictor import Predictor
 from {{ package }}.sql import (
     CONTRACT,
     INPUT_TABLE,
-    OUTPUTS,
     VIEW,
     compile_model,
     create_input_table,
     values,
 )
+from {{ package }}.sql_outputs import OUTPUTS
 
 BATCH = 10_000
 """Rows per model call and per write in the Python round trip."""

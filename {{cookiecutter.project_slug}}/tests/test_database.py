@@ -35,8 +35,6 @@ from {{ package }}.sql import (
     FUNCTION,
     INPUT_TABLE,
     INSERT,
-    OUTPUTS,
-    PREDICTION_COLUMN,
     TOLERANCE,
     VIEW,
     CompileError,
@@ -44,11 +42,11 @@ from {{ package }}.sql import (
     check_parity,
     compile_model,
     create_input_table,
-    difference,
     expected,
     parse,
     values,
 )
+from {{ package }}.sql_outputs import OUTPUTS, PREDICTION_COLUMN, difference
 from {{ package }}.train import train
 
 from contract_testing import complete_rows, rows

@@ -1,4 +1,3 @@
-{%- set classification = cookiecutter.model_type != "regression" -%}
 """Compile the fitted scikit-learn pipeline to SQL, and write it as versioned migrations.
 
     migrations/
@@ -13,22 +12,19 @@ allow one, or a number outside the accepted range, gets NULL predictions and a `
 never an error that aborts its insert. A category level the model never saw is scored as
 none of the known levels (as in Python).
 Compiling refuses SQL whose predictions differ from the fitted pipeline's on the held-out data
-by more than `TOLERANCE`{% if classification %} or that predicts another label{% endif %}: the database never answers differently from
-the Python model.
+(by more than `TOLERANCE`, as `sql_outputs.difference` measures it): the database never
+answers differently from the Python model. What the SQL answers (`OUTPUTS`) is the model
+type's, in sql_outputs.py.
 """
 
 # Every SQL name in the queries below is a constant of this package, never input.
 # ruff: noqa: S608
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
-{%- if classification %}
-import numpy.typing as npt
-{%- endif %}
 
 from .artifact import Metadata, load_metadata, load_pipeline
 from .contract import MISSING_LEVEL, Columns, Contract, Input, load_contract
@@ -36,6 +32,17 @@ from .contract_inference import identifier
 from .data import load_dataset, split
 from .features import model_frame
 from .settings import Settings
+from .sql_outputs import (
+    MISMATCH,
+    OUTPUT_COLUMNS,
+    OUTPUTS,
+    PREDICTION_COLUMN,
+    PREDICTION_TYPE,
+    difference,
+    output_expressions,
+    overflow_margin,
+    predictions,
+)
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -47,8 +54,6 @@ TOLERANCE = 1e-9
 """Largest accepted difference between the SQL and the fitted pipeline on held-out rows."""
 RANGE_MARGIN = 1.0
 """Accepted inputs: the training range widened by this many range widths on each side."""
-EXP_LIMIT = 700.0
-"""PostgreSQL's EXP overflows (an error) above about 709: logits must stay below this."""
 
 CONTRACT = load_contract()
 NAMES = CONTRACT.names
@@ -65,22 +70,6 @@ INSERT = (
 VIEW = "model_predictions"
 FUNCTION = "model_score"
 TRIGGER = "model_score_on_insert"
-{%- if classification %}
-OUTPUTS: tuple[str, ...] = (
-    "label",
-    *(f"probability_{identifier(label)}" for label in CONTRACT.labels),
-)
-{%- else %}
-OUTPUTS: tuple[str, ...] = ("value",)
-{%- endif %}
-"""The prediction columns, followed in every object by `model_version` and `reason`."""
-{%- if classification %}
-OUTPUT_COLUMNS = ", ".join(["label TEXT", *(f"{column} FLOAT8" for column in OUTPUTS[1:])])
-{%- else %}
-OUTPUT_COLUMNS = "value FLOAT8"
-{%- endif %}
-PREDICTION_COLUMN = "{{ "predicted_label" if classification else "predicted_value" }}"
-"""The column of the input table the optional trigger fills."""
 
 
 class SupportsExecute(Protocol):
@@ -130,16 +119,15 @@ def training_range(item: Input) -> tuple[float, float]:
 
 def accepted_ranges(pipeline: "Pipeline", metadata: Metadata) -> dict[str, tuple[float, float]]:
     """Per number and integer, the inputs the SQL scores: the training range widened by
-    `RANGE_MARGIN` range widths on each side{% if classification %}, less where the model's logits would overflow EXP{% endif %}."""
+    `RANGE_MARGIN` range widths on each side, less where the SQL's EXP would overflow."""
     low, high = np.array([training_range(item) for item in metadata.contract.numbers]).T.reshape(
         2, len(metadata.contract.numbers)
     )
     span = np.where(high > low, high - low, 1.0)
-{%- if classification %}
-    margin = min(RANGE_MARGIN, logit_margin(pipeline, metadata.contract, low, high, span))
-{%- else %}
-    margin = RANGE_MARGIN
-{%- endif %}
+    try:
+        margin = min(RANGE_MARGIN, overflow_margin(pipeline, metadata.contract, low, high, span))
+    except ValueError as error:
+        raise CompileError(str(error)) from error
     return {
         item.name: (float(lo), float(hi))
         for item, lo, hi in zip(
@@ -147,67 +135,6 @@ def accepted_ranges(pipeline: "Pipeline", metadata: Metadata) -> dict[str, tuple
         )
         if item.kind in ("number", "integer")
     }
-{%- if classification %}
-
-
-def logit_margin(
-    pipeline: "Pipeline",
-    contract: Contract,
-    low: npt.NDArray[np.float64],
-    high: npt.NDArray[np.float64],
-    span: npt.NDArray[np.float64],
-) -> float:
-    """The widest margin (in range widths) within which every logit stays below `EXP_LIMIT`.
-
-    The feature pipeline and the linear model are affine in the numbers and in each one-hot
-    category: over a box around the centre of the training range, the largest logit is the
-    centre's, plus each boolean's and each category's largest move (fixed), plus each number's
-    largest move, which grows linearly with the margin.
-    """
-    centre = (low + high) / 2
-    unseen = np.full(len(contract.categories), "\x00", dtype=object)
-    points: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]] = [(centre, unseen)]
-    for index, item in enumerate(contract.numbers):
-        moves = [low[index], high[index]] if item.kind == "boolean" else [high[index] + span[index]]
-        for value in moves:
-            moved = centre.copy()
-            moved[index] = value
-            points.append((moved, unseen))
-    for index, item in enumerate(contract.categories):
-        for level in (*(item.levels or ()), MISSING_LEVEL):
-            category = unseen.copy()
-            category[index] = level
-            points.append((centre, category))
-    columns = Columns(
-        np.array([numbers for numbers, _ in points], dtype=np.float32).reshape(len(points), -1),
-        np.array([categories for _, categories in points], dtype=object).reshape(len(points), -1),
-    )
-    raw = np.asarray(pipeline.decision_function(model_frame(columns, contract)))
-    raw = raw.reshape(len(points), -1)
-    logits = np.abs(raw - raw[0])
-    fixed = np.abs(raw[0])
-    per_span = np.zeros_like(fixed)
-    row = 1
-    for item in contract.numbers:
-        if item.kind == "boolean":
-            fixed += logits[row : row + 2].max(axis=0)
-            row += 2
-        else:
-            per_span += logits[row]
-            row += 1
-    for item in contract.categories:
-        count = len(item.levels or ()) + 1
-        fixed += logits[row : row + count].max(axis=0)
-        row += count
-    margin = float(np.min((EXP_LIMIT - fixed) / np.maximum(per_span, 1e-300) - 0.5))
-    if margin < 0:
-        name, step = pipeline.steps[-1]
-        raise CompileError(
-            f"pipeline step {name!r} ({type(step).__name__}) reaches logits over {EXP_LIMIT:.0f}"
-            " within the training range: EXP would overflow in PostgreSQL"
-        )
-    return margin
-{%- endif %}
 
 
 def parse(pipeline: "Pipeline") -> dict[Dialect, str]:
@@ -270,18 +197,9 @@ def scoring_query(
         f"CASE WHEN reason IS NULL THEN {model_input(item)} END AS {item.name}"
         for item in (*CONTRACT.numbers, *CONTRACT.categories)
     )
-{%- if classification %}
-    labels = CONTRACT.labels
-    label = " ".join(f"WHEN {index} THEN {text(name)}" for index, name in enumerate(labels))
-    outputs = [f"CASE scored.output_label {label} END"] + [
-        f'scored."output_probability.{index}"' for index in range(len(labels))
-    ]
-{%- else %}
-    outputs = ["scored.variable"]
-{%- endif %}
     projected = ",\n  ".join(
         f"CASE WHEN scored.reason IS NULL THEN {expression} END AS {column}"
-        for expression, column in zip(outputs, OUTPUTS, strict=True)
+        for expression, column in zip(output_expressions(), OUTPUTS, strict=True)
     )
     return (
         f"WITH checked AS {fence}(\n"
@@ -368,7 +286,7 @@ def migrations(
         arguments = ", ".join(f"NEW.{item.name}" for item in CONTRACT.inputs)
         postgres_up += (
             f"ALTER TABLE {INPUT_TABLE}\n"
-            f"  ADD COLUMN IF NOT EXISTS {PREDICTION_COLUMN} {{ "TEXT" if classification else "FLOAT8" }},\n"
+            f"  ADD COLUMN IF NOT EXISTS {PREDICTION_COLUMN} {PREDICTION_TYPE},\n"
             "  ADD COLUMN IF NOT EXISTS prediction_model_version TEXT,\n"
             "  ADD COLUMN IF NOT EXISTS prediction_reason TEXT;\n"
             f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $fill$\n"
@@ -395,13 +313,7 @@ def expected(pipeline: "Pipeline", columns: Columns) -> list[tuple[object, ...]]
     frame = model_frame(columns, CONTRACT)
     numbers = [item.name for item in CONTRACT.numbers]
     frame[numbers] = frame[numbers].astype(np.float64)
-{%- if classification %}
-    labels = [CONTRACT.labels[index] for index in pipeline.predict(frame)]
-    probabilities = pipeline.predict_proba(frame)
-    return [(label, *row) for label, row in zip(labels, probabilities.tolist(), strict=True)]
-{%- else %}
-    return [(value,) for value in pipeline.predict(frame).tolist()]
-{%- endif %}
+    return predictions(pipeline, frame)
 
 
 SQL_VALUES = {"number": float, "integer": int, "boolean": bool}
@@ -421,28 +333,6 @@ def values(columns: Columns) -> list[list[object]]:
             by_name[item.name] = None if level == MISSING_LEVEL else level
         rows.append([by_name[item.name] for item in CONTRACT.inputs])
     return rows
-
-
-def difference(
-    expected_rows: Sequence[tuple[object, ...]], actual_rows: Sequence[tuple[object, ...]]
-) -> float:
-    """The largest difference between two sets of output rows{% if classification %}; infinite when a label differs{% endif %}."""
-    if len(expected_rows) != len(actual_rows):
-        return float("inf")
-    largest = 0.0
-    for want, got in zip(expected_rows, actual_rows, strict=True):
-{%- if classification %}
-        if want[0] != got[0] or any(value is None for value in got):
-            return float("inf")
-        for a, b in zip(want[1:], got[1:], strict=True):
-            largest = max(largest, abs(float(a) - float(b)))  # type: ignore[arg-type]
-{%- else %}
-        if got[0] is None:
-            return float("inf")
-        a, b = float(want[0]), float(got[0])  # type: ignore[arg-type]
-        largest = max(largest, abs(a - b) / max(1.0, abs(a)))
-{%- endif %}
-    return largest
 
 
 def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
@@ -466,7 +356,7 @@ def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
     if largest > TOLERANCE:
         raise CompileError(
             f"the SQL differs from the fitted pipeline by {largest:.2e} on held-out data"
-            f" (tolerance {TOLERANCE:.0e}){% if classification %} or predicts other labels{% endif %}: no migration written"
+            f" (tolerance {TOLERANCE:.0e}){MISMATCH}: no migration written"
         )
     return largest
 

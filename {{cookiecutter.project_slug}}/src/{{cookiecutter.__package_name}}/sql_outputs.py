@@ -1,0 +1,1 @@
+{% include "model_types/" ~ ("regression" if cookiecutter.model_type == "regression" else "classification") ~ "/sql_outputs.py.j2" %}
