@@ -258,24 +258,28 @@ class Columns:
             np.empty((0, len(contract.categories)), dtype=object),
         )
 
+    def by_input(self, contract: Contract) -> dict[str, list[Any]]:
+        """The values column by column, in the contract's order: each input of its kind,
+        None where missing."""
+        kinds = {"integer": int, "boolean": bool, "number": float}
+        values: dict[str, list[Any]] = {}
+        for index, item in enumerate(contract.numbers):
+            values[item.name] = [
+                None if math.isnan(value) else kinds[item.kind](value)
+                for value in self.numbers[:, index].tolist()
+            ]
+        for index, item in enumerate(contract.categories):
+            values[item.name] = [
+                None if level == MISSING_LEVEL else level
+                for level in self.categories[:, index].tolist()
+            ]
+        return {item.name: values[item.name] for item in contract.inputs}
+
     def records(self, contract: Contract) -> list[dict[str, Any]]:
         """The rows as a caller sends them: each input of its kind, None where missing, in
         the contract's order (the inverse of `from_records`)."""
-        kinds = {"integer": int, "boolean": bool, "number": float}
-        result = []
-        for numbers, categories in zip(
-            self.numbers.tolist(), self.categories.tolist(), strict=True
-        ):
-            values: dict[str, Any] = {
-                item.name: None if math.isnan(value) else kinds[item.kind](value)
-                for item, value in zip(contract.numbers, numbers, strict=True)
-            }
-            values |= {
-                item.name: None if level == MISSING_LEVEL else level
-                for item, level in zip(contract.categories, categories, strict=True)
-            }
-            result.append({item.name: values[item.name] for item in contract.inputs})
-        return result
+        columns = self.by_input(contract)
+        return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
     @classmethod
     def from_records(cls, contract: Contract, records: Sequence[Mapping[str, Any]]) -> "Columns":

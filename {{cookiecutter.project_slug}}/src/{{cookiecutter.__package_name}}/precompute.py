@@ -66,7 +66,6 @@ from .stores import (
     StoreError,
     Tables,
 {%- if stateful %}
-    entity_values,
 {%- endif %}
     open_store,
 {%- if stateful %}
@@ -270,7 +269,7 @@ def load_sample(store: Store, training_data: Path | None = None) -> int:
     store.load_entities(contract, entity_ids, columns)
     if with_state:
         # The same rows as each entity's stored state.
-        values = entity_values(contract, columns)
+        values = columns.by_input(contract)
         store.load_state(contract, state_table(contract, entity_ids, values))
 {%- else %}
     store.load_entities(load_contract(), entity_ids, columns)

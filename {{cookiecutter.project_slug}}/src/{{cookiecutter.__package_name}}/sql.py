@@ -316,23 +316,9 @@ def expected(pipeline: "Pipeline", columns: Columns) -> list[tuple[object, ...]]
     return predictions(pipeline, frame)
 
 
-SQL_VALUES = {"number": float, "integer": int, "boolean": bool}
-"""A float32 block value as its kind's SQL value."""
-
-
 def values(columns: Columns) -> list[list[object]]:
     """The rows of `columns` as SQL values, in contract order (NULL where missing)."""
-    rows = []
-    for numbers, categories in zip(
-        columns.numbers.tolist(), columns.categories.tolist(), strict=True
-    ):
-        by_name: dict[str, object] = {}
-        for item, number in zip(CONTRACT.numbers, numbers, strict=True):
-            by_name[item.name] = None if np.isnan(number) else SQL_VALUES[item.kind](number)
-        for item, level in zip(CONTRACT.categories, categories, strict=True):
-            by_name[item.name] = None if level == MISSING_LEVEL else level
-        rows.append([by_name[item.name] for item in CONTRACT.inputs])
-    return rows
+    return [list(record.values()) for record in columns.records(CONTRACT)]
 
 
 def check_parity(pipeline: "Pipeline", migration: Migration) -> float:

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 {%- endif %}
 import pyarrow.parquet as pq
 
-from .contract import MISSING_LEVEL, Columns, Contract, Input
+from .contract import Columns, Contract, Input
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
 """A table or column name, optionally schema-qualified: the only names put into SQL text."""
@@ -54,8 +54,6 @@ ARROW_TYPES = {
     "boolean": pa.bool_(),
     "category": pa.string(),
 }
-PYTHON_TYPES: dict[str, type] = {"number": float, "integer": int, "boolean": bool}
-"""A value of the model's float32 block as its kind's Python value."""
 
 
 class StoreError(Exception):
@@ -540,23 +538,6 @@ def pending_batch(contract: Contract, columns: Sequence[Any], rows: int) -> Pend
     )
 
 
-def entity_values(contract: Contract, columns: Columns) -> dict[str, list[Any]]:
-    """Rows as the entities table holds them, column by column in contract order: each
-    input's kind of value, None where it is missing."""
-    values: dict[str, list[Any]] = {}
-    for index, item in enumerate(contract.numbers):
-        values[item.name] = [
-            None if np.isnan(value) else PYTHON_TYPES[item.kind](value)
-            for value in columns.numbers[:, index].tolist()
-        ]
-    for index, item in enumerate(contract.categories):
-        values[item.name] = [
-            None if level == MISSING_LEVEL else level
-            for level in columns.categories[:, index].tolist()
-        ]
-    return {item.name: values[item.name] for item in contract.inputs}
-
-
 def completeness(counts: Sequence[Any], missing: list[Any], rejects: list[Any]) -> Completeness:
     entities, predicted, rejected, without_id = (int(count) for count in counts)
     return Completeness(
@@ -611,7 +592,7 @@ def entity_table(contract: Contract, entity_ids: Sequence[str], columns: Columns
     """Entities as an Arrow table: the entity id, then one column per input."""
     table = {"entity_id": pa.array(entity_ids, pa.string())}
     kinds = {item.name: item.kind for item in contract.inputs}
-    for name, values in entity_values(contract, columns).items():
+    for name, values in columns.by_input(contract).items():
         table[name] = pa.array(values, ARROW_TYPES[kinds[name]])
     return pa.table(table)
 
@@ -783,7 +764,7 @@ class PostgresStore(SqlStore):
     ) -> None:
         inputs = [quoted(item.name) for item in contract.inputs]
         names = ", ".join([quoted(self.tables.entity_id), *inputs])
-        values = entity_values(contract, columns).values()
+        values = columns.by_input(contract).values()
         with self.connection.transaction(), self.connection.cursor() as cursor:
             for statement in self.entities_statements(contract):
                 cursor.execute(statement)
