@@ -45,6 +45,10 @@ PENGUINS = Path(importlib.util.find_spec("palmerpenguins").submodule_search_loca
 PENGUINS_CSV = PENGUINS / "data" / "penguins.csv"
 """Palmer penguins: text columns, whole numbers and missing values, unlike the sample data.
 Combinations name it `{penguins}` in their answers."""
+TEAM_TABLE = Path(__file__).with_name("data") / "team_table.csv"
+"""A small table of our own making, as a team's might be: 120 rows, yes/no booleans, a text
+column of 15 levels with a few rows each, gaps, an ID and a date column (left out), two rows
+without a target, names that are no identifiers. Combinations name it `{team_table}`."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class Combination:
 
 
 def with_data(answer: str) -> str:
-    return answer.replace("{penguins}", str(PENGUINS_CSV))
+    return answer.replace("{penguins}", str(PENGUINS_CSV)).replace("{team_table}", str(TEAM_TABLE))
 
 
 def load_combinations() -> list[Combination]:

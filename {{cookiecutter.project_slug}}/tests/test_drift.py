@@ -1,13 +1,14 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from {{ cookiecutter.__package_name }}.artifact import load_reference, resolve
 from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.drift import PSI_THRESHOLD, check, compare, main, psi, read_csv
-from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_frame
+from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 
 from contract_testing import CONTRACT
 
@@ -30,7 +31,8 @@ def shifted(columns: Columns) -> Columns:
 
 
 def write_csv(path: Path, columns: Columns) -> Path:
-    model_frame(columns, CONTRACT).to_csv(path, index=False)
+    """The rows as a CSV file of the inputs, each written as its kind (true/false, ...)."""
+    pd.DataFrame(columns.by_input(CONTRACT)).to_csv(path, index=False)
     return path
 
 
@@ -54,6 +56,19 @@ def test_shifted_rows_drift_on_every_number(model_dir: Path, held_out: Dataset) 
     constant = np.nanstd(held_out.columns.numbers, axis=0) == 0
     numbers = [item.name for item, flat in zip(CONTRACT.numbers, constant, strict=True) if not flat]
     assert set(numbers) <= set(drifted)
+
+
+def test_shifted_rows_drift_on_every_category_they_move(
+    model_dir: Path, held_out: Dataset, reference: Columns
+) -> None:
+    report = check(model_dir, shifted(held_out.columns))
+
+    drifted = {feature.name for feature in report.features if feature.drifted}
+    for position, item in enumerate(CONTRACT.categories):
+        last = (item.levels or ("",))[-1]
+        # Moving every row to a level most reference rows already hold moves little.
+        if np.mean(reference.categories[:, position] == last) < 0.5:
+            assert item.name in drifted
 
 
 def test_psi_grows_with_the_shift(reference: Columns) -> None:

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from {{ cookiecutter.__package_name }}.artifact import (
@@ -16,7 +17,6 @@ from {{ cookiecutter.__package_name }}.artifact import (
 from {{ cookiecutter.__package_name }}.contract import load_contract
 from {{ cookiecutter.__package_name }}.data import DataError, Dataset, load_dataset, split
 from {{ cookiecutter.__package_name }}.evaluation import ExportError
-from {{ cookiecutter.__package_name }}.features import model_frame
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.train import (
     check_export,
@@ -92,7 +92,8 @@ def test_training_on_a_file_drops_and_counts_rows_without_a_target(
 ) -> None:
     contract = load_contract()
     dataset = load_dataset(Settings().training_data)
-    table = model_frame(dataset.columns, contract).rename(
+    # Each input as its kind (booleans as booleans), under the training data's column names.
+    table = pd.DataFrame(dataset.columns.by_input(contract)).rename(
         columns={item.name: item.column for item in contract.inputs}
     )
     target = dataset.target.astype(object)

@@ -1,16 +1,18 @@
 """Data drift: do new inputs still look like the data the model was trained on?
 
 Each input of a batch of new rows is compared with the training reference stored in the
-model artifact (`reference.npz`). A number, integer or boolean by two measures:
+model artifact (`reference.npz`) by two measures:
 
-- PSI, the population stability index over the reference's deciles. Under 0.1 the feature is
-  stable, 0.1 to 0.25 it moved a little, over `PSI_THRESHOLD` (0.25) it moved a lot.
-- The two-sample Kolmogorov-Smirnov test. A p-value under `KS_ALPHA` divided by the number of
-  features (Bonferroni) says the distribution changed.
+- PSI, the population stability index: over the reference's deciles for a number, integer
+  or boolean, over the levels' shares for a category (a level never seen in training counts
+  as one more level). Under 0.1 the feature is stable, 0.1 to 0.25 it moved a little, over
+  `PSI_THRESHOLD` (0.25) it moved a lot.
+- A two-sample test: Kolmogorov-Smirnov for a number, chi-square on the level counts for a
+  category. A p-value under `ALPHA` divided by the number of inputs (Bonferroni) says the
+  distribution changed.
 
-A number drifts when both agree: PSI alone is noisy on small batches, and the KS test alone
-flags negligible shifts on large ones. A category drifts when the PSI over its levels'
-shares exceeds `PSI_THRESHOLD` (a level never seen in training counts as one more level).
+An input drifts when both agree: PSI alone is noisy on small batches (a few rows spread over
+many levels always look moved), and a test alone flags negligible shifts on large ones.
 
 The command line checks a CSV file of rows the model was asked to score, or without one the
 training data, and exits with 1 when any input drifts:
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import ks_2samp
+from scipy.stats import chi2_contingency, ks_2samp
 
 from .artifact import load_metadata, load_reference
 from .contract import Columns, Contract, parse_text
@@ -35,7 +37,7 @@ from .data import load_dataset
 from .settings import Settings
 
 PSI_THRESHOLD = 0.25
-KS_ALPHA = 0.01
+ALPHA = 0.01
 BINS = 10
 # Share given to an empty bin so that PSI stays finite.
 EMPTY_BIN_SHARE = 1e-4
@@ -45,8 +47,10 @@ EMPTY_BIN_SHARE = 1e-4
 class FeatureDrift:
     name: str
     psi: float
-    ks_statistic: float
-    ks_pvalue: float
+    test: str
+    """The two-sample test: "KS" (Kolmogorov-Smirnov) or "chi2" (chi-square)."""
+    statistic: float
+    pvalue: float
     drifted: bool
 
 
@@ -59,12 +63,11 @@ class DriftReport:
         return any(feature.drifted for feature in self.features)
 
     def render(self) -> str:
-        lines = [f"{'feature':<30} {'PSI':>8} {'KS':>8} {'p-value':>10}  drifted"]
+        header = ("feature", "PSI", "test", "statistic", "p-value")
+        lines = ["{:<30} {:>8} {:>5} {:>10} {:>10}  drifted".format(*header)]
         lines += [
-            f"{f.name:<30} {f.psi:>8.3f} {f.ks_statistic:>8.3f} {f.ks_pvalue:>10.2e}  "
+            f"{f.name:<30} {f.psi:>8.3f} {f.test:>5} {f.statistic:>10.3f} {f.pvalue:>10.2e}  "
             + ("yes" if f.drifted else "no")
-            if not np.isnan(f.ks_statistic)
-            else f"{f.name:<30} {f.psi:>8.3f} {'-':>8} {'-':>10}  " + ("yes" if f.drifted else "no")
             for f in self.features
         ]
         return "\n".join(lines)
@@ -82,21 +85,37 @@ def psi(reference: npt.NDArray[np.float32], current: npt.NDArray[np.float32]) ->
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def level_psi(reference: npt.NDArray[np.object_], current: npt.NDArray[np.object_]) -> float:
-    """Population stability index of a category's level shares."""
+def level_counts(
+    reference: npt.NDArray[np.object_], current: npt.NDArray[np.object_]
+) -> npt.NDArray[np.int64]:
+    """How often each level occurs in `reference` (first row) and `current` (second row),
+    over the levels either holds."""
     levels = sorted(set(reference.tolist()) | set(current.tolist()))
+    return np.array(
+        [[np.count_nonzero(values == level) for level in levels] for values in (reference, current)]
+    )
 
-    def shares(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
-        counts = np.array([np.count_nonzero(values == level) for level in levels])
-        return np.clip(counts / max(len(values), 1), EMPTY_BIN_SHARE, None)
 
-    expected, actual = shares(reference), shares(current)
+def level_psi(counts: npt.NDArray[np.int64]) -> float:
+    """Population stability index of a category's level shares (`level_counts`)."""
+    totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    expected, actual = np.clip(counts / totals, EMPTY_BIN_SHARE, None)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def level_test(counts: npt.NDArray[np.int64]) -> tuple[float, float]:
+    """Chi-square test that both samples share one distribution of levels (`level_counts`):
+    the statistic and its p-value (1 when there is nothing to compare)."""
+    seen = counts[:, counts.sum(axis=0) > 0]
+    if seen.shape[1] < 2 or (seen.sum(axis=1) == 0).any():
+        return 0.0, 1.0
+    result = chi2_contingency(seen)
+    return float(result.statistic), float(result.pvalue)
 
 
 def compare(reference: Columns, current: Columns, contract: Contract) -> DriftReport:
     """Compare every input of `current` with the same input of `reference`."""
-    alpha = KS_ALPHA / max(len(contract.numbers), 1)
+    alpha = ALPHA / len(contract.inputs)
     features = []
     for column, item in enumerate(contract.numbers):
         expected = reference.numbers[:, column][~np.isnan(reference.numbers[:, column])]
@@ -105,10 +124,13 @@ def compare(reference: Columns, current: Columns, contract: Contract) -> DriftRe
         test = ks_2samp(expected, actual)
         statistic, pvalue = float(test.statistic), float(test.pvalue)
         drifted = index > PSI_THRESHOLD and pvalue < alpha
-        features.append(FeatureDrift(item.name, index, statistic, pvalue, drifted))
+        features.append(FeatureDrift(item.name, index, "KS", statistic, pvalue, drifted))
     for column, item in enumerate(contract.categories):
-        index = level_psi(reference.categories[:, column], current.categories[:, column])
-        features.append(FeatureDrift(item.name, index, np.nan, np.nan, index > PSI_THRESHOLD))
+        counts = level_counts(reference.categories[:, column], current.categories[:, column])
+        index = level_psi(counts)
+        statistic, pvalue = level_test(counts)
+        drifted = index > PSI_THRESHOLD and pvalue < alpha
+        features.append(FeatureDrift(item.name, index, "chi2", statistic, pvalue, drifted))
     return DriftReport(tuple(features))
 
 
