@@ -261,11 +261,18 @@ def test_stored_values_fill_what_a_row_leaves_out_and_its_own_values_win(
     assert validate(line, {"e": state}) == Features.model_validate(expected)
 
 
-def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input(held_out: Dataset) -> None:
+@pytest.mark.parametrize("stored", ["nothing", "every input"])
+def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input(
+    held_out: Dataset, stored: str
+) -> None:
     row = {ID: "e", **dict.fromkeys(NAMES, ""), NUMBER.name: "twelve"}
-    # The entity's stored value does not stand in for a cell the row gives.
+    # A stored value does not stand in for a cell the row gives, and the cell's problem is
+    # told once.
+    state = complete_rows(held_out, 1)[0] if stored == "every input" else {}
     with pytest.raises(ValueError, match=NUMBER.name) as error:
-        validate(row, {"e": complete_rows(held_out, 1)[0]})
+        validate(row, {"e": state})
+    problems = str(error.value).split("; ")
+    assert [p for p in problems if p.startswith(f"{NUMBER.name}: ")] == [problems[0]]
     assert "\n" not in str(error.value)
 
 

@@ -273,8 +273,10 @@ def validate(row: Mapping[str, str | None]) -> Features:
             except ValueError as error:
                 problems.append(str(error))
 {%- if stateful %}
-    # The entity's stored values fill the inputs missing in the row, an absent column too.
-    values = filled(dict.fromkeys(CONTRACT.names) | values, state)
+    # The entity's stored values fill the inputs the row leaves missing, an absent column too
+    # (null where nothing is stored: a file may leave out the inputs the state gives).
+    absent = {item.name: None for item in CONTRACT.inputs if item.name not in row}
+    values = filled(absent | values, state)
 {%- endif %}
     try:
         features = Features.model_validate(values)
