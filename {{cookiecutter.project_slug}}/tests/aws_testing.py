@@ -13,7 +13,12 @@ import boto3
 from moto.server import ThreadedMotoServer
 {%- if stateful %}
 
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore, StateSettings
+
+from contract_testing import complete_rows
 {%- endif %}
 
 CREDENTIALS = {
@@ -70,4 +75,17 @@ def own_table(endpoint: str) -> Iterator[DynamoEntityStore]:
         yield store
     finally:
         store.client.delete_table(TableName=store.table)
+
+
+def rows_told_apart(
+    dataset: Dataset, predictor: Predictor
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two complete rows of `dataset` the model gives different predictions: a state that
+    changes from one to the other changes the prediction."""
+    rows = complete_rows(dataset, 200)
+    predictions = predictor.predict([Features.model_validate(row) for row in rows])
+    for row, prediction in zip(rows[1:], predictions[1:], strict=True):
+        if prediction != predictions[0]:
+            return rows[0], row
+    raise AssertionError("the model predicts the same for 200 rows")
 {%- endif %}

@@ -24,8 +24,8 @@ from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore, main
 
-from aws_testing import moto_server, own_table
-from contract_testing import complete_rows, first_name
+from aws_testing import moto_server, own_table, rows_told_apart
+from contract_testing import first_name
 
 ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"
 NUMBER = first_name("number", "integer")
@@ -47,12 +47,7 @@ def store(aws_endpoint: str) -> Iterator[DynamoEntityStore]:
 @pytest.fixture
 def two_rows(held_out: Dataset, predictor: Predictor) -> tuple[dict[str, Any], dict[str, Any]]:
     """Two complete held-out rows the model gives different predictions."""
-    rows = complete_rows(held_out, 200)
-    predictions = predictor.predict([Features.model_validate(row) for row in rows])
-    for row, prediction in zip(rows[1:], predictions[1:], strict=True):
-        if prediction != predictions[0]:
-            return rows[0], row
-    raise AssertionError("the model predicts the same for 200 held-out rows")
+    return rows_told_apart(held_out, predictor)
 
 
 def test_stores_and_reads_back_entities_in_batches_beyond_dynamodbs_limits(

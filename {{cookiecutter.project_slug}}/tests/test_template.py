@@ -1,7 +1,7 @@
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The SAM template: valid for CloudFormation, and pointing at handlers that exist.
 {%- if stateful %} It declares
-the entities' state table, which the prediction function may read and nothing else.
+the entities' state table, which both functions may read and nothing else.
 {%- endif %}"""
 
 import importlib
@@ -12,6 +12,7 @@ from pathlib import Path
 {%- if stateful %}
 from typing import Any
 
+import pytest
 import yaml
 {%- endif %}
 
@@ -63,32 +64,35 @@ def test_the_state_table_is_keyed_by_entity_id_and_kept() -> None:
     assert table["DeletionPolicy"] == "Retain"
 
 
-def test_the_prediction_function_is_given_the_table_and_may_only_read_it() -> None:
+@pytest.mark.parametrize(
+    ("function", "role", "actions"),
+    [
+        ("PredictFunction", "PredictRole", ["dynamodb:BatchGetItem", "dynamodb:GetItem"]),
+        ("ScoreFunction", "ScoreRole", ["dynamodb:BatchGetItem"]),
+    ],
+)
+def test_each_function_is_given_the_table_and_may_only_read_it(
+    function: str, role: str, actions: list[str]
+) -> None:
     everything = resources()
-    function = everything["PredictFunction"]["Properties"]
-    variables = function["Environment"]["Variables"]
+    variables = everything[function]["Properties"]["Environment"]["Variables"]
     assert variables[STATE_TABLE] == {"Ref": "EntityStateTable"}
-    dynamodb = [
+    reaching = [
         statement
-        for statement in statements(everything["PredictRole"])
-        if any(action.startswith("dynamodb:") for action in statement["Action"])
+        for statement in statements(everything[role])
+        if "dynamodb" in repr(statement) or "EntityStateTable" in repr(statement)
     ]
-    assert dynamodb == [
+    assert reaching == [
         {
             "Effect": "Allow",
-            "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem"],
+            "Action": actions,
             "Resource": {"Fn::GetAtt": ["EntityStateTable", "Arn"]},
         }
     ]
 
 
-def test_no_other_role_reaches_the_state_table() -> None:
+def test_only_the_two_functions_roles_exist() -> None:
     everything = resources()
-    roles = [name for name, item in everything.items() if item["Type"] == "AWS::IAM::Role"]
-    for name in roles:
-        if name == "PredictRole":
-            continue
-        text = repr(statements(everything[name]))
-        assert "dynamodb" not in text, name
-        assert "EntityStateTable" not in text, name
+    roles = sorted(name for name, item in everything.items() if item["Type"] == "AWS::IAM::Role")
+    assert roles == ["PredictRole", "ScoreRole"]
 {%- endif %}

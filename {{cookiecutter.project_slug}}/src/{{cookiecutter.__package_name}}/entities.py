@@ -94,18 +94,31 @@ def complete(requests: Sequence[EntityRequest], store: StateReader) -> list[Feat
     when a feature is in neither place.
     """
     stored = store.get_many(sorted({request.entity_id for request in requests}))
-    rows = []
-    for position, request in enumerate(requests):
-        if request.entity_id not in stored:
-            raise UnknownEntityError(f"no state is stored for entity {request.entity_id!r}")
-        rows.append(completed(request, stored[request.entity_id], position))
-    return rows
+    return [
+        completed(request, state_of(stored, request.entity_id), position)
+        for position, request in enumerate(requests)
+    ]
+
+
+def state_of(stored: Mapping[str, FeatureValues], entity_id: str) -> FeatureValues:
+    """The entity's values in `stored` (what `get_many` read). Raises UnknownEntityError
+    when it has none."""
+    if entity_id not in stored:
+        raise UnknownEntityError(f"no state is stored for entity {entity_id!r}")
+    return stored[entity_id]
+
+
+def filled(given: Mapping[str, Any], stored: FeatureValues) -> FeatureValues:
+    """The given features with the stored values in the gaps (a feature absent or None):
+    where both have a value, the given one wins."""
+    gaps = {name: value for name, value in stored.items() if given.get(name) is None}
+    return {**given, **gaps}
 
 
 def completed(request: EntityRequest, stored: FeatureValues, position: int = 0) -> Features:
     """One request's full feature row: its entity's stored values, overridden by the
     request's. Raises IncompleteFeaturesError when a feature is in neither place."""
-    values = {**stored, **request.features.model_dump(exclude_none=True)}
+    values = filled(request.features.model_dump(exclude_none=True), stored)
     missing = [name for name in FEATURE_NAMES if name not in values]
     if missing:
         raise IncompleteFeaturesError(position, request.entity_id, missing)

@@ -12,10 +12,10 @@ The event's shape picks the handler: `function.handler` for API Gateway (payload
 `--write-sample` writes the `POST /predict` event of the entity `sample-0` instead (the
 training data's first row, once `state_dynamodb load-sample` stored it).
 
-The HTTP function reads the entities' state from DynamoDB (the state table and AWS
-endpoint settings). `--emulate-state` runs it without AWS: it starts moto's DynamoDB
-emulator (the dev extra) in this process, creates the table and loads the sample entities
-into it before invoking.
+Both functions read the entities' state from DynamoDB (the state table and AWS endpoint
+settings). `--emulate-state` runs them without AWS: it starts moto's DynamoDB emulator (the
+dev extra) in this process, creates the table and loads the sample entities into it before
+invoking.
 {%- else %}
 `--write-sample` writes the `POST /predict` event of the first complete row of the training
 data instead, in the contract's (features.yaml) inputs: `make` rewrites events/predict.json
