@@ -198,6 +198,22 @@ def test_an_input_a_later_chunk_leaves_out_is_filled_too(
     ]
 
 
+def test_a_chunk_naming_few_of_the_stored_entities_is_filled_as_one_naming_them_all(
+    state_url: str, store: EntityStore, entities: list[dict[str, Any]]
+) -> None:
+    # One entity of 40 is too few to read the whole state for: it is queried instead.
+    ids = [f"e-{index}" for index in range(len(entities))]
+    store.put_many(zip(ids, entities, strict=True))
+    state = StateJoin.open(state_url, CONTRACT, "entity_id")
+    try:
+        few, _ = state.fill(pa.table({"entity_id": ids[-1:]}))
+        many, _ = state.fill(pa.table({"entity_id": ids}))
+    finally:
+        state.close()
+    assert few.column(NUMBER).to_pylist() == [pytest.approx(entities[-1][NUMBER])]
+    assert many.column(NUMBER).to_pylist() == [pytest.approx(row[NUMBER]) for row in entities]
+
+
 def test_a_column_without_any_value_is_filled_from_the_state(
     state_url: str, store: EntityStore, entities: list[dict[str, Any]]
 ) -> None:
