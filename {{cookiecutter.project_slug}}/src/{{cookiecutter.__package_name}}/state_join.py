@@ -68,7 +68,7 @@ POSTGRES_COUNT = f"""
 SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint ELSE (SELECT count(*) FROM {TABLE}) END
 FROM pg_class WHERE oid = to_regclass('{TABLE}')
 """  # noqa: S608 (a constant)
-SQLITE_BATCH_ROWS = 131_072
+SQLITE_BATCH_ROWS = 262_144
 """Rows per Arrow batch read from SQLite: few batches, each still a few MiB."""
 
 Found = npt.NDArray[np.bool_]
@@ -265,7 +265,10 @@ class Snapshot:
             for batch in self._source.batches(query):
                 # SQLite returns a boolean as 0 or 1: cast, not convert.
                 typed_batch = batch.cast(schema)
-                file.write_batch(typed_batch.filter(pc.is_valid(typed_batch.column(0))))
+                if typed_batch.column(0).null_count:
+                    # The typed row (every stored row has an id).
+                    typed_batch = typed_batch.filter(pc.is_valid(typed_batch.column(0)))
+                file.write_batch(typed_batch)
 
     def close(self) -> None:
         self._table = None
