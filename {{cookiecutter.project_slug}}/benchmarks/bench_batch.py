@@ -24,8 +24,13 @@ For each input size (Parquet files of the sample data's rows repeated, in row gr
 - job, stateful: the same job on the same rows, each naming an entity (`entity_id`, drawn
   at random from `--entities` entities) and giving only the first half of the inputs: the
   other half comes from the entities' stored state, a SQLite state store in the scratch
-  directory (`--state-url` for another, PostgreSQL say), read once per chunk. Target: at
-  least 0.7 of the stateless job's rows per second ("x stateless").
+  directory (`--state-url` for another, PostgreSQL say), joined onto each chunk as state_join.py
+{%- if engine == "pandas" %}
+  does (the table read once as Arrow columns, one join per chunk). Target: at least 0.7 of
+{%- else %}
+  does (one query per partition). Target: at least 0.7 of
+{%- endif %}
+  the stateless job's rows per second ("x stateless").
 {%- endif %}
 
     make bench                                   # or: python benchmarks/bench_batch.py --help

@@ -178,6 +178,42 @@ def test_a_change_reaches_the_next_chunk_through_the_same_connection(
     assert after.column(NUMBER).to_pylist() == [pytest.approx(second[NUMBER])]
 
 
+def test_an_input_a_later_chunk_leaves_out_is_filled_too(
+    state_url: str, store: EntityStore, entities: list[dict[str, Any]]
+) -> None:
+    stored, given = entities[0], entities[1]
+    store.put_many([("e", stored)])
+    others = {name: [value] for name, value in given.items() if name != NUMBER}
+    state = StateJoin.open(state_url, CONTRACT, "entity_id")
+    try:
+        # The first chunk leaves out one input only; the second gives that one alone.
+        first, _ = state.fill(pa.table({"entity_id": ["e"], **others}))
+        second, _ = state.fill(pa.table({"entity_id": ["e"], NUMBER: [given[NUMBER]]}))
+    finally:
+        state.close()
+    assert first.column(NUMBER).to_pylist() == [pytest.approx(stored[NUMBER])]
+    assert second.to_pylist() == [
+        {"entity_id": "e", NUMBER: pytest.approx(given[NUMBER])}
+        | {name: pytest.approx(stored[name]) for name in others}
+    ]
+
+
+def test_a_chunk_naming_few_of_the_stored_entities_is_filled_as_one_naming_them_all(
+    state_url: str, store: EntityStore, entities: list[dict[str, Any]]
+) -> None:
+    # One entity of 40 is too few to read the whole state for: it is queried instead.
+    ids = [f"e-{index}" for index in range(len(entities))]
+    store.put_many(zip(ids, entities, strict=True))
+    state = StateJoin.open(state_url, CONTRACT, "entity_id")
+    try:
+        few, _ = state.fill(pa.table({"entity_id": ids[-1:]}))
+        many, _ = state.fill(pa.table({"entity_id": ids}))
+    finally:
+        state.close()
+    assert few.column(NUMBER).to_pylist() == [pytest.approx(entities[-1][NUMBER])]
+    assert many.column(NUMBER).to_pylist() == [pytest.approx(row[NUMBER]) for row in entities]
+
+
 def test_a_column_without_any_value_is_filled_from_the_state(
     state_url: str, store: EntityStore, entities: list[dict[str, Any]]
 ) -> None:

@@ -120,9 +120,11 @@ def score_partition(
     else:
         chunk = pa.Table.from_pandas(partition, preserve_index=False)
 {%- if stateful %}
-    # A connection per task: a partition is large, and a worker then holds none between tasks.
+    # A query per task, through a connection of its own: a worker then holds none between
+    # tasks, and reads only the state of the partition's entities (no snapshot of the table).
     contract = predictor.metadata.contract
-    with closing(StateJoin.open(settings.state_url, contract, settings.entity_id_column)) as state:
+    column = settings.entity_id_column
+    with closing(StateJoin.open(settings.state_url, contract, column, snapshot=False)) as state:
         filled, entity_reasons = state.fill(chunk)
     predictions, rejects = score_chunk(filled, part, predictor, settings.run_id, entity_reasons)
 {%- else %}

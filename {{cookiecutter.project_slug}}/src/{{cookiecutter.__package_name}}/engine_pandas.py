@@ -7,13 +7,13 @@ server-side cursor.
 {%- if stateful %}
 
 Each chunk's rows are joined with their entities' stored state (state_join.py) before the
-chunk is validated.
+chunk is validated; the next chunk is read and joined in a thread while this one is scored.
 {%- endif %}
 """
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import astuple
 from pathlib import Path
@@ -76,7 +76,7 @@ def input_fingerprint(settings: BatchSettings) -> Any:
     return {"rows": int(rows)}
 
 
-def read_chunks(settings: BatchSettings) -> Iterator[pa.Table]:
+def read_chunks(settings: BatchSettings) -> Generator[pa.Table]:
     """The input, `chunk_rows` rows at a time, in the same chunks on every run."""
     if settings.input.startswith((SQLITE, *POSTGRESQL)) and not settings.query:
         raise InputError("a database input needs a query (the QUERY setting)")
@@ -165,14 +165,13 @@ def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
     contract = predictor.metadata.contract
     state = StateJoin.open(settings.state_url, contract, settings.entity_id_column)
     with closing(state):
-        for part, chunk in enumerate(read_chunks(settings)):
+        for part, chunk, filled in state.filled(read_chunks(settings), committed):
             parts, rows_read = part + 1, rows_read + len(chunk)
-            if part in committed:
+            if filled is None:
                 check_counts([(part, len(chunk))], committed)
                 continue
-            filled, entity_reasons = state.fill(chunk)
             predictions, rejects = score_chunk(
-                filled, part, predictor, settings.run_id, entity_reasons
+                filled.chunk, part, predictor, settings.run_id, filled.reasons
             )
             counts = output.commit(part, predictions, rejects)
             logger.info("part %d: %d rows, %d scored, %d rejected", part, *astuple(counts))

@@ -5,10 +5,10 @@ stored for that entity fill in the others (the request wins where both have a va
 store is a SQLite file by default and PostgreSQL when the URL says `postgresql://`; both hold
 one table, `entity_features`: the entity id, when its values were last stored
 (`updated_at`), and one column per input of features.yaml, typed by its kind (`COLUMN_TYPES`),
-NULL where no value is stored. One column per feature lets a batch read the state of a whole
-chunk of entities in one query, column by column (`read_columns`). Fill it from a CSV file
-(an `entity_id` column and feature columns), or with the training data's rows as entities
-`sample-0`, `sample-1`, ...:
+NULL where no value is stored. One column per feature lets a batch job read the table as
+Arrow columns (state_join.py), or the state of a whole chunk of entities in one query, column
+by column (`read_columns`). Fill it from a CSV file (an `entity_id` column and feature
+columns), or with the training data's rows as entities `sample-0`, `sample-1`, ...:
 
     python -m {{ cookiecutter.__package_name }}.state load entities.csv
     python -m {{ cookiecutter.__package_name }}.state load-sample
@@ -97,6 +97,9 @@ def added_columns(contract: Contract, existing: Iterable[str]) -> list[str]:
 SQLITE_SELECT = "entity_id IN (SELECT value FROM json_each(?))"
 SQLITE_MMAP_BYTES = 1 << 30
 POSTGRES_SELECT = "entity_id = ANY(%s)"
+POSTGRES_INDEX = f"CREATE INDEX IF NOT EXISTS {TABLE}_updated_at ON {TABLE} (updated_at)"
+"""The newest `updated_at` tells a batch job's snapshot of the state that it changed
+(state_join.py): an index answers it without reading the table."""
 POSTGRES_COLUMNS = (
     "SELECT column_name FROM information_schema.columns"
     " WHERE table_name = %s AND table_schema = current_schema()"
@@ -211,6 +214,7 @@ class PostgresEntityStore(SqlEntityStore):
         self._connection = self._connect()
         with self._lock, self._connection.transaction():
             self._connection.execute(schema(self._contract))
+            self._connection.execute(POSTGRES_INDEX)
             existing = self._connection.execute(POSTGRES_COLUMNS, [TABLE]).fetchall()
             for statement in added_columns(self._contract, [row[0] for row in existing]):
                 self._connection.execute(statement)
