@@ -10,6 +10,7 @@ store is state.py's (SQLite or PostgreSQL).
 {%- endif %}
 """
 
+import argparse
 import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -157,3 +158,18 @@ def sample_entities() -> list[tuple[str, dict[str, Any]]]:
         )
         for index, row in enumerate(columns.records(contract))
     ]
+
+
+def loader_command(
+    description: str, argv: Sequence[str] | None = None
+) -> tuple[argparse.ArgumentParser, list[tuple[str, dict[str, Any]]]]:
+    """The command line every state store's loader takes (`load entities.csv`,
+    `load-sample`): the entities it names, and its parser, to report what the store refuses."""
+    parser = argparse.ArgumentParser(description=description)
+    commands = parser.add_subparsers(dest="command", required=True)
+    load = commands.add_parser("load", help="store the rows of a CSV file (entity_id + features)")
+    load.add_argument("csv", type=Path)
+    commands.add_parser("load-sample", help="store the sample data set's rows as sample-<n>")
+    arguments = parser.parse_args(argv)
+    entities = read_csv(arguments.csv) if arguments.command == "load" else sample_entities()
+    return parser, entities

@@ -14,7 +14,6 @@ columns), or with the training data's rows as entities `sample-0`, `sample-1`, .
     python -m {{ cookiecutter.__package_name }}.state load-sample
 """
 
-import argparse
 import json
 import sqlite3
 import threading
@@ -29,7 +28,7 @@ from psycopg.rows import TupleRow
 from pydantic import ValidationError
 
 from .contract import Contract, load_contract
-from .entities import FeatureValues, checked, read_csv, sample_entities
+from .entities import FeatureValues, checked, loader_command
 from .features import FEATURE_NAMES
 from .settings import Settings
 
@@ -264,14 +263,7 @@ def open_store(url: str) -> EntityStore:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Store per-entity feature values.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    load = commands.add_parser("load", help="store the rows of a CSV file (entity_id + features)")
-    load.add_argument("csv", type=Path)
-    commands.add_parser("load-sample", help="store the sample data set's rows as sample-<n>")
-    arguments = parser.parse_args(argv)
-
-    entities = read_csv(arguments.csv) if arguments.command == "load" else sample_entities()
+    parser, entities = loader_command("Store per-entity feature values.", argv)
     settings = Settings()
     store = open_store(settings.state_url)
     try:

@@ -14,18 +14,16 @@ feature columns), or with the training data's rows as entities `sample-0`, `samp
     python -m {{ cookiecutter.__package_name }}.state_dynamodb load-sample
 """
 
-import argparse
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from .entities import FeatureValues, checked, read_csv, sample_entities
+from .entities import FeatureValues, checked, loader_command
 from .settings import Settings
 
 BATCH_GET_LIMIT = 100
@@ -114,14 +112,7 @@ class DynamoEntityStore:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Store per-entity feature values in DynamoDB.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    load = commands.add_parser("load", help="store the rows of a CSV file (entity_id + features)")
-    load.add_argument("csv", type=Path)
-    commands.add_parser("load-sample", help="store the sample data set's rows as sample-<n>")
-    arguments = parser.parse_args(argv)
-
-    entities = read_csv(arguments.csv) if arguments.command == "load" else sample_entities()
+    parser, entities = loader_command("Store per-entity feature values in DynamoDB.", argv)
     settings = StateSettings()
     store = DynamoEntityStore.from_settings(settings)
     try:
