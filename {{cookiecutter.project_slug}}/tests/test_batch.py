@@ -5,9 +5,7 @@
 
 import json
 import logging
-{%- if engine == "dask" %}
 import os
-{%- endif %}
 import signal
 {%- if engine == "pandas" %}
 import sqlite3
@@ -39,7 +37,14 @@ from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 {%- endif %}
 
-from {{ package }}.batch import InputError, RunMismatchError, predict, validate
+from {{ package }}.batch import (
+    InputError,
+    RunMismatchError,
+    file_fingerprint,
+    fingerprint_digest,
+    predict,
+    validate,
+)
 from {{ package }}.contract import Columns, parse_contract
 from {{ package }}.data import Dataset
 from {{ package }}.engine_{{ engine }} import EngineSettings, run{% if engine == "spark" %}, start_spark{% endif %}
@@ -423,11 +428,57 @@ def test_a_killed_run_resumed_with_another_input_is_refused(
     assert {path.name for path in (output / "_commits").glob("*.json")} == set(committed)
 
 
+def test_a_complete_run_id_given_another_input_is_refused_naming_both_fingerprints(
+    settings: EngineSettings, predictor: Predictor, held_out: Dataset, tmp_path: Path
+) -> None:
+    """A finished run never answers for another input: it is refused, not reported done."""
+    write_parquet(input_frame(CHUNK_ROWS, held_out), Path(settings.input))
+    run(settings, predictor)
+    output = settings.output_dir / settings.run_id
+    files = {path: path.stat().st_mtime_ns for path in output.rglob("*")}
+    other = tmp_path / "other.parquet"
+    write_parquet(input_frame(2 * CHUNK_ROWS, held_out), other)
+    settings.input = str(other)
+
+    with pytest.raises(RunMismatchError) as refused:
+        run(settings, predictor)
+
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"run {settings.run_id} cannot run again: its input, input_fingerprint" in message
+    started = json.loads((output / "_run.json").read_text())
+    assert fingerprint_digest(started["input_fingerprint"]) in message
+    assert fingerprint_digest(file_fingerprint(other)) in message
+    assert {path: path.stat().st_mtime_ns for path in output.rglob("*")} == files
+
+
+def test_a_file_rewritten_with_its_size_and_time_restored_is_another_input(
+    settings: EngineSettings, predictor: Predictor, held_out: Dataset
+) -> None:
+    """The fingerprint hashes every byte: two rows swapped in an uncompressed file keep its
+    size, its footer's statistics and (restored, as `cp -p` would) its modification time."""
+    frame = input_frame(2 * CHUNK_ROWS, held_out)
+    path = Path(settings.input)
+    plain = {"compression": "none", "use_dictionary": False, "row_group_size": CHUNK_ROWS}
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, **plain)
+    size, modified = path.stat().st_size, path.stat().st_mtime_ns
+    run(settings, predictor)
+    (settings.output_dir / settings.run_id / "_SUCCESS.json").unlink()  # as if killed
+    swapped = frame.iloc[[1, 0, *range(2, len(frame))]].reset_index(drop=True)
+    assert not swapped.equals(frame)
+    pq.write_table(pa.Table.from_pandas(swapped, preserve_index=False), path, **plain)
+    os.utime(path, ns=(modified, modified))
+    assert path.stat().st_size == size
+
+    with pytest.raises(RunMismatchError, match="its input_fingerprint changed"):
+        run(settings, predictor)
+
+
 def test_a_rewritten_input_file_with_the_same_rows_is_another_input(
     settings: EngineSettings, predictor: Predictor, held_out: Dataset
 ) -> None:
-    """Size, modification time and footer are compared: a run is resumed with the file it
-    started with, not a copy written since (its footer and time differ)."""
+    """A run is resumed with the file it started with, not a copy written since with its
+    rows in another order."""
     frame = input_frame(2 * CHUNK_ROWS, held_out)
     write_parquet(frame, Path(settings.input))
     output = settings.output_dir / settings.run_id

@@ -17,16 +17,15 @@ output row. Downstream readers wait for `_SUCCESS.json`.
 
     <output_dir>/<run_id>/_run.json                        what the run scores, and how
 
-`_run.json` records the input's fingerprint (for files: each file's size, modification time
-and the sha256 of its Parquet footer, which holds every row group's statistics, or of a
-CSV's content; for a query: its text and row count at start). Resuming with an input whose
-fingerprint differs is refused, so committed parts never mix with parts of another input.
+`_run.json` records the input's fingerprint (for files: each file's size and the sha256 of
+every byte; for a query: its text and row count at start). Running a run id again with an
+input whose fingerprint differs is refused, whether the run completed or not: committed
+parts never mix with parts of another input, and a finished run never answers for another.
 """
 
 import hashlib
 import json
 import os
-import struct
 import uuid
 from collections.abc import Iterable{% if stateful %}, Mapping{% endif %}
 from dataclasses import asdict, dataclass
@@ -67,8 +66,8 @@ class BatchSettings(Settings):
         default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d"),
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
     )
-    """Names the run (default: today's UTC date). Running a run id again resumes or, when it
-    is complete, does nothing."""
+    """Names the run (default: today's UTC date). Running a run id again on the same input
+    resumes or, when it is complete, does nothing; on another input it is refused."""
 
     chunk_rows: int = Field(default=100_000, gt=0)
     """Rows scored per model call and per output part: bounds the job's memory."""
@@ -89,21 +88,16 @@ class RunMismatchError(Exception):
     """A run id was reused for another input, chunking or model version."""
 
 
-PARQUET_MAGIC = b"PAR1"
-
-
 def file_fingerprint(path: Path) -> list[dict[str, Any]]:
-    """Each input file's name, size, modification time and content digest: the sha256 of a
-    Parquet file's footer (its schema and every row group's offsets and statistics, read
-    without reading the rows), or of a CSV file's bytes."""
+    """Each input file's name, size and the sha256 of its bytes: a file rewritten in place,
+    even with its size and modification time restored, is another input."""
     if not path.exists():
         raise InputError(f"the input {path} does not exist")
     files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
     return [
         {
             "file": str(file.relative_to(path)) if path.is_dir() else file.name,
-            "bytes": (stat := file.stat()).st_size,
-            "modified_ns": stat.st_mtime_ns,
+            "bytes": file.stat().st_size,
             "sha256": content_digest(file),
         }
         for file in files
@@ -111,24 +105,14 @@ def file_fingerprint(path: Path) -> list[dict[str, Any]]:
 
 
 def content_digest(file: Path) -> str:
-    digest = hashlib.sha256()
     with file.open("rb") as stream:
-        if file.suffix == ".csv":
-            while block := stream.read(1 << 20):
-                digest.update(block)
-            return digest.hexdigest()
-        # A Parquet file ends with its footer, the footer's length and the magic bytes.
-        stream.seek(0, os.SEEK_END)
-        size = stream.tell()
-        if size < 12:
-            raise InputError(f"{file} is not a Parquet file: {size} bytes")
-        stream.seek(size - 8)
-        (length,), magic = struct.unpack("<I", stream.read(4)), stream.read(4)
-        if magic != PARQUET_MAGIC or length > size - 12:
-            raise InputError(f"{file} is not a Parquet file: no footer")
-        stream.seek(size - 8 - length)
-        digest.update(stream.read(length))
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def fingerprint_digest(fingerprint: Any) -> str:
+    """A short digest naming a whole input fingerprint in one message."""
+    canonical = json.dumps(fingerprint, sort_keys=True).encode()
+    return hashlib.sha256(canonical).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -354,7 +338,8 @@ class RunOutput:
         self.run_id = settings.run_id
 
     def start(self, identity: dict[str, Any]) -> None:
-        """Create the run's directories, or check a rerun scores the same input the same way.
+        """Create the run's directories, or check that running this run id again scores the
+        same input the same way, whether the run completed or not.
 
         Files a killed run left half-written are removed; its committed parts stay.
         """
@@ -364,17 +349,28 @@ class RunOutput:
             keys = started.keys() | identity.keys()
             changed = sorted(key for key in keys if started.get(key) != identity.get(key))
             if changed:
-                raise RunMismatchError(
-                    f"run {self.run_id} cannot resume: its {', '.join(changed)} changed since"
-                    " it started (see its _run.json): resume it as it started, or use another"
-                    " run id"
-                )
+                raise RunMismatchError(self.mismatch(started, identity, changed))
         for directory in (self.predictions, self.rejects, self.commits):
             directory.mkdir(parents=True, exist_ok=True)
             for leftover in directory.glob(".*.tmp"):
                 leftover.unlink()
         if not record.exists():
             _write_atomically(record, json.dumps(identity, indent=2).encode())
+
+    def mismatch(self, started: dict[str, Any], now: dict[str, Any], changed: list[str]) -> str:
+        """One line: what changed since the run started, naming both inputs' fingerprints."""
+        verb = "cannot run again" if self.success.exists() else "cannot resume"
+        inputs = ""
+        if "input_fingerprint" in changed:
+            inputs = (
+                f" (input {started.get('input')} fingerprint"
+                f" {fingerprint_digest(started.get('input_fingerprint'))} then,"
+                f" {now['input']} fingerprint {fingerprint_digest(now['input_fingerprint'])} now)"
+            )
+        return (
+            f"run {self.run_id} {verb}: its {', '.join(changed)} changed since it started"
+            f"{inputs}; see its _run.json: run it as it started, or use another run id"
+        )
 
     def completed(self) -> RunSummary | None:
         """The summary of this run when it already completed."""

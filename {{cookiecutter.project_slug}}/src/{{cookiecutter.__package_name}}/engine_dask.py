@@ -136,12 +136,12 @@ def score_partition(
 def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
     """Score the input into `<output_dir>/<run_id>/`, resuming a run that did not finish."""
     output = RunOutput(settings)
+    fingerprint = file_fingerprint(Path(settings.input))
+    output.start(run_identity(settings, predictor, ENGINE, fingerprint))
     if (summary := output.completed()) is not None:
         logger.info("run %s is already complete", settings.run_id)
         return summary
     partitions = read_partitions(settings)
-    fingerprint = file_fingerprint(Path(settings.input))
-    output.start(run_identity(settings, predictor, ENGINE, fingerprint))
     committed = output.committed()
     pending = [part for part in range(len(partitions)) if part not in committed]
     logger.info("%d partitions, %d already committed", len(partitions), len(committed))

@@ -155,10 +155,10 @@ def one_line(error: Exception) -> str:
 def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
     """Score the input into `<output_dir>/<run_id>/`, resuming a run that did not finish."""
     output = RunOutput(settings)
+    output.start(run_identity(settings, predictor, ENGINE, input_fingerprint(settings)))
     if (summary := output.completed()) is not None:
         logger.info("run %s is already complete", settings.run_id)
         return summary
-    output.start(run_identity(settings, predictor, ENGINE, input_fingerprint(settings)))
     committed = output.committed()
     parts = rows_read = 0
 {%- if stateful %}

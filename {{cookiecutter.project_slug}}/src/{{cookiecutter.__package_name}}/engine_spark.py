@@ -174,12 +174,12 @@ def score_parts(
 def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
     """Score the input into `<output_dir>/<run_id>/`, resuming a run that did not finish."""
     output = RunOutput(settings)
+    fingerprint = file_fingerprint(Path(settings.input))
+    output.start(run_identity(settings, predictor, ENGINE, fingerprint))
     if (summary := output.completed()) is not None:
         logger.info("run %s is already complete", settings.run_id)
         return summary
     parts = plan(settings)
-    fingerprint = file_fingerprint(Path(settings.input))
-    output.start(run_identity(settings, predictor, ENGINE, fingerprint))
     committed = output.committed()
     if parts.rows is not None:
         check_counts(enumerate(parts.rows), committed)
