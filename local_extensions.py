@@ -1,7 +1,7 @@
 """Jinja filters the template renders with (cookiecutter puts this repo on sys.path).
 
-They are thin adapters: the decision lives in decision/engine.py, the file manifest in
-hooks/manifest.yaml and the dependency pins in pins.yaml.
+They are thin adapters: the decision lives in decision/engine.py, the files a project keeps
+in hooks/manifest.py (reading the manifests) and the dependency pins in pins.yaml.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.ext import Extension
 
 from decision import engine
+from hooks import manifest
 from hooks.invocation import discard_template_copy
 
 ROOT = Path(__file__).resolve().parent
@@ -245,35 +246,30 @@ def _resolved(context: dict[str, Any]) -> dict[str, Any]:
     return {**context, "strategy": context["__strategy"], "batch_engine": context["__batch_engine"]}
 
 
-def paths_to_remove(context: dict[str, Any]) -> list[str]:
-    """The project paths the chosen strategy and options do not keep (hooks/manifest.yaml),
-    sorted. A path kept by any entry stays."""
-    values = _resolved(context)
-    listed = _yaml("hooks/manifest.yaml")
-    owned = [
-        (path, strategy == values["strategy"])
-        for strategy, paths in listed["strategies"].items()
-        for path in paths
-    ]
-    owned += [
-        (path, engine.matches(rule["when"], values))
-        for rule in listed["options"]
-        for path in rule["paths"]
-    ]
-    kept = {path for path, wanted in owned if wanted}
-    package = context["__package_name"]
-    removed = {path.format(package=package) for path, _ in owned if path not in kept}
-    return sorted(removed)
+def manifests() -> dict[str, Any]:
+    """Every manifest by owner: hooks/manifest.yaml, and each strategy's own."""
+    found = {manifest.SHARED: _yaml("hooks/manifest.yaml")}
+    for strategy in engine.table()["generated"]:
+        found[strategy] = _yaml(f"templates/strategies/{strategy}/manifest.yaml")
+    return found
+
+
+def file_plan(context: dict[str, Any]) -> manifest.FilePlan:
+    """The paths the chosen strategy and options do not keep, and the variants they take."""
+    return manifest.plan(_resolved(context), context["__package_name"], manifests())
 
 
 def hook_data(context: dict[str, Any]) -> str:
-    """What the generation hooks need, as JSON: the strategy, the paths to remove and the
-    decision summary (engine.summary). The hooks read it from a raw triple-quoted string,
-    which holds any JSON text, so they stay plain Python that ruff checks."""
+    """What the generation hooks need, as JSON: the strategy, the paths to remove, the
+    variants to move into place and the decision summary (engine.summary). The hooks read it
+    from a raw triple-quoted string, which holds any JSON text, so they stay plain Python
+    that ruff checks."""
+    plan = file_plan(context)
     return json.dumps(
         {
             "strategy": context["__strategy"],
-            "remove": paths_to_remove(context),
+            "remove": plan.remove,
+            "moves": plan.moves,
             "summary": engine.summary(_public_answers(context)),
         }
     )

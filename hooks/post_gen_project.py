@@ -1,6 +1,7 @@
-"""Keep only the files of the chosen strategy and options, then say what was decided.
+"""Keep only the files of the chosen strategy and options, move each port's chosen variant
+into place, then say what was decided.
 
-The paths come from hooks/manifest.yaml and the summary from engine.summary, both through
+The plan comes from hooks/manifest.py and the summary from engine.summary, both through
 local_extensions.hook_data; the summary goes to stderr unless ML_DEPLOY_QUIET=1.
 """
 
@@ -19,6 +20,9 @@ for relative in DATA["remove"]:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
+
+for variant, path in DATA["moves"]:
+    Path(variant).replace(path)
 
 if os.environ.get("ML_DEPLOY_QUIET") != "1":
     project = Path.cwd()

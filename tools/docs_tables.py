@@ -163,13 +163,17 @@ def generated_strategies() -> str:
 
 
 def strategy_files(strategy: str) -> str:
-    manifest = _yaml("hooks/manifest.yaml")
-    lines = [f"- `{path.format(package='<package>')}`" for path in manifest["strategies"][strategy]]
-    for rule in manifest["options"]:
-        when = rule["when"]
-        if when.get("strategy") == strategy:
-            condition = ", ".join(f"`{k}={v}`" for k, v in when.items() if k != "strategy")
-            lines += [f"- `{p.format(package='<package>')}` ({condition})" for p in rule["paths"]]
+    manifest = _yaml(f"templates/strategies/{strategy}/manifest.yaml")
+    lines = [f"- `{path.format(package='<package>')}`" for path in manifest["files"]]
+    for rule in manifest.get("options", []):
+        condition = ", ".join(f"`{k}={v}`" for k, v in rule["when"].items())
+        lines += [f"- `{p.format(package='<package>')}` ({condition})" for p in rule["paths"]]
+    for path, choices in manifest.get("variants", {}).items():
+        answers = sorted({name for when in choices.values() for name in (when or {})})
+        lines.append(
+            f"- `{path.format(package='<package>')}` (one file per `{'`/`'.join(answers)}`:"
+            f" {', '.join(choices)})"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -1,1 +1,0 @@
-{% include "strategies/stream/brokers/" ~ cookiecutter.broker ~ ".py.j2" %}

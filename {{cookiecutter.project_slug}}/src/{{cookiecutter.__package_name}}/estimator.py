@@ -1,1 +1,0 @@
-{% include "frameworks/" ~ cookiecutter.framework ~ ".py.j2" %}

@@ -1,1 +1,0 @@
-{% include "model_types/" ~ ("regression" if cookiecutter.model_type == "regression" else "classification") ~ "/scores.py.j2" %}

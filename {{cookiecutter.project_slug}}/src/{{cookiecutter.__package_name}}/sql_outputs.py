@@ -1,1 +1,0 @@
-{% include "model_types/" ~ ("regression" if cookiecutter.model_type == "regression" else "classification") ~ "/sql_outputs.py.j2" %}

@@ -1,1 +1,0 @@
-{% include "strategies/stream/brokers/" ~ cookiecutter.broker ~ "_testing.py.j2" %}
