@@ -36,6 +36,8 @@ generate: $(BIN)/.installed
 lint: install
 	$(BIN)/ruff check decision hooks local_extensions.py tests tools
 	$(BIN)/ruff format --check decision hooks local_extensions.py tests tools
+	# The template's own Python, names substituted, with the generated projects' ruff rules.
+	PATH="$(BIN):$$PATH" $(BIN)/python tools/lint_template_python.py
 
 ## The template's whole test suite.
 test: install lint

@@ -107,6 +107,15 @@ def feature_contract(context: dict[str, Any]) -> str:
     return str(inference.dump(contract))
 
 
+def python_string(text: str) -> str:
+    """A Python string literal holding `text`, quoted as `ruff format` quotes it: double
+    quotes unless single quotes need fewer escapes (answers such as project_name may hold
+    quotes and backslashes)."""
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote)
+    return f"{quote}{escaped}{quote}"
+
+
 def from_yaml(text: str) -> Any:
     return yaml.safe_load(text)
 
@@ -305,6 +314,7 @@ class DeployExtension(Extension):
             basename=basename,
             dirname=dirname,
             shell_quote=shlex.quote,
+            python_string=python_string,
             feature_contract=feature_contract,
             from_yaml=from_yaml,
             from_json=from_json,

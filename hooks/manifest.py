@@ -70,7 +70,8 @@ def plan(
     for path, mine, choices in variants:
         files = [choice_path(path, choice) for choice in choices]
         if not mine or path in removed:
-            removed.update(files)
+            # The path itself too: a regenerated project may hold it from before.
+            removed.update([*files, path])
             continue
         chosen = next((c for c, when in choices.items() if matches(when or {}, values)), None)
         if chosen is None:

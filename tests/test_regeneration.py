@@ -121,13 +121,21 @@ def test_documented_command_regenerates_with_changed_answers(
     removes = next(line for line in said.splitlines() if line.startswith("  removes: "))
     assert removes.split(": ", 1)[1].split(", ") == [
         "benchmarks/bench_api.py",
+        "benchmarks/service_requests.py",
         "loadtest/",
+        "loadtest/request_bodies.py",
         "src/fraud_scorer/api.py",
         # The stream row's answers say stateful=no: the state goes.
         "src/fraud_scorer/entities.py",
+        "src/fraud_scorer/middleware.py",
+        "src/fraud_scorer/request_rows.py",
         "src/fraud_scorer/state.py",
+        "tests/api_fixtures.py",
+        "tests/api_testing.py",
         "tests/postgres_testing.py",
+        "tests/request_testing.py",
         "tests/test_api.py",
+        "tests/test_api_requests.py",
         "tests/test_state.py",
     ]
 

@@ -3,6 +3,8 @@ manifests (hooks/manifest.py), so the template's Python reads as plain Python; w
 framework or model type never branches inside the modules an ML engineer edits."""
 
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 PROJECT = TEMPLATE / "{{cookiecutter.project_slug}}"
 PACKAGE = PROJECT / "src" / "{{cookiecutter.__package_name}}"
 BUDGET = Path(__file__).with_name("branched_python.yaml")
+sys.path.insert(0, str(TEMPLATE / "tools"))
 EDITED = ["train.py", "predictor.py", "schema.py", "sql.py", "features.py"]
 VARIATION = re.compile(r"\{[{%][^}]*\b(model_type|framework)\b")
 
@@ -62,3 +65,14 @@ def test_edited_modules_do_not_vary_by_framework_or_model_type(name: str) -> Non
         if VARIATION.search(line)
     ]
     assert not lines, f"{name} branches on the framework or model type:\n" + "\n".join(lines)
+
+
+def test_the_template_python_without_tags_is_ruff_clean() -> None:
+    """Checked as it stands, in seconds, before any bake (tools/lint_template_python.py)."""
+    import lint_template_python
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    findings = [
+        f for name in lint_template_python.NAMES for f in lint_template_python.lint(ruff, name)
+    ]
+    assert not findings, "\n".join(findings)

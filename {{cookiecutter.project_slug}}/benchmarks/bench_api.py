@@ -1,4 +1,3 @@
-{%- set env = cookiecutter.__package_name | upper -%}
 """Throughput and latency of the service's /predict next to three references.
 
 Four uvicorn servers on loopback (one worker each, ephemeral ports) are measured one after
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 import uvloop
 from fastapi import FastAPI
+from service_requests import service_request
 
 from {{ cookiecutter.__package_name }}.api import ServiceSettings
 from {{ cookiecutter.__package_name }}.artifact import load_pipeline
@@ -52,9 +52,6 @@ from {{ cookiecutter.__package_name }}.contract import load_contract
 from {{ cookiecutter.__package_name }}.data import load_dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.schema import Features
-{%- if cookiecutter.stateful == "yes" %}
-from {{ cookiecutter.__package_name }}.state import open_store
-{%- endif %}
 
 SERVICE = "{{ cookiecutter.__package_name }}.api:create_app"
 HOST = "127.0.0.1"
@@ -347,24 +344,14 @@ def main(argv: list[str] | None = None) -> None:
         naive_model = work / "pipeline.pkl"
         with naive_model.open("wb") as file:
             pickle.dump(load_pipeline(model_dir), file)
+        state_env, service_body = service_request(work, row)
         service_env = {
-            "{{ env }}_MODEL_DIR": str(model_dir),
+            "{{ cookiecutter.__package_name | upper }}_MODEL_DIR": str(model_dir),
 {%- if cookiecutter.legal_review == "yes" %}
-            "{{ env }}_AUDIT_LOG_PATH": str(work / "audit.jsonl"),
+            "{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH": str(work / "audit.jsonl"),
 {%- endif %}
-{%- if cookiecutter.stateful == "yes" %}
-            "{{ env }}_STATE_URL": f"sqlite:///{work / 'state.db'}",
-{%- endif %}
+            **state_env,
         }
-{%- if cookiecutter.stateful == "yes" %}
-        # The service completes the request from the entity's stored features, as in production.
-        store = open_store(service_env["{{ env }}_STATE_URL"])
-        store.put_many([("bench-entity", row)])
-        store.close()
-        service_body: dict[str, Any] = {"entity_id": "bench-entity"}
-{%- else %}
-        service_body = row
-{%- endif %}
         if args.overload:
             run_overload(args, service_env, service_body)
             return

@@ -1,5 +1,3 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
 {%- set legal = cookiecutter.legal_review == "yes" -%}
 """Rows per second scored inside the database, next to scoring the same rows in Python.
 
@@ -31,15 +29,15 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from {{ package }}.artifact import load_metadata
+from {{ cookiecutter.__package_name }}.artifact import load_metadata
 {%- if legal %}
-from {{ package }}.audit import AuditLog
+from {{ cookiecutter.__package_name }}.audit import AuditLog
 {%- endif %}
-from {{ package }}.contract import Columns
-from {{ package }}.data import load_dataset
-from {{ package }}.db import DatabaseSettings, connect, migrate
-from {{ package }}.predictor import Predictor
-from {{ package }}.sql import (
+from {{ cookiecutter.__package_name }}.contract import Columns
+from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.db import DatabaseSettings, connect, migrate
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.sql import (
     CONTRACT,
     INPUT_TABLE,
     VIEW,
@@ -47,7 +45,7 @@ from {{ package }}.sql import (
     create_input_table,
     values,
 )
-from {{ package }}.sql_outputs import OUTPUTS
+from {{ cookiecutter.__package_name }}.sql_outputs import OUTPUTS, prediction_row
 
 BATCH = 10_000
 """Rows per model call and per write in the Python round trip."""
@@ -68,13 +66,8 @@ def score_in_python(predictor: Predictor, pulled: list[tuple[Any, ...]]) -> list
     for start in range(0, len(pulled), BATCH):
         batch = [dict(zip(NAMES, row[1:], strict=True)) for row in pulled[start : start + BATCH]]
         for prediction in predictor.predict_columns(Columns.from_records(CONTRACT, batch)):
-{%- if classification %}
-            outputs[0].append(prediction.label)
-            for index, probability in enumerate(prediction.probabilities.values(), start=1):
-                outputs[index].append(probability)
-{%- else %}
-            outputs[0].append(prediction.value)
-{%- endif %}
+            for column, value in zip(outputs, prediction_row(prediction), strict=True):
+                column.append(value)
     return outputs
 
 

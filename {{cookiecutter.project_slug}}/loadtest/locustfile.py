@@ -1,33 +1,19 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """Load test: the peak rate for a minute; fails when the p99 latency exceeds the SLA.
 
     make run          # the service, in one terminal
     make loadtest     # in another: headless, exits 1 over the SLA or on any failed request
 
-Users ramp up to the peak of {{ cookiecutter.peak_rps }} requests per second, hold it, and stop; each request
-{%- if stateful %}
-names one of the sample entities, in turn: store them first with
-
-    .venv/bin/python -m {{ cookiecutter.__package_name }}.state load-sample
-{%- else %}
-sends a row of the sample data, in turn.
-{%- endif %}
+Users ramp up to the peak of {{ cookiecutter.peak_rps }} requests per second, hold it, and stop; what each
+request sends comes from request_bodies.py.
 """
 
-import itertools
 import logging
 import math
 from typing import Any
 
 from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.env import Environment
-
-{%- if not stateful %}
-
-from {{ cookiecutter.__package_name }}.contract import load_contract
-from {{ cookiecutter.__package_name }}.data import load_dataset
-from {{ cookiecutter.__package_name }}.settings import Settings
-{%- endif %}
+from request_bodies import BODIES
 
 PEAK_RPS = {{ cookiecutter.peak_rps }}
 LATENCY_SLA_MS = {{ cookiecutter.latency_sla_ms }}
@@ -35,14 +21,6 @@ RPS_PER_USER = 10
 USERS = max(1, math.ceil(PEAK_RPS / RPS_PER_USER))
 RAMP_UP_S = 15
 HOLD_S = 60
-{%- if stateful %}
-SAMPLE_ENTITIES = 100
-
-BODIES = itertools.cycle([{"entity_id": f"sample-{i}"} for i in range(SAMPLE_ENTITIES)])
-{%- else %}
-
-BODIES = itertools.cycle(load_dataset(Settings().training_data).columns.records(load_contract()))
-{%- endif %}
 
 
 class Caller(FastHttpUser):

@@ -22,6 +22,9 @@ from contract_testing import MIXED, MixedModel, synthetic_table
 
 TRAINING_DATA_SETTING = "{{ cookiecutter.__package_name | upper }}_TRAINING_DATA"
 
+# A strategy's own fixtures live in tests/<name>_fixtures.py, each loaded as a plugin.
+pytest_plugins = sorted(path.stem for path in Path(__file__).parent.glob("*_fixtures.py"))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def training_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:

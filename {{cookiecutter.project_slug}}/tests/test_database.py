@@ -1,5 +1,3 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
 """The compiled SQL against the Python model, in DuckDB and in a real PostgreSQL."""
 
 # The SQL names in these queries are the package's constants.
@@ -13,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from sklearn.neighbors import KNeighbors{{ "Classifier" if classification else "Regressor" }}
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 
-from {{ package }}.artifact import load_metadata, load_pipeline
-from {{ package }}.contract import Columns
-from {{ package }}.data import Dataset
-from {{ package }}.db import (
+from {{ cookiecutter.__package_name }}.artifact import load_metadata, load_pipeline
+from {{ cookiecutter.__package_name }}.contract import Columns
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.db import (
     Database,
     DatabaseSettings,
     MigrationError,
@@ -28,9 +26,9 @@ from {{ package }}.db import (
     migrate,
     rollback,
 )
-from {{ package }}.predictor import Predictor
-from {{ package }}.settings import Settings
-from {{ package }}.sql import (
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.sql import (
     CONTRACT,
     FUNCTION,
     INPUT_TABLE,
@@ -46,11 +44,19 @@ from {{ package }}.sql import (
     parse,
     values,
 )
-from {{ package }}.sql_outputs import OUTPUTS, PREDICTION_COLUMN, difference
-from {{ package }}.train import train
+from {{ cookiecutter.__package_name }}.sql_outputs import (
+    OUTPUTS,
+    PREDICTION_COLUMN,
+    difference,
+    prediction_row,
+)
+from {{ cookiecutter.__package_name }}.train import train
 
 from contract_testing import complete_rows, rows
 from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema
+
+ONNX_TOLERANCE = 1e-5
+"""How far the ONNX model serving uses elsewhere may be from the SQL: its float32 precision."""
 
 NAMES = [item.name for item in CONTRACT.inputs]
 """The input table's columns after `id`."""
@@ -122,14 +128,7 @@ def test_sql_equals_the_python_model_on_held_out_rows(
     assert difference(expected(load_pipeline(model_dir), held_out.columns), actual) <= TOLERANCE
     # The ONNX model serving uses elsewhere agrees too, within its float32 precision.
     predictions = predictor.predict_columns(held_out.columns)
-{%- if classification %}
-    assert [row[0] for row in actual] == [prediction.label for prediction in predictions]
-    onnx = np.array([list(prediction.probabilities.values()) for prediction in predictions])
-    assert np.allclose(np.array([row[1:] for row in actual], dtype=float), onnx, atol=1e-5)
-{%- else %}
-    onnx = np.array([prediction.value for prediction in predictions])
-    assert np.allclose(np.array([row[0] for row in actual], dtype=float), onnx, rtol=1e-5)
-{%- endif %}
+    assert difference([prediction_row(p) for p in predictions], actual) <= ONNX_TOLERANCE
 
 
 @given(drawn=rows())
@@ -258,7 +257,7 @@ def test_cli_compiles_migrates_and_reports_status(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    prefix = "{{ package | upper }}_"
+    prefix = "{{ cookiecutter.__package_name | upper }}_"
     monkeypatch.setenv(prefix + "MODEL_DIR", str(model_dir))
     monkeypatch.setenv(prefix + "MIGRATIONS_DIR", str(tmp_path / "migrations"))
     monkeypatch.setenv(prefix + "DATABASE_URL", f"duckdb:///{tmp_path / 'scoring.duckdb'}")
@@ -276,7 +275,7 @@ def test_cli_compiles_migrates_and_reports_status(
 
 
 def test_a_step_orbital_cannot_compile_is_refused_by_name() -> None:
-    pipeline = Pipeline([("neighbours", KNeighbors{{ "Classifier" if classification else "Regressor" }}())])
+    pipeline = Pipeline([("neighbours", KNeighborsRegressor())])
     pipeline.fit(np.eye(4), [0, 1, 0, 1])
     with pytest.raises(CompileError, match="step 'neighbours'"):
         parse(pipeline)

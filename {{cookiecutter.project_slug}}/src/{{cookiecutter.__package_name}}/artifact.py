@@ -1,10 +1,3 @@
-{%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set framework_distribution = {"scikit-learn": none, "xgboost": "xgboost-cpu", "lightgbm": "lightgbm"}[cookiecutter.framework] -%}
-{%- set estimator = {
-  "scikit-learn": {True: "LogisticRegression", False: "Ridge"},
-  "xgboost": {True: "XGBClassifier", False: "XGBRegressor"},
-  "lightgbm": {True: "LGBMClassifier", False: "LGBMRegressor"},
-}[cookiecutter.framework][classification] -%}
 """The versioned model artifact and the metadata that says what made it.
 
     models/
@@ -14,7 +7,7 @@
         metadata.json             library versions, data fingerprint, metrics, the feature
                                   contract trained on (with the training range of each number),
                                   the sha256 of every other file of the version
-        reference.npz             a sample of the training inputs (drift checks{% if cookiecutter.legal_review == "yes" %}, explanations{% endif %})
+        reference.npz             a sample of the training inputs (the drift reference)
       current                     a text file naming the version to serve
 
 Loading refuses an artifact made by other library versions than the running ones, a file
@@ -33,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from . import framework
 from .contract import Columns, Contract, load_contract
 
 if TYPE_CHECKING:
@@ -46,34 +40,11 @@ POINTER_FILE = "current"
 HASHED_FILES = (MODEL_FILE, PIPELINE_FILE, REFERENCE_FILE)
 """The files of a version whose sha256 the metadata records and loading verifies."""
 
-LIBRARIES = (
-    "numpy",
-    "onnxruntime",
-    "onnx",
-    "scikit-learn",
-    "skl2onnx",
-{%- if framework_distribution %}
-    "onnxmltools",
-    "{{ framework_distribution }}",
-{%- endif %}
-)
+LIBRARIES = ("numpy", "onnxruntime", "onnx", "scikit-learn", "skl2onnx", *framework.LIBRARIES)
 """Libraries whose version shapes the artifact or its predictions. Training records them all;
 loading compares the ones installed (a serving image has only numpy and onnxruntime)."""
 
-TRUSTED_PIPELINE_TYPES = frozenset(
-    {
-        "numpy.dtype",
-{%- if cookiecutter.framework == "xgboost" %}
-        "xgboost.core.Booster",
-        "xgboost.sklearn.{{ estimator }}",
-{%- elif cookiecutter.framework == "lightgbm" %}
-        "collections.OrderedDict",
-        "lightgbm.basic.Booster",
-        # estimator.py's subclass, whose thresholds are exact in float32.
-        "{{ cookiecutter.__package_name }}.estimator.{{ estimator }}",
-{%- endif %}
-    }
-)
+TRUSTED_PIPELINE_TYPES = frozenset({"numpy.dtype"}) | framework.PIPELINE_TYPES
 """Types outside skops' default allow-list that the fitted pipeline is made of."""
 
 

@@ -1,8 +1,8 @@
-{%- import "core/dataset.j2" as sample -%}
-{%- set dataset = sample.datasets[cookiecutter.model_type] -%}
 """The training data: a table whose columns the feature contract (features.yaml) names.
 
-{{ ("Give your own as a CSV or Parquet file (`make train DATA=...`, `--data`, or the `" ~ cookiecutter.__package_name | upper ~ "_TRAINING_DATA` setting). Without one, the sample data set: " ~ dataset.title ~ ", which scikit-learn ships (" ~ dataset.summary ~ ").") | wordwrap(92) }}
+Give your own as a CSV or Parquet file (`make train DATA=...`, `--data`, or the
+`{{ cookiecutter.__package_name | upper }}_TRAINING_DATA` setting). Without one, training reads the
+sample data set (sample.py).
 
 Rows without a target are dropped and counted; any other problem (a missing column, a value
 that does not fit its kind, a missing value where the contract allows none) is refused with
@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 
 from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input, load_contract
 from .contract_inference import MISSING_TEXT
+from .sample import sample_table
 
 HELD_OUT_FRACTION = 0.25
 SEED = 20240611
@@ -53,20 +54,6 @@ class Dataset:
         digest.update("\x1f".join(self.columns.categories.ravel().tolist()).encode())
         digest.update(np.ascontiguousarray(self.target).tobytes())
         return digest.hexdigest()
-
-
-def sample_table() -> pd.DataFrame:
-    """The sample data set as a table: the data set's own column names, and the target."""
-    from sklearn.datasets import {{ dataset.loader }}
-
-    bunch = {{ dataset.loader }}(as_frame=True)
-    frame: pd.DataFrame = bunch.data.copy()
-{%- if dataset.labels %}
-    frame["{{ dataset.target }}"] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
-{%- else %}
-    frame["{{ dataset.target }}"] = bunch.target
-{%- endif %}
-    return frame
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -1,14 +1,13 @@
-{%- set package = cookiecutter.__package_name -%}
 """The model in the application's database: compile it, migrate, roll back, inspect.
 
-    {{ package }}-db compile [--trigger]  write the current model's migrations
-    {{ package }}-db migrate              apply pending migrations (the newest is current)
-    {{ package }}-db rollback             back to the previous model version
-    {{ package }}-db status               applied, current and pending model versions
-    {{ package }}-db load-sample          fill the input table with the sample data
-    {{ package }}-db show [--limit N]     print scored rows from the scoring view
+    {{ cookiecutter.__package_name }}-db compile [--trigger]  write the current model's migrations
+    {{ cookiecutter.__package_name }}-db migrate              apply pending migrations (the newest is current)
+    {{ cookiecutter.__package_name }}-db rollback             back to the previous model version
+    {{ cookiecutter.__package_name }}-db status               applied, current and pending model versions
+    {{ cookiecutter.__package_name }}-db load-sample          fill the input table with the sample data
+    {{ cookiecutter.__package_name }}-db show [--limit N]     print scored rows from the scoring view
 
-The database is `{{ package | upper }}_DATABASE_URL`: `duckdb:///path.duckdb` (the embedded
+The database is `{{ cookiecutter.__package_name | upper }}_DATABASE_URL`: `duckdb:///path.duckdb` (the embedded
 default) or `postgresql://user@host:5432/database` (add
 `?options=-csearch_path%3Dschema` to work in a schema).
 Applied versions are recorded in the `model_migrations` table.

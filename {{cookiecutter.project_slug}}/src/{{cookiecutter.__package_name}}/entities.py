@@ -3,11 +3,6 @@ whatever store holds the state.
 
 A request (or an input row) names its entity and gives the features it knows; the values
 stored for that entity fill in the others, and the request wins where both have a value.
-{%- if cookiecutter.__strategy == "serverless" %} The
-store is state_dynamodb.py's DynamoDB table.
-{%- else %} The
-store is state.py's (SQLite or PostgreSQL).
-{%- endif %}
 """
 
 import argparse

@@ -1,4 +1,3 @@
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 """The classifier's answers: `Prediction` for one row (what a service returns), `Scores` for a
 batch (arrays, which batch consumers write as columns directly)."""
 
@@ -20,14 +19,6 @@ class Prediction(BaseModel):
     label: str = Field(description="The most probable class.")
     probabilities: dict[str, float] = Field(description="Probability of each class.")
     model_version: str = Field(description="Version of the model that answered.")
-{%- if legal %}
-    explanation: dict[str, float] = Field(
-        description=(
-            "How much each input moved this prediction: the predicted class's probability minus"
-            " the one obtained with that input set to its training mean."
-        )
-    )
-{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -44,11 +35,6 @@ class Scores:
     """Index into `labels` of each row's most probable class."""
     probabilities: npt.NDArray[np.float32]
     """(rows, labels): the probability of each class."""
-{%- if legal %}
-    feature_names: tuple[str, ...]
-    explanations: npt.NDArray[np.float32]
-    """(rows, features): what each input moved the prediction by (see `Prediction`)."""
-{%- endif %}
 
     @classmethod
     def of(
@@ -56,46 +42,19 @@ class Scores:
         model_version: str,
         contract: Contract,
         outputs: list[npt.NDArray[Any]],
-{%- if legal %}
-        feature_names: tuple[str, ...],
-{%- endif %}
     ) -> Self:
-{%- if legal %}
-        """The answers from the ONNX outputs (labels, probabilities) of the rows followed,
-        per row, by one copy per input with that input at its reference value."""
-        labels = contract.labels
-        width = len(feature_names)
-        probabilities = np.asarray(outputs[1], dtype=np.float32).reshape(-1, len(labels))
-        rows = len(probabilities) // (width + 1)
-        predicted = np.asarray(outputs[0], dtype=np.intp).reshape(-1)[:rows]
-        ablated = probabilities[rows:].reshape(rows, width, len(labels))
-        probabilities = probabilities[:rows]
-        # Overflowed outputs make NaN here; `overflowed` finds those rows.
-        with np.errstate(invalid="ignore"):
-            explanations = (
-                probabilities[np.arange(rows), predicted][:, np.newaxis]
-                - ablated[np.arange(rows), :, predicted]
-            )
-        return cls(model_version, labels, predicted, probabilities, feature_names, explanations)
-{%- else %}
         """The answers from the ONNX outputs: labels, probabilities."""
         labels = contract.labels
         predicted = np.asarray(outputs[0], dtype=np.intp).reshape(-1)
         probabilities = np.asarray(outputs[1], dtype=np.float32).reshape(-1, len(labels))
         return cls(model_version, labels, predicted, probabilities)
-{%- endif %}
 
     def __len__(self) -> int:
         return len(self.predicted)
 
     def overflowed(self) -> npt.NDArray[np.bool_]:
         """Rows whose answers are not finite: inputs the model's arithmetic overflowed on."""
-{%- if legal %}
-        finite = np.isfinite(self.probabilities).all(axis=1)
-        return np.asarray(~(finite & np.isfinite(self.explanations).all(axis=1)))
-{%- else %}
         return np.asarray(~np.isfinite(self.probabilities).all(axis=1))
-{%- endif %}
 
     def predicted_labels(self) -> npt.NDArray[np.object_]:
         return np.asarray(self.labels, dtype=object)[self.predicted]
@@ -104,22 +63,10 @@ class Scores:
         """Each row's answer as the plain fields of `Prediction`, without the model version."""
         labels = self.predicted_labels().tolist()
         probabilities = self.probabilities.tolist()
-{%- if legal %}
-        explanations = self.explanations.tolist()
-        return [
-            {
-                "label": label,
-                "probabilities": dict(zip(self.labels, row, strict=True)),
-                "explanation": dict(zip(self.feature_names, explanation, strict=True)),
-            }
-            for label, row, explanation in zip(labels, probabilities, explanations, strict=True)
-        ]
-{%- else %}
         return [
             {"label": label, "probabilities": dict(zip(self.labels, row, strict=True))}
             for label, row in zip(labels, probabilities, strict=True)
         ]
-{%- endif %}
 
     def predictions(self) -> list[Prediction]:
         return [Prediction(**output, model_version=self.model_version) for output in self.outputs()]

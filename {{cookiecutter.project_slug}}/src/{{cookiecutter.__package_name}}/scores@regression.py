@@ -1,4 +1,3 @@
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 """The regressor's answers: `Prediction` for one row (what a service returns), `Scores` for a
 batch (arrays, which batch consumers write as columns directly)."""
 
@@ -19,14 +18,6 @@ class Prediction(BaseModel):
 
     value: float = Field(description="The predicted target.")
     model_version: str = Field(description="Version of the model that answered.")
-{%- if legal %}
-    explanation: dict[str, float] = Field(
-        description=(
-            "How much each input moved this prediction: the value minus the one obtained with"
-            " that input set to its training mean."
-        )
-    )
-{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -39,11 +30,6 @@ class Scores:
 
     model_version: str
     values: npt.NDArray[np.float32]
-{%- if legal %}
-    feature_names: tuple[str, ...]
-    explanations: npt.NDArray[np.float32]
-    """(rows, features): what each input moved the prediction by (see `Prediction`)."""
-{%- endif %}
 
     @classmethod
     def of(
@@ -51,47 +37,20 @@ class Scores:
         model_version: str,
         contract: Contract,
         outputs: list[npt.NDArray[Any]],
-{%- if legal %}
-        feature_names: tuple[str, ...],
-{%- endif %}
     ) -> Self:
-{%- if legal %}
-        """The answers from the ONNX output (values) of the rows followed, per row, by one
-        copy per input with that input at its reference value."""
-        width = len(feature_names)
-        values = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
-        rows = len(values) // (width + 1)
-        # Overflowed outputs make NaN here; `overflowed` finds those rows.
-        with np.errstate(invalid="ignore"):
-            explanations = values[:rows, np.newaxis] - values[rows:].reshape(rows, width)
-        return cls(model_version, values[:rows], feature_names, explanations)
-{%- else %}
         """The answers from the ONNX output: values."""
         return cls(model_version, np.asarray(outputs[0], dtype=np.float32).reshape(-1))
-{%- endif %}
 
     def __len__(self) -> int:
         return len(self.values)
 
     def overflowed(self) -> npt.NDArray[np.bool_]:
         """Rows whose answers are not finite: inputs the model's arithmetic overflowed on."""
-{%- if legal %}
-        return np.asarray(~(np.isfinite(self.values) & np.isfinite(self.explanations).all(axis=1)))
-{%- else %}
         return ~np.isfinite(self.values)
-{%- endif %}
 
     def outputs(self) -> list[dict[str, Any]]:
         """Each row's answer as the plain fields of `Prediction`, without the model version."""
-{%- if legal %}
-        explanations = self.explanations.tolist()
-        return [
-            {"value": value, "explanation": dict(zip(self.feature_names, explanation, strict=True))}
-            for value, explanation in zip(self.values.tolist(), explanations, strict=True)
-        ]
-{%- else %}
         return [{"value": value} for value in self.values.tolist()]
-{%- endif %}
 
     def predictions(self) -> list[Prediction]:
         return [Prediction(**output, model_version=self.model_version) for output in self.outputs()]

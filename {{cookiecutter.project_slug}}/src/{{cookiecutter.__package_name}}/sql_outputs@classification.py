@@ -12,6 +12,7 @@ import pandas as pd
 from .contract import MISSING_LEVEL, Columns, Contract, load_contract
 from .contract_inference import identifier
 from .features import model_frame
+from .schema import Prediction
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -102,6 +103,11 @@ def predictions(pipeline: "Pipeline", frame: pd.DataFrame) -> list[tuple[object,
     labels = [LABELS[index] for index in pipeline.predict(frame)]
     probabilities = pipeline.predict_proba(frame)
     return [(label, *row) for label, row in zip(labels, probabilities.tolist(), strict=True)]
+
+
+def prediction_row(prediction: Prediction) -> tuple[object, ...]:
+    """A prediction of the ONNX model (what serving answers) as a row of `OUTPUTS`."""
+    return (prediction.label, *prediction.probabilities.values())
 
 
 def difference(

@@ -10,6 +10,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .contract import Contract
+from .schema import Prediction
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -43,6 +44,11 @@ def overflow_margin(
 def predictions(pipeline: "Pipeline", frame: pd.DataFrame) -> list[tuple[object, ...]]:
     """The fitted pipeline's outputs on `frame`, as rows of `OUTPUTS`."""
     return [(value,) for value in pipeline.predict(frame).tolist()]
+
+
+def prediction_row(prediction: Prediction) -> tuple[object, ...]:
+    """A prediction of the ONNX model (what serving answers) as a row of `OUTPUTS`."""
+    return (prediction.value,)
 
 
 def difference(

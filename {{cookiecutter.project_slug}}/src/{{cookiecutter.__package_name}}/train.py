@@ -38,7 +38,7 @@ from .settings import Settings
 
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 REFERENCE_ROWS = 5000
-"""Training rows kept in the artifact as the reference for drift checks{% if cookiecutter.legal_review == "yes" %} and explanations{% endif %}."""
+"""Training rows kept in the artifact: the reference that drift is measured against."""
 
 
 def build_model(contract: Contract) -> Pipeline:

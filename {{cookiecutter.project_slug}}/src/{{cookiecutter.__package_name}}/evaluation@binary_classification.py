@@ -1,12 +1,11 @@
-{%- set binary = cookiecutter.model_type == "binary_classification" -%}
-"""How the {{ "binary" if binary else "multiclass" }} classifier is judged: its held-out metrics, and how its ONNX export is
+"""How the binary classifier is judged: its held-out metrics, and how its ONNX export is
 compared with the fitted pipeline."""
 
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import accuracy_score, f1_score, log_loss{% if binary %}, roc_auc_score{% endif %}
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from .contract import Contract
@@ -28,12 +27,8 @@ def evaluate(pipeline: Pipeline, held_out: Dataset, contract: Contract) -> dict[
     probabilities = pipeline.predict_proba(frame)
     return {
         "accuracy": float(accuracy_score(held_out.target, predicted)),
-{%- if binary %}
         "f1": float(f1_score(held_out.target, predicted)),
         "roc_auc": float(roc_auc_score(held_out.target, probabilities[:, 1])),
-{%- else %}
-        "f1_macro": float(f1_score(held_out.target, predicted, average="macro")),
-{%- endif %}
         "log_loss": float(
             log_loss(held_out.target, probabilities, labels=range(len(contract.labels)))
         ),

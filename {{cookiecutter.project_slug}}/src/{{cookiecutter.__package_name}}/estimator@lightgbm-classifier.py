@@ -1,6 +1,3 @@
-{%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set estimator = "LGBMClassifier" if classification else "LGBMRegressor" -%}
-{%- set kind = "classifier" if classification else "regressor" -%}
 """The estimator: LightGBM's gradient-boosted trees, with split thresholds made exact in
 float32 after fitting, registered with skl2onnx through onnxmltools' converter so the whole
 pipeline exports as one ONNX graph."""
@@ -12,15 +9,15 @@ import lightgbm
 import numpy as np
 from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
 from skl2onnx import update_registered_converter
-from skl2onnx.common.shape_calculator import calculate_linear_{{ kind }}_output_shapes
+from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
 SCALES_INPUTS = False
 """Trees split on thresholds and need no scaling; float32 scaling inside ONNX would move
 values across split thresholds."""
 
 
-class {{ estimator }}(lightgbm.{{ estimator }}):
-    """LightGBM's {{ kind }} whose fitted split thresholds are exact in float32."""
+class LGBMClassifier(lightgbm.LGBMClassifier):
+    """LightGBM's classifier whose fitted split thresholds are exact in float32."""
 
     def fit(self, *args: Any, **kwargs: Any) -> Self:
         super().fit(*args, **kwargs)
@@ -28,7 +25,7 @@ class {{ estimator }}(lightgbm.{{ estimator }}):
         return self
 
 
-def round_thresholds_down(model: {{ estimator }}) -> None:
+def round_thresholds_down(model: LGBMClassifier) -> None:
     """Make LightGBM's float64 split thresholds exact in float32, without changing a split.
 
     The ONNX graph compares float32 inputs with float32 thresholds. Rounding a threshold to
@@ -52,23 +49,15 @@ def round_thresholds_down(model: {{ estimator }}) -> None:
     text = re.sub(r"^tree_sizes=.*\n", "", text, flags=re.M)
     model._Booster = lightgbm.Booster(model_str=text)
 
-{% if classification %}
+
 update_registered_converter(
-    {{ estimator }},
-    "LightGbm{{ estimator }}",
-    calculate_linear_{{ kind }}_output_shapes,
+    LGBMClassifier,
+    "LightGbmLGBMClassifier",
+    calculate_linear_classifier_output_shapes,
     convert_lightgbm,
     options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
 )
-{%- else %}
-update_registered_converter(
-    {{ estimator }},
-    "LightGbm{{ estimator }}",
-    calculate_linear_{{ kind }}_output_shapes,
-    convert_lightgbm,
-)
-{%- endif %}
 
 
-def build_estimator() -> {{ estimator }}:
-    return {{ estimator }}(max_depth=3, num_leaves=8, learning_rate=0.05, verbose=-1)
+def build_estimator() -> LGBMClassifier:
+    return LGBMClassifier(max_depth=3, num_leaves=8, learning_rate=0.05, verbose=-1)

@@ -1,0 +1,11 @@
+"""The estimator: scikit-learn's ridge regression, which skl2onnx converts as is."""
+
+from sklearn.linear_model import Ridge
+
+SCALES_INPUTS = True
+"""The feature pipeline standardises numbers: a linear model converges on them, and the ONNX
+graph's float32 arithmetic stays within the export tolerance of the fitted pipeline's."""
+
+
+def build_estimator() -> Ridge:
+    return Ridge(alpha=1.0)
