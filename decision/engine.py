@@ -345,7 +345,11 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
     """What is allowed, if `value` is not; None when it is fine."""
     if kind == "choice":
         allowed = [str(v) for v in spec["choices"]]
-        return None if value in allowed else "one of " + ", ".join(allowed)
+        if value in allowed:
+            return None
+        close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return "one of " + ", ".join(allowed) + hint
     if kind == "slug":
         longest = spec["max_length"]
         if not value:

@@ -144,6 +144,11 @@ def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) ->
             "error: data_volume='huge' is not allowed: use one of low, moderate, high, massive",
         ),
         (
+            "data_volume=masive",
+            "error: data_volume='masive' is not allowed: use one of low, moderate, high, massive"
+            " (did you mean massive?)",
+        ),
+        (
             "deployment_strategy=kubernetes",
             "error: deployment_strategy='kubernetes' is not allowed: use one of auto, rest",
         ),

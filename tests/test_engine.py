@@ -143,6 +143,26 @@ def test_bad_answers_get_one_line_naming_variable_value_and_allowed(name, value,
     assert error is not None and fragment in error and "\n" not in error
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "suggestion"),
+    [
+        ("data_volume", "masive", "massive"),
+        ("data_volume", "moderat", "moderate"),
+        ("framework", "sklearn", "scikit-learn"),
+        ("caller", "externl", "external"),
+        ("data_volume", "huge", None),
+        ("framework", "tensorflow", None),
+    ],
+)
+def test_a_misspelled_choice_suggests_the_closest_value(
+    name: str, value: str, suggestion: str | None
+) -> None:
+    error = engine.check_answer(name, value)
+    listed = "use one of " + ", ".join(engine.choices(name))
+    hint = f" (did you mean {suggestion}?)" if suggestion else ""
+    assert error == f"{name}={value!r} is not allowed: {listed}{hint}"
+
+
 def test_defaults_are_valid_and_decide_rest() -> None:
     answers = {
         name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
