@@ -337,7 +337,21 @@ def summary(answers: dict[str, Any]) -> list[str]:
 _SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _OWNER = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
-_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+# The five fields of a schedule and the values each takes where the schedule goes: a
+# Kubernetes CronJob, GitHub Actions and GitLab CI accept these (Sunday is 0; names such as
+# MON and 7 for Sunday are not accepted everywhere, so nowhere).
+CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+# One item of a field's list: `*`, a number or a range, optionally with a step after `*` or
+# a range (`5/15` means different things to different crons).
+_CRON_ITEM = re.compile(r"^(?:(\d+)|(?:\*|(\d+)-(\d+))(?:/(\d+))?)$")
+_CRON_SYNTAX = "a number, a range a-b, *, a step */n or a-b/n, or a comma-separated list of those"
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _URL = re.compile(r"^https?://[^\s'\"]+$")
 
 
@@ -373,9 +387,7 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         ok = value.split() and all(_OWNER.match(o) for o in value.split())
         return None if ok else "space-separated @user or @org/team handles"
     if kind == "cron":
-        fields = value.split()
-        ok = len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
-        return None if ok else "five cron fields such as '0 2 * * *'"
+        return _cron_problem(value)
     if kind == "url":
         return None if _URL.match(value) else "an http(s) URL"
     if kind == "text":
@@ -383,6 +395,31 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
     if kind == "optional_text":
         return None if "\n" not in value else "single-line text (or nothing)"
     raise ValueError(f"unknown answer kind {kind!r}")
+
+
+def _cron_problem(value: str) -> str | None:
+    """What a schedule must be, naming the first field that is not, or None."""
+    fields = value.split()
+    if len(fields) != len(CRON_FIELDS):
+        return (
+            "five cron fields such as '0 2 * * *' (minute, hour, day of month, month, day of week)"
+        )
+    for position, text, (unit, low, high) in zip(_ORDINALS, fields, CRON_FIELDS, strict=True):
+        where = f"in the {position} field ({unit})"
+        for item in text.split(","):
+            found = _CRON_ITEM.match(item)
+            if not found:
+                return f"{_CRON_SYNTAX} {where}, not {item!r}"
+            single, first, last, step = found.groups()
+            numbers = [int(n) for n in (single, first, last) if n is not None]
+            outside = [n for n in numbers if not low <= n <= high]
+            if outside:
+                return f"{unit} values from {low} to {high} {where}, not {outside[0]}"
+            if first is not None and int(first) > int(last):
+                return f"a range from low to high {where}, not {item!r}"
+            if step is not None and not 1 <= int(step) <= high:
+                return f"a step from 1 to {high} {where}, not {item!r}"
+    return None
 
 
 def check_answer(name: str, value: Any) -> str | None:

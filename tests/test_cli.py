@@ -163,6 +163,11 @@ def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) ->
             " single hyphens, starting with a letter (no spaces, quotes, capitals or other",
         ),
         ("stateful=maybe", "error: stateful='maybe' is not allowed: use one of no, yes"),
+        (
+            "schedule=0 25 * * *",
+            "error: schedule='0 25 * * *' is not allowed: use hour values from 0 to 23 in the"
+            " second field (hour), not 25",
+        ),
     ],
 )
 def test_bad_input_is_one_line_without_traceback_or_leftovers(

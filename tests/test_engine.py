@@ -163,6 +163,38 @@ def test_a_misspelled_choice_suggests_the_closest_value(
     assert error == f"{name}={value!r} is not allowed: {listed}{hint}"
 
 
+@pytest.mark.parametrize(
+    "schedule",
+    ["0 2 * * *", "*/15 0-6/2 1,15 1-12 1-5", "59 23 31 12 6", "0 0 1 1 0", "* * * * *"],
+)
+def test_a_schedule_within_every_fields_range_is_accepted(schedule: str) -> None:
+    assert engine.check_answer("schedule", schedule) is None
+
+
+@pytest.mark.parametrize(
+    ("schedule", "allowed"),
+    [
+        ("0 25 * * *", "hour values from 0 to 23 in the second field (hour), not 25"),
+        ("99 99 99 99 99", "minute values from 0 to 59 in the first field (minute), not 99"),
+        ("0 2 0 * *", "day of month values from 1 to 31 in the third field (day of month), not 0"),
+        ("0 2 * 1,13 *", "month values from 1 to 12 in the fourth field (month), not 13"),
+        ("0 2 * * 1-7", "day of week values from 0 to 6 in the fifth field (day of week), not 7"),
+        ("10-5 * * * *", "a range from low to high in the first field (minute), not '10-5'"),
+        ("*/0 * * * *", "a step from 1 to 59 in the first field (minute), not '*/0'"),
+        ("0 2 * * MON", f"{engine._CRON_SYNTAX} in the fifth field (day of week), not 'MON'"),
+        ("5/15 * * * *", f"{engine._CRON_SYNTAX} in the first field (minute), not '5/15'"),
+        ("0,,30 * * * *", f"{engine._CRON_SYNTAX} in the first field (minute), not ''"),
+        ("@daily", "five cron fields such as '0 2 * * *' (minute, hour, day of month, month,"),
+    ],
+)
+def test_a_schedule_is_refused_naming_the_field_the_value_and_the_range(
+    schedule: str, allowed: str
+) -> None:
+    error = engine.check_answer("schedule", schedule)
+    assert error is not None and "\n" not in error
+    assert error.startswith(f"schedule={schedule!r} is not allowed: use {allowed}"), error
+
+
 def test_defaults_are_valid_and_decide_rest() -> None:
     answers = {
         name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
