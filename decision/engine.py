@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -353,6 +354,18 @@ _CRON_ITEM = re.compile(r"^(?:(\d+)|(?:\*|(\d+)-(\d+))(?:/(\d+))?)$")
 _CRON_SYNTAX = "a number, a range a-b, *, a step */n or a-b/n, or a comma-separated list of those"
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _URL = re.compile(r"^https?://[^\s'\"]+$")
+# A registry (host[:port]) and an optional path, as the OCI distribution reference grammar
+# reads the part of an image name before the repository (`docker.io/library` in
+# `docker.io/library/python:3.11`). The host must look like one (a dot, a port or
+# localhost): `acme/python` would silently mean Docker Hub's `acme`.
+_REGISTRY_HOST = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REGISTRY_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = re.compile(
+    rf"^(?:{_REGISTRY_HOST}(?:\.{_REGISTRY_HOST})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+    rf"(?:/{_REGISTRY_PATH})*$"
+)
+_IMAGE_NAME_MAX = 255  # the reference grammar's limit on a whole image name
+_LOOPBACK_HOSTS = ("localhost", "::1")
 
 
 def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
@@ -389,7 +402,9 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
     if kind == "cron":
         return _cron_problem(value)
     if kind == "url":
-        return None if _URL.match(value) else "an http(s) URL"
+        return _url_problem(value)
+    if kind == "image_registry":
+        return _registry_problem(value)
     if kind == "text":
         return None if value.strip() and "\n" not in value else "non-empty single-line text"
     if kind == "optional_text":
@@ -419,6 +434,39 @@ def _cron_problem(value: str) -> str | None:
                 return f"a range from low to high {where}, not {item!r}"
             if step is not None and not 1 <= int(step) <= high:
                 return f"a step from 1 to {high} {where}, not {item!r}"
+    return None
+
+
+def _url_problem(value: str) -> str | None:
+    """An https URL, or plain http to this machine only (packages fetched in clear text can be
+    swapped on the way)."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:  # a malformed [IPv6] host
+        host = ""
+    if not _URL.match(value) or not host:
+        return "an https:// URL such as https://pypi.org/simple"
+    loopback = host in _LOOPBACK_HOSTS or re.fullmatch(r"127(\.\d{1,3}){3}", host)
+    if parts.scheme == "http" and not loopback:
+        return (
+            "an https:// URL: plain http only to a loopback host (localhost, 127.0.0.1, [::1]),"
+            f" not {host}"
+        )
+    return None
+
+
+def _registry_problem(value: str) -> str | None:
+    """An image registry host with an optional port and path, or what it must be."""
+    host = value.split("/", 1)[0]
+    looks_like_host = "." in host or ":" in host or host == "localhost"
+    if not _REGISTRY.match(value) or not looks_like_host:
+        return (
+            "a registry host[:port] and an optional lower-case path, such as docker.io/library or"
+            " registry.acme.example:5000/mirror (no spaces, tags or schemes)"
+        )
+    if len(f"{value}/python") > _IMAGE_NAME_MAX:
+        return f"at most {_IMAGE_NAME_MAX - len('/python')} characters, not {len(value)}"
     return None
 
 

@@ -164,6 +164,16 @@ def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) ->
         ),
         ("stateful=maybe", "error: stateful='maybe' is not allowed: use one of no, yes"),
         (
+            "base_image_registry=evil.example.com/x y",
+            "error: base_image_registry='evil.example.com/x y' is not allowed: use a registry"
+            " host[:port] and an optional lower-case path",
+        ),
+        (
+            "package_index=http://pypi.acme.example/simple",
+            "error: package_index='http://pypi.acme.example/simple' is not allowed: use an"
+            " https:// URL: plain http only to a loopback host",
+        ),
+        (
             "schedule=0 25 * * *",
             "error: schedule='0 25 * * *' is not allowed: use hour values from 0 to 23 in the"
             " second field (hour), not 25",

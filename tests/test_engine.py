@@ -135,7 +135,7 @@ def test_revisit_lists_single_changes_that_flip_the_choice() -> None:
         ("owners", "ml-team", "@user or @org/team"),
         ("schedule", "every day", "five cron fields"),
         ("author_email", "nobody", "email address"),
-        ("package_index", "ftp://x", "http(s) URL"),
+        ("package_index", "ftp://x", "use an https:// URL such as https://pypi.org/simple"),
     ],
 )
 def test_bad_answers_get_one_line_naming_variable_value_and_allowed(name, value, fragment) -> None:
@@ -193,6 +193,64 @@ def test_a_schedule_is_refused_naming_the_field_the_value_and_the_range(
     error = engine.check_answer("schedule", schedule)
     assert error is not None and "\n" not in error
     assert error.startswith(f"schedule={schedule!r} is not allowed: use {allowed}"), error
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "docker.io/library",
+        "registry.acme.example:5000/mirror/python-base",
+        "localhost:5000",
+        "[::1]:5000/dockerhub",
+        "mirror.example.org/a__b/c.d",
+    ],
+)
+def test_a_registry_host_with_a_port_and_a_path_is_an_image_registry(registry: str) -> None:
+    assert engine.check_answer("base_image_registry", registry) is None
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "evil.example.com/x y",  # would be written into FROM as two words
+        "acme/python",  # no registry host: Docker Hub's acme
+        "https://docker.io/library",
+        "docker.io/Library",
+        "docker.io/library:3.11",
+        "docker.io//library",
+        "registry.example.com:port",
+        "",
+    ],
+)
+def test_anything_else_is_refused_as_an_image_registry(registry: str) -> None:
+    assert engine.check_answer("base_image_registry", registry) == (
+        f"base_image_registry={registry!r} is not allowed: use a registry host[:port] and an"
+        " optional lower-case path, such as docker.io/library or"
+        " registry.acme.example:5000/mirror (no spaces, tags or schemes)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("index", "host"),
+    [
+        ("https://pypi.acme.example/simple", None),
+        ("http://localhost:3141/root/pypi/+simple/", None),
+        ("http://127.0.0.1:8080/simple", None),
+        ("http://[::1]/simple", None),
+        ("http://pypi.acme.example/simple", "pypi.acme.example"),
+        ("http://127.evil.example/simple", "127.evil.example"),
+    ],
+)
+def test_a_package_index_is_https_or_plain_http_to_a_loopback_host(
+    index: str, host: str | None
+) -> None:
+    expected = None
+    if host:
+        expected = (
+            f"package_index={index!r} is not allowed: use an https:// URL: plain http only to"
+            f" a loopback host (localhost, 127.0.0.1, [::1]), not {host}"
+        )
+    assert engine.check_answer("package_index", index) == expected
 
 
 def test_defaults_are_valid_and_decide_rest() -> None:
