@@ -305,6 +305,7 @@ class DeployExtension(Extension):
         self._checking = False
         environment.filters.update(
             decide=decide,
+            default_slug=engine.default_slug,
             training_data_path=training_data_path,
             basename=basename,
             dirname=dirname,

@@ -470,6 +470,25 @@ def _registry_problem(value: str) -> str | None:
     return None
 
 
+def default_slug(project_name: str) -> str:
+    """The project_slug a project name gives: slugified as cookiecutter's `slugify` filter
+    does (lower case, words joined by hyphens) from its first word that starts with a letter,
+    then cut after the last whole word that fits in the slug's length limit
+    (`telecom-churn-nightly` would be one character too long: `telecom-churn`); a first word
+    longer than the limit is cut at the limit."""
+    from slugify import slugify  # python-slugify, a dependency of cookiecutter
+
+    longest = table()["answers"]["project_slug"]["max_length"]
+    words = slugify(project_name).split("-")
+    words = list(itertools.dropwhile(lambda word: not word[:1].isalpha(), words)) or [""]
+    slug = words[0][:longest].rstrip("-")
+    for word in words[1:]:
+        if len(slug) + 1 + len(word) > longest:
+            break
+        slug = f"{slug}-{word}"
+    return slug
+
+
 def check_answer(name: str, value: Any) -> str | None:
     """One-line error for a bad answer, or None when the answer is allowed."""
     spec = table()["answers"][name]

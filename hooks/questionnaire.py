@@ -168,10 +168,8 @@ def _table_default(name: str) -> str:
 
 
 def slug_of(name: str) -> str:
-    """The default slug cookiecutter.json derives from the project name."""
-    from slugify import slugify  # python-slugify, what cookiecutter's `slugify` filter uses
-
-    return slugify(name)
+    """The default slug cookiecutter.json derives from the project name (one rule for both)."""
+    return engine.default_slug(name)
 
 
 # --- The questions, grouped --------------------------------------------------------------

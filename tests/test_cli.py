@@ -131,6 +131,16 @@ def test_an_override_warns_on_stderr_in_the_adr_and_the_readme(
     ) in readme
 
 
+def test_a_long_project_name_derives_a_slug_within_the_limit(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, "project_name=Telecom Churn Nightly", quiet=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["telecom-churn"]
+    record = json.loads((tmp_path / "telecom-churn" / ".cookiecutter.json").read_text())
+    assert record["project_slug"] == "telecom-churn"
+
+
 def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) -> None:
     result = run_cookiecutter(template, tmp_path, "deployment_strategy=batch", quiet=True)
     assert result.returncode == 0 and (result.stdout, result.stderr) == ("", "")

@@ -253,6 +253,21 @@ def test_a_package_index_is_https_or_plain_http_to_a_loopback_host(
     assert engine.check_answer("package_index", index) == expected
 
 
+@pytest.mark.parametrize(
+    ("project_name", "slug"),
+    [
+        ("Customer Churn Model", "customer-churn-model"),
+        ("Telecom Churn Nightly", "telecom-churn"),  # telecom-churn-nightly: 21 characters
+        ("Supercalifragilisticexpialidocious model", "supercalifragilistic"),
+        ("2024 Churn Model", "churn-model"),  # a slug starts with a letter
+        ("Ünïcödé Naïve Bayes Model", "unicode-naive-bayes"),
+    ],
+)
+def test_the_default_slug_of_a_project_name_is_a_valid_slug(project_name: str, slug: str) -> None:
+    assert engine.default_slug(project_name) == slug
+    assert engine.check_answer("project_slug", slug) is None
+
+
 def test_defaults_are_valid_and_decide_rest() -> None:
     answers = {
         name: engine.default(name) for name in engine.table()["answers"] if name != "project_slug"
