@@ -46,12 +46,17 @@ def matches(when: dict[str, Any], values: dict[str, Any]) -> bool:
     """Whether every condition of `when` holds for `values`: the one meaning of a `when:`
     (decision rules, unsupported combinations, installs, the file manifest, follow-ups).
 
-    A condition's value is one accepted value or a list of them, compared as strings; a
-    name missing from `values` fails its condition.
+    A condition's value is one accepted value or a list of them, or `{not: ...}` (one value
+    or a list) for every value but those, compared as strings; a name missing from `values`
+    fails its condition.
     """
     for name, wanted in when.items():
-        accepted = wanted if isinstance(wanted, list) else [wanted]
-        if name not in values or str(values[name]) not in [str(a) for a in accepted]:
+        if name not in values:
+            return False
+        excluded = isinstance(wanted, dict)
+        listed = wanted["not"] if excluded else wanted
+        listed = listed if isinstance(listed, list) else [listed]
+        if (str(values[name]) in [str(v) for v in listed]) != (not excluded):
             return False
     return True
 

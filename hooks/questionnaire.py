@@ -40,7 +40,9 @@ def ask_when(name: str) -> list[dict[str, Any]] | None:
 
 def applies(name: str, answers: Mapping[str, str]) -> bool:
     """Whether question `name` is asked, given the answers so far. A skipped follow-up
-    keeps its default (the generated project still records a value for it)."""
+    takes the template's default (the generated project still records a value for it): a
+    stored or org default would outlive the answer that made it mean something (a stored
+    `target` without `training_data` is refused)."""
     conditions = ask_when(name)
     return conditions is None or any(engine.matches(when, dict(answers)) for when in conditions)
 
@@ -50,18 +52,19 @@ def follow_up_reason(name: str) -> str:
     internal_private, or ...` (the conditions of one `when` joined by `and`)."""
     conditions = ask_when(name) or []
     described = [
-        " and ".join(
-            f"{answer} is {_either(wanted if isinstance(wanted, list) else [wanted])}"
-            for answer, wanted in when.items()
-        )
+        " and ".join(f"{answer} {_condition(wanted)}" for answer, wanted in when.items())
         for when in conditions
     ]
     return "only asked when " + ", or ".join(described)
 
 
-def _either(values: list[Any]) -> str:
-    words = [str(v) for v in values]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+def _condition(wanted: Any) -> str:
+    """`is yes or maybe`, `is not empty`: one condition of a `when`, in words."""
+    excluded = isinstance(wanted, dict)
+    listed = wanted["not"] if excluded else wanted
+    words = [str(v) or "empty" for v in (listed if isinstance(listed, list) else [listed])]
+    either = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"is not {either}" if excluded else f"is {either}"
 
 
 def existing_project_error(started: Invocation, slug: str, caller: Path) -> str | None:
@@ -391,8 +394,9 @@ def ask_all(
                 default = Default(slug_of(answers["project_name"]), "")
             value = _given(ui, name, given)
             if value is None and not applies(name, answers):
-                value = default.value
-                ui.say(f"  {name}: {value} (default; {follow_up_reason(name)})", prompts.HELP)
+                value = _table_default(name)
+                shown = value or "empty"
+                ui.say(f"  {name}: {shown} (default; {follow_up_reason(name)})", prompts.HELP)
             if value is None:
                 value = _ask_one(ui, name, default, extra)
             answers[name] = value

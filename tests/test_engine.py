@@ -310,6 +310,11 @@ def test_optional_text_answers_may_be_empty_but_not_multi_line() -> None:
         ({"legal_review": "yes"}, {}, False),
         ({"latency_sla_ms": 100}, {"latency_sla_ms": "100"}, True),
         ({"stateful": True}, {"stateful": "yes"}, False),
+        ({"training_data": {"not": ""}}, {"training_data": "rows.csv"}, True),
+        ({"training_data": {"not": ""}}, {"training_data": ""}, False),
+        ({"training_data": {"not": ""}}, {}, False),
+        ({"strategy": {"not": ["rest", "batch"]}}, {"strategy": "stream"}, True),
+        ({"strategy": {"not": ["rest", "batch"]}}, {"strategy": "batch"}, False),
     ],
 )
 def test_one_condition_matcher(when: dict, values: dict, expected: bool) -> None:

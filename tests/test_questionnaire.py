@@ -31,7 +31,7 @@ CLEAR_LINE = "\x15"  # Ctrl-U: empties a text prompt (its default is pre-filled)
 CTRL_C = "\x03"
 PROMPT_END = r"\)(?:\x1b\[[0-9;]*m)*:"  # the end of cookiecutter's "Question (default): "
 ACCEPT = "Accept the recommendation or override it?"
-FOLLOW_UP_INPUTS = ("realtime_sla", "caller", "data_churn", "retraining")
+FOLLOW_UP_INPUTS = ("realtime_sla", "caller", "data_churn", "retraining", "training_data")
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
 
 
@@ -120,6 +120,8 @@ def test_defaults_merge_table_then_org_then_stored_and_skip_invalid_ones() -> No
         ("schedule", {"data_churn": "constant", "retraining": "weekly"}, True),
         ("schedule", {"data_churn": "constant", "retraining": "never"}, False),
         ("schedule", {"data_churn": "never", "retraining": "never"}, False),
+        ("target", {"training_data": "rows.csv"}, True),
+        ("target", {"training_data": ""}, False),
         ("owners", {}, True),
     ],
 )
@@ -127,18 +129,22 @@ def test_follow_ups_are_asked_only_where_they_apply(name: str, answers: dict, as
     assert questionnaire.applies(name, answers) is asked
 
 
-def test_follow_up_conditions_name_earlier_choice_answers_and_their_values() -> None:
-    """table.yaml `ask_when:`: a typo in a condition would silently never ask the question."""
+def test_follow_up_conditions_name_earlier_answers_and_their_values() -> None:
+    """table.yaml `ask_when:`: a typo in a condition would silently never ask the question.
+    A choice is compared with its values; a text answer only with `{not: ""}` (given)."""
     order = [name for group in questionnaire.groups() for name in group.answers]
     answers = engine.table()["answers"]
     follow_ups = [name for name in answers if questionnaire.ask_when(name) is not None]
-    assert sorted(follow_ups) == ["latency_sla_ms", "peak_rps", "schedule"]
+    assert sorted(follow_ups) == ["latency_sla_ms", "peak_rps", "schedule", "target"]
     for name in follow_ups:
         for when in questionnaire.ask_when(name):
             for condition, wanted in when.items():
-                assert answers[condition]["kind"] == "choice", (name, condition)
                 assert order.index(condition) < order.index(name), (name, condition)
-                values = wanted if isinstance(wanted, list) else [wanted]
+                if answers[condition]["kind"] != "choice":
+                    assert wanted == {"not": ""}, (name, condition)
+                    continue
+                listed = wanted["not"] if isinstance(wanted, dict) else wanted
+                values = listed if isinstance(listed, list) else [listed]
                 assert set(map(str, values)) <= set(engine.choices(condition)), (name, condition)
 
 
@@ -148,6 +154,9 @@ def test_a_skipped_follow_up_says_when_it_is_asked() -> None:
     )
     assert questionnaire.follow_up_reason("schedule") == (
         "only asked when data_churn is cadence or low, or retraining is monthly, weekly or daily"
+    )
+    assert questionnaire.follow_up_reason("target") == (
+        "only asked when training_data is not empty"
     )
 
 
@@ -331,7 +340,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
     term.answer("training_data", "missing.csv")  # no such file: rejected while typing
     term.child.expect_exact("does not exist")
     term.child.send(CLEAR_LINE + "\r")
-    term.answer("target")
+    term.child.expect_exact("target: empty (default; only asked when training_data is not empty)")
     term.answer("retraining", "weekly")
     term.answer("caller", "file_based")
     term.child.expect_exact("peak_rps: 50 (default; only asked when")
@@ -358,7 +367,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
     after = term.text.rsplit("Use rest anyway?", 1)[1]
     assert not any(question(name) in after for name in engine.table()["answers"]), after
     assert "Traceback" not in term.text
-    for name in ("peak_rps", "latency_sla_ms", *questionnaire.strategy_options()):
+    for name in ("peak_rps", "latency_sla_ms", "target", *questionnaire.strategy_options()):
         assert question(name) not in term.text  # follow-ups that do not apply
 
     record = record_of(out)
@@ -421,7 +430,7 @@ def test_cookiecutter_alone_asks_with_numbered_prompts_help_and_one_line_reasons
     term.answer("framework")
     term.answer("data_volume", "massive")
     term.answer("data_churn", "constant")
-    for name in ("legal_review", "feature_engineering", "training_data", "target", "retraining"):
+    for name in ("legal_review", "feature_engineering", "training_data", "retraining"):
         term.answer(name)
     term.answer("caller", "internal_high_throughput")
     for name in ("peak_rps", "schedule", "stateful"):
@@ -446,6 +455,21 @@ def test_cookiecutter_alone_asks_with_numbered_prompts_help_and_one_line_reasons
         "redis",
     )
     assert record["_decision"]["strategy"] == "stream"
+
+
+def test_the_target_column_is_asked_only_after_a_training_table(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    table = tmp_path / "rows.csv"
+    rows = [f"{i % 5},{i % 3},{'yes' if i % 2 else 'no'}" for i in range(40)]
+    table.write_text("visits,plan,churned\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    term.keep_defaults(values={"training_data": str(table), "target": "churned"})
+    assert term.finish() == 0, term.text
+    assert question("target") in term.text
+    record = record_of(out)
+    assert (record["training_data"], record["target"]) == (str(table), "churned")
 
 
 @pytest.mark.parametrize(
