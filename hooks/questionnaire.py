@@ -15,6 +15,7 @@ is importable, numbered prompts with only the standard library when it is not
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,19 +83,59 @@ def existing_project_error(started: Invocation, slug: str, caller: Path) -> str 
 
 TRAINING_DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 """The tables `make schema` reads (src/<package>/contract_inference.py)."""
+MAX_COLUMNS = 1500
+"""Most columns a training table may have. The generated projects keep one column per input
+in their own tables next to a few of theirs (the database strategy's input table, the
+precompute and stateful entity tables), and PostgreSQL holds at most 1600 per table."""
+HEADER_BYTES = 1 << 20
+"""Most bytes read to count a CSV header's columns: a header is never read unbounded."""
+
+
+def training_table_problem(path: Path) -> str | None:
+    """Why the training table at `path` cannot be read, found before reading it; None when
+    nothing stops it (a missing file and what is in the rows are contract inference's).
+
+    A FIFO would block and /dev/zero never end; a CSV header wider than MAX_COLUMNS would be
+    profiled column by column until memory runs out."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return f"{path}: not a regular file (a pipe, a device or a directory is no table)"
+    if path.suffix.lower() != ".csv":
+        return None
+    try:
+        with path.open("rb") as file:
+            start = file.read(HEADER_BYTES)
+    except OSError as error:
+        return f"{path}: cannot be read ({error.strerror})"
+    line, ended, _ = start.decode("utf-8", errors="replace").partition("\n")
+    columns = len(next(csv.reader([line]), []))
+    if columns > MAX_COLUMNS:
+        counted = f"{columns}" if ended else f"at least {columns}"
+        return (
+            f"{path}: {counted} columns, more than the {MAX_COLUMNS} allowed (a project's tables"
+            " hold a column per input, and PostgreSQL at most 1600)"
+        )
+    if not ended and len(start) == HEADER_BYTES:
+        return f"{path}: the header line is longer than {HEADER_BYTES:,} bytes"
+    return None
 
 
 def training_data_error(value: str, caller: Path) -> str | None:
-    """One line when `training_data` names no CSV or Parquet file (relative paths are the
-    caller's, as at generation); None for an empty answer (the sample data)."""
+    """One line when `training_data` names no CSV or Parquet file that can be read (relative
+    paths are the caller's, as at generation); None for an empty answer (the sample data)."""
     text = value.strip()
     if not text:
         return None
     path = caller / Path(text).expanduser()
-    if path.suffix.lower() not in TRAINING_DATA_SUFFIXES:
+    if path.exists() and not path.is_file():
+        problem = "not a regular file"
+    elif path.suffix.lower() not in TRAINING_DATA_SUFFIXES:
         problem = "not a CSV or Parquet file"
-    elif not path.is_file():
+    elif not path.exists():
         problem = f"{path} does not exist"
+    elif (table_problem := training_table_problem(path)) is not None:
+        problem = table_problem
     else:
         return None
     return (

@@ -303,6 +303,62 @@ def test_training_data_that_cannot_give_a_contract_is_one_line_and_writes_nothin
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_pipe_or_a_device_as_training_data_is_not_a_regular_file(
+    template: Path, tmp_path: Path
+) -> None:
+    pipe = tmp_path / "rows.csv"
+    os.mkfifo(pipe)  # reading it would wait for a writer forever
+    for table in (pipe, Path("/dev/zero")):
+        out = tmp_path / "out"
+        result = run_cookiecutter(template, out, f"training_data={table}", "target=churned")
+        assert result.returncode == 1, result.stderr
+        assert result.stdout == (
+            f"error: training_data: {table}: not a regular file (a pipe, a device or a directory"
+            " is no table)\n"
+        )
+        assert not out.exists()
+
+
+def test_a_csv_header_wider_than_the_limit_is_refused_from_its_first_megabyte(
+    template: Path, tmp_path: Path
+) -> None:
+    from hooks.questionnaire import HEADER_BYTES, MAX_COLUMNS
+
+    wide = tmp_path / "wide.csv"
+    header = ",".join(f"c{i}" for i in range(1_000_000))  # 6.9 MB on one line
+    wide.write_text(header + "\n" + ",".join("1" * 1_000_000) + "\n")
+    out = tmp_path / "out"
+    result = run_cookiecutter(template, out, f"training_data={wide}", "target=c0")
+    assert result.returncode == 1, result.stderr
+    counted = len(header.encode()[:HEADER_BYTES].decode().split(","))
+    assert result.stdout == (
+        f"error: training_data: {wide}: at least {counted} columns, more than the {MAX_COLUMNS}"
+        " allowed (a project's tables hold a column per input, and PostgreSQL at most 1600)\n"
+    )
+    assert not out.exists()
+
+
+def test_a_numeric_target_with_many_values_suggests_regression(
+    template: Path, tmp_path: Path
+) -> None:
+    table = tmp_path / "prices.csv"
+    rows = [f"{i % 4},{i % 3},{10 + i * 7 % 997}" for i in range(300)]
+    table.write_text("rooms,floor,price\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    result = run_cookiecutter(template, out, f"training_data={table}", "target=price")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == (
+        "error: training_data: target 'price' has more than 50 classes; its values are numbers"
+        " with more than 50 distinct values: give model_type=regression to predict the"
+        " number\n"
+    )
+    assert not out.exists()
+    regression = run_cookiecutter(
+        template, out, f"training_data={table}", "target=price", "model_type=regression"
+    )
+    assert regression.returncode == 0, regression.stdout + regression.stderr
+
+
 def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -> None:
     result = run_cookiecutter(template, tmp_path, "data_volume=huge", "caller=martians")
     lines = result.stdout.strip().splitlines()

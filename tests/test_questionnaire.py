@@ -71,6 +71,38 @@ def test_training_data_must_name_a_csv_or_parquet_file_as_it_is_typed(tmp_path: 
     )
 
 
+def test_training_data_must_be_a_regular_file_as_it_is_typed(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "rows.csv")
+    for value in ("rows.csv", "/dev/zero", "."):
+        error = questionnaire.training_data_error(value, tmp_path)
+        assert error == (
+            f"training_data={value!r}: not a regular file: give a .csv or .parquet file, or"
+            " nothing for the sample data"
+        )
+
+
+def test_a_csv_header_is_counted_from_a_bounded_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(questionnaire, "MAX_COLUMNS", 3)
+    monkeypatch.setattr(questionnaire, "HEADER_BYTES", 16)
+    table = tmp_path / "rows.csv"
+    table.write_text('a,"b,c",d\n1,2,3\n')
+    assert questionnaire.training_table_problem(table) is None
+    table.write_text("a,b,c,d\n1,2,3,4\n")
+    assert "rows.csv: 4 columns, more than the 3 allowed" in str(
+        questionnaire.training_table_problem(table)
+    )
+    table.write_text("a,b,c,d,e,f,g,h,i,j\n")  # the first 16 bytes: 8 commas
+    assert "rows.csv: at least 9 columns, more than the 3 allowed" in str(
+        questionnaire.training_table_problem(table)
+    )
+    table.write_text("long_name,other_long_name\n")  # no line end within 16 bytes
+    assert questionnaire.training_table_problem(table) == (
+        f"{table}: the header line is longer than 16 bytes"
+    )
+
+
 def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) -> None:
     config = tmp_path / "org.yaml"
     config.write_text(
