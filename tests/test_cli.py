@@ -279,6 +279,25 @@ def test_private_names_and_the_data_answers_are_accepted(template: Path, tmp_pat
     assert str(table) in settings.read_text()
 
 
+def test_a_parquet_training_table_gives_the_same_contract_as_its_csv(
+    template: Path, tmp_path: Path
+) -> None:
+    """`make generate`'s tooling reads Parquet (pyarrow is one of its dependencies)."""
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    table = a_table(tmp_path)
+    parquet = tmp_path / "rows.parquet"
+    pyarrow.parquet.write_table(pyarrow.csv.read_csv(table), parquet)
+    contracts = []
+    for source, out in ((table, tmp_path / "from-csv"), (parquet, tmp_path / "from-parquet")):
+        result = run_cookiecutter(template, out, f"training_data={source}", "target=churned")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (project,) = out.iterdir()
+        contracts.append(yaml.safe_load((project / "features.yaml").read_text()))
+    assert contracts[1] == contracts[0]
+
+
 @pytest.mark.parametrize(
     ("answers", "message"),
     [
