@@ -163,14 +163,25 @@ class Default:
     origin: str  # "" for the template's own default, else where it came from
 
 
+class UnreadableConfig(Exception):
+    """The user config cannot be read here (a one-line reason)."""
+
+
 def org_defaults(path: Path | None) -> dict[str, str]:
-    """The public answers in the user config's `default_context`, as strings."""
+    """The public answers in the user config's `default_context`, as strings.
+
+    UnreadableConfig when the file cannot be read or parsed: cookiecutter has read it
+    already (it stops before this hook otherwise), so this hook is looking in the wrong
+    place, and the org's defaults would silently vanish from the questionnaire."""
     if path is None:
         return {}
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}  # cookiecutter itself reports an unreadable config
+    except OSError as error:
+        raise UnreadableConfig(f"{path} cannot be read ({error.strerror})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problem = str(error).splitlines()[0]
+        raise UnreadableConfig(f"{path} is not a YAML file ({problem})") from None
     context = config.get("default_context") if isinstance(config, dict) else None
     if not isinstance(context, dict):
         return {}

@@ -119,6 +119,18 @@ def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) 
     assert questionnaire.org_defaults(None) == {}
 
 
+def test_a_user_config_that_cannot_be_read_is_an_error_not_an_empty_one(tmp_path: Path) -> None:
+    with pytest.raises(questionnaire.UnreadableConfig) as missing:
+        questionnaire.org_defaults(tmp_path / "absent.yaml")
+    assert str(missing.value) == (
+        f"{tmp_path / 'absent.yaml'} cannot be read (No such file or directory)"
+    )
+    broken = tmp_path / "org.yaml"
+    broken.write_text("default_context: [unclosed\n")
+    with pytest.raises(questionnaire.UnreadableConfig, match=r"org\.yaml is not a YAML file"):
+        questionnaire.org_defaults(broken)
+
+
 def test_defaults_merge_table_then_org_then_stored_and_skip_invalid_ones() -> None:
     org = {"python_version": "3.12", "owners": "@acme/ml", "framework": "tensorflow"}
     stored = {"python_version": "3.13", "data_volume": "low", "peak_rps": "-1"}
@@ -267,11 +279,14 @@ class Terminal:
         install: Install = WITH_QUESTIONARY,
         timeout: int = 90,
         cwd: Path | None = None,
+        pwd: Path | None = None,
     ) -> None:
         self.install = install
         self.output = io.StringIO()
         if cwd is not None:
-            env = {**env, "PWD": str(cwd)}  # as the user's shell sets it
+            # as the user's shell sets it; a program that starts cookiecutter in `cwd` from
+            # elsewhere (a wrapper, an IDE) may leave its own PWD: `pwd`
+            env = {**env, "PWD": str(pwd or cwd)}
         self.child = pexpect.spawn(
             install.cookiecutter,
             args,
@@ -685,6 +700,31 @@ def test_a_relative_org_config_reaches_the_questionnaire_as_it_reaches_no_input(
     assert term.finish() == 0, term.text
     assert {k: v for k, v in record_of(team / "out").items() if k in ORG} == ORG
     assert "note:" not in term.text
+
+
+def test_a_relative_org_config_the_questionnaire_cannot_find_is_one_line_not_silence(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    """A program that starts cookiecutter in the team's directory but leaves its own PWD
+    (pexpect with cwd=, a wrapper, an IDE): cookiecutter reads the config from its working
+    directory, which its pre-prompt hook cannot see; the org's defaults must not vanish
+    without a word."""
+    team, elsewhere = tmp_path / "team", tmp_path / "elsewhere"
+    (team / "platform").mkdir(parents=True)
+    elsewhere.mkdir()
+    (team / "platform" / "org.yaml").write_text(ORG_CONFIG)
+    args = [str(template), "-o", "out", "--config-file", "platform/org.yaml"]
+    term = Terminal(args, terminal_env, cwd=team, pwd=elsewhere)
+    assert term.finish() == 1
+    lines = [line for line in term.text.splitlines() if line.strip()]
+    assert lines == [
+        f"error: --config-file='platform/org.yaml': {elsewhere / 'platform/org.yaml'} cannot be"
+        f" read (No such file or directory); a relative path is read from $PWD ({elsewhere}),"
+        " which a program that starts cookiecutter in another directory may leave unchanged:"
+        " give an absolute path"
+    ]
+    assert not (team / "out").exists() and not (elsewhere / "out").exists()
+    assert not list(Path(terminal_env["TMPDIR"]).iterdir())
 
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "docs" / "example-org-config.yaml"
