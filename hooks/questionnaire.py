@@ -433,7 +433,11 @@ def ask_all(
     ui.say(
         "cookiecutter-ml-deploy: questions about the model you want in production.", prompts.TITLE
     )
-    ui.say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", prompts.HELP)
+    ui.say(
+        "Enter keeps the default shown; ? shows a question's help; Ctrl-C aborts without"
+        " writing anything.",
+        prompts.HELP,
+    )
     for note in notes:
         ui.say(f"note: {note}", prompts.WARNING)
     answers: dict[str, str] = {}

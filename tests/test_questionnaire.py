@@ -519,6 +519,31 @@ def test_the_target_column_is_asked_only_after_a_training_table(
     assert (record["training_data"], record["target"]) == (str(table), "churned")
 
 
+def test_a_question_mark_shows_the_help_of_a_text_question_and_of_a_menu(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
+) -> None:
+    answers = engine.table()["answers"]
+    term = Terminal([str(template), "-o", str(tmp_path / "out")], terminal_env, install)
+    term.child.expect_exact("? shows a question's help")
+    term.child.expect_exact(question("project_name"))
+    term.child.send(CLEAR_LINE + "?\r")
+    term.child.expect_exact(answers["project_name"]["help"])  # again, after the question
+    term.child.expect_exact(question("project_name"))  # asked again, its default kept
+    term.child.send("\r")
+    for name in ("project_slug", "description", "author_name", "author_email", "owners"):
+        term.answer(name)
+    term.answer("affected_parties")
+    term.child.expect_exact(question("model_type"))
+    term.child.send("?" if install.menus else "?\r")  # a key in a menu, a line otherwise
+    term.child.expect_exact(answers["model_type"]["help"])
+    term.child.expect_exact(answers["model_type"]["choices"]["regression"])  # listed again
+    term.child.send(CTRL_C)
+    assert term.finish() == 1
+    assert "Customer Churn Model" in term.text
+    if install.menus:
+        assert "? for help" in term.text  # the menu's instruction says so
+
+
 @pytest.mark.parametrize(
     "keys",
     [CTRL_C, "\r" + CTRL_C],  # at a prompt; typed ahead of the next prompt
