@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from decision import engine
 
 from .answers import SOURCE_ROWS
+from .conftest import cookiecutter_requirement
 from .test_questionnaire import CLEAR_LINE, CTRL_C, Terminal, question, terminal_env
 
 __all__ = ["terminal_env"]  # the pty fixture, shared with the questionnaire's tests
@@ -473,6 +474,33 @@ def test_make_generate_says_what_python_to_install(template: Path, tmp_path: Pat
     ), result.stderr
     assert "apt install python3 python3-venv" in result.stderr
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+def test_make_regenerate_without_cookiecutter_uvx_or_pipx_says_what_to_install(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, quiet=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (project,) = tmp_path.iterdir()
+    before = (project / ".cookiecutter.json").read_text()
+    empty = tmp_path / "bin"  # a PATH with none of them (make runs /bin/sh by its path)
+    empty.mkdir()
+    regenerate = subprocess.run(
+        ["/usr/bin/make", "-s", "regenerate", "ANSWERS=data_volume=massive"],
+        cwd=project,
+        env={**os.environ, "PATH": str(empty)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert regenerate.returncode == 2, regenerate.stderr  # make's status for a failed recipe
+    pin = cookiecutter_requirement()
+    assert regenerate.stderr.splitlines()[0] == (
+        "error: make regenerate needs cookiecutter, uvx or pipx on PATH: install uv"
+        f' (https://docs.astral.sh/uv/), pipx, or "{pin}" with pip'
+    ), regenerate.stderr
+    assert "not found" not in regenerate.stderr
+    assert (project / ".cookiecutter.json").read_text() == before
 
 
 @pytest.mark.parametrize(
