@@ -200,6 +200,7 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
     chosen = by_strategy[strategy]
     others = [r for r in ranked if r.strategy != strategy]
     runner_up = others[0]
+    warnings += _waiting_caller_warnings(strategy, answers, others)
     reasons += [f"matches {_describe(c)}" for c in chosen.criteria if c.verdict == "match"]
     reasons += [f"misses {_describe(c)}" for c in chosen.criteria if c.verdict in ("near", "miss")]
     margin = chosen.score - runner_up.score
@@ -277,6 +278,37 @@ def answer_warnings(strategy: str, answers: dict[str, Any]) -> list[str]:
             " every call reads the entity's state from DynamoDB over the network"
         )
     return warnings
+
+
+def _waiting_caller_warnings(
+    strategy: str, answers: dict[str, Any], others: list[RowScore]
+) -> list[str]:
+    """A caller that waits for its answer (realtime_sla=yes) and a strategy that answers
+    asynchronously: the latency target cannot be met by design. Names the best-scoring
+    strategy that answers the request itself (`others`: best first). Not checked without a
+    latency target in `answers`."""
+    asynchronous = table()["asynchronous"]
+    if (
+        strategy not in asynchronous
+        or str(answers.get("realtime_sla")) != "yes"
+        or "latency_sla_ms" not in answers
+    ):
+        return []
+    latency = answers["latency_sla_ms"]
+    warning = (
+        f"realtime_sla=yes: the caller waits for each answer (latency_sla_ms={latency}), but"
+        f" {strategy} answers asynchronously: {asynchronous[strategy]}"
+    )
+    answering = [row for row in others if row.strategy not in asynchronous]
+    if answering:
+        best = answering[0]
+        place = (
+            "the runner-up" if best is others[0] else f"below the runner-up {others[0].strategy}"
+        )
+        warning += (
+            f"; {best.strategy} ({place}, {best.score:g} points) answers while the caller waits"
+        )
+    return [warning]
 
 
 def _revisit(inputs: dict[str, str], strategy: str) -> list[str]:

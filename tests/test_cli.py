@@ -142,6 +142,31 @@ def test_a_long_project_name_derives_a_slug_within_the_limit(
     assert record["project_slug"] == "telecom-churn"
 
 
+def test_a_waiting_caller_given_a_stream_is_warned_on_stderr_and_in_the_adr(
+    template: Path, tmp_path: Path
+) -> None:
+    swipe = ["data_churn=constant", "caller=internal_high_throughput", "realtime_sla=yes"]
+    swipe += ["data_volume=high", "peak_rps=2000", "latency_sla_ms=50"]
+    result = run_cookiecutter(template, tmp_path, *swipe)
+    assert result.returncode == 0, result.stderr
+    (project,) = tmp_path.iterdir()
+    warning = (
+        "realtime_sla=yes: the caller waits for each answer (latency_sla_ms=50), but stream"
+        " answers asynchronously: it publishes each prediction to a topic for a consumer to"
+        " read; rest (the runner-up, 3 points) answers while the caller waits"
+    )
+    assert result.stderr.splitlines()[:5] == [
+        "deployment: stream, the decision table's best fit (row 1: 3.75 of 5 points)",
+        "  matched: data_churn=constant (1), realtime_sla=yes (1),"
+        " caller=internal_high_throughput (1), stateful=no (any value, 0.5)",
+        "  unmatched: data_volume=high (near massive, 0.25)",
+        "  runner-up: rest, 3 points (0.75 behind)",
+        f"warning: {warning}",
+    ]
+    adr = (project / "docs/adr/0001-deployment-strategy.md").read_text()
+    assert f"## Warnings\n\n- {warning}\n" in adr
+
+
 def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) -> None:
     result = run_cookiecutter(template, tmp_path, "deployment_strategy=batch", quiet=True)
     assert result.returncode == 0 and (result.stdout, result.stderr) == ("", "")

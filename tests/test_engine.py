@@ -397,3 +397,54 @@ def test_answers_that_contradict_each_other_or_the_figures_warn(
 )
 def test_answers_that_agree_do_not_warn(changes: dict[str, str]) -> None:
     assert engine.decide({**_defaults(), **changes}).warnings == []
+
+
+CARD_SWIPE = {
+    "data_churn": "constant",
+    "caller": "internal_high_throughput",
+    "realtime_sla": "yes",
+    "peak_rps": "2000",
+    "latency_sla_ms": "50",
+}
+"""A fraud check on every card swipe: the payment waits for the answer."""
+
+
+@pytest.mark.parametrize("volume", ["high", "massive"])
+def test_a_waiting_caller_routed_to_an_asynchronous_strategy_warns_and_names_the_runner_up(
+    volume: str,
+) -> None:
+    decision = engine.decide({**_defaults(), **CARD_SWIPE, "data_volume": volume})
+    assert (decision.strategy, decision.runner_up) == ("stream", "rest")
+    points = decision.scores["rest"]
+    assert decision.warnings == [
+        "realtime_sla=yes: the caller waits for each answer (latency_sla_ms=50), but stream"
+        " answers asynchronously: it publishes each prediction to a topic for a consumer to"
+        f" read; rest (the runner-up, {points:g} points) answers while the caller waits"
+    ]
+
+
+def test_the_strategy_that_answers_the_caller_is_named_when_the_runner_up_does_not() -> None:
+    answers = {**_defaults(), "data_churn": "never", "caller": "internal_high_throughput"}
+    decision = engine.decide({**answers, "data_volume": "massive"})
+    assert (decision.strategy, decision.runner_up) == ("precompute", "stream")
+    (warning,) = decision.warnings
+    assert warning.startswith("realtime_sla=yes: the caller waits for each answer")
+    assert warning.endswith(
+        f"rest (below the runner-up stream, {decision.scores['rest']:g} points) answers while"
+        " the caller waits"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {**CARD_SWIPE, "deployment_strategy": "rest"},  # answers the caller itself
+        {**CARD_SWIPE, "data_volume": "massive", "realtime_sla": "no"},  # nobody waits
+        {"deployment_strategy": "serverless", "latency_sla_ms": "2000"},
+    ],
+)
+def test_a_strategy_that_answers_the_caller_or_a_caller_that_does_not_wait_is_not_warned(
+    changes: dict[str, str],
+) -> None:
+    warnings = engine.decide({**_defaults(), **changes}).warnings
+    assert not any("answers asynchronously" in warning for warning in warnings), warnings
