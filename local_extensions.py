@@ -23,6 +23,7 @@ from jinja2.ext import Extension
 from decision import engine
 from hooks import manifest
 from hooks.invocation import discard_template_copy
+from hooks.questionnaire import training_table_problem
 
 ROOT = Path(__file__).resolve().parent
 
@@ -93,15 +94,20 @@ def feature_contract(context: dict[str, Any]) -> str:
     if not path and not target:
         return ""
     inference = _contract_inference()
+    model_type = context["model_type"]
     try:
         if not path or not target:
             raise inference.InferenceError(
                 "give both training_data and target, or neither for the sample data"
             )
-        contract, notes = inference.infer(Path(path), target, context["model_type"])
+        problem = training_table_problem(Path(path))
+        if problem:
+            raise inference.InferenceError(problem)
+        contract, notes = inference.infer(Path(path), target, model_type)
     except inference.InferenceError as error:
+        hint = _regression_hint(inference, Path(path), target, model_type, str(error))
         discard_template_copy(ROOT)
-        raise InvalidAnswers(f"error: training_data: {error}") from None
+        raise InvalidAnswers(f"error: training_data: {error}{hint}") from None
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return str(inference.dump(contract))
@@ -114,6 +120,25 @@ def python_string(text: str) -> str:
     quote = "'" if text.count('"') > text.count("'") else '"'
     escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote)
     return f"{quote}{escaped}{quote}"
+
+
+def _regression_hint(inference: Any, path: Path, target: str, model_type: str, error: str) -> str:
+    """`; ...give model_type=regression` when a classification is refused for its classes
+    and the target holds numbers with more distinct values than a category may have (a
+    price, an amount: regression was meant). Profiles the table once more, on failure only."""
+    if model_type == "regression" or "classes" not in error:
+        return ""
+    try:
+        seen = inference.profile(path).get(target)
+    except inference.InferenceError:
+        return ""
+    many = seen is not None and (seen.overflowed or len(seen.distinct) > inference.MAX_LEVELS)
+    if not (many and seen.numbers):
+        return ""
+    return (
+        f"; its values are numbers with more than {inference.MAX_LEVELS} distinct values:"
+        " give model_type=regression to predict the number"
+    )
 
 
 def from_yaml(text: str) -> Any:
@@ -310,6 +335,7 @@ class DeployExtension(Extension):
         self._checking = False
         environment.filters.update(
             decide=decide,
+            default_slug=engine.default_slug,
             training_data_path=training_data_path,
             basename=basename,
             dirname=dirname,

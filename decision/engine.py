@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -45,12 +46,17 @@ def matches(when: dict[str, Any], values: dict[str, Any]) -> bool:
     """Whether every condition of `when` holds for `values`: the one meaning of a `when:`
     (decision rules, unsupported combinations, installs, the file manifest, follow-ups).
 
-    A condition's value is one accepted value or a list of them, compared as strings; a
-    name missing from `values` fails its condition.
+    A condition's value is one accepted value or a list of them, or `{not: ...}` (one value
+    or a list) for every value but those, compared as strings; a name missing from `values`
+    fails its condition.
     """
     for name, wanted in when.items():
-        accepted = wanted if isinstance(wanted, list) else [wanted]
-        if name not in values or str(values[name]) not in [str(a) for a in accepted]:
+        if name not in values:
+            return False
+        excluded = isinstance(wanted, dict)
+        listed = wanted["not"] if excluded else wanted
+        listed = listed if isinstance(listed, list) else [listed]
+        if (str(values[name]) in [str(v) for v in listed]) != (not excluded):
             return False
     return True
 
@@ -194,6 +200,7 @@ def decide(answers: dict[str, Any], *, revisit: bool = True) -> Decision:
     chosen = by_strategy[strategy]
     others = [r for r in ranked if r.strategy != strategy]
     runner_up = others[0]
+    warnings += _waiting_caller_warnings(strategy, answers, others)
     reasons += [f"matches {_describe(c)}" for c in chosen.criteria if c.verdict == "match"]
     reasons += [f"misses {_describe(c)}" for c in chosen.criteria if c.verdict in ("near", "miss")]
     margin = chosen.score - runner_up.score
@@ -273,6 +280,37 @@ def answer_warnings(strategy: str, answers: dict[str, Any]) -> list[str]:
     return warnings
 
 
+def _waiting_caller_warnings(
+    strategy: str, answers: dict[str, Any], others: list[RowScore]
+) -> list[str]:
+    """A caller that waits for its answer (realtime_sla=yes) and a strategy that answers
+    asynchronously: the latency target cannot be met by design. Names the best-scoring
+    strategy that answers the request itself (`others`: best first). Not checked without a
+    latency target in `answers`."""
+    asynchronous = table()["asynchronous"]
+    if (
+        strategy not in asynchronous
+        or str(answers.get("realtime_sla")) != "yes"
+        or "latency_sla_ms" not in answers
+    ):
+        return []
+    latency = answers["latency_sla_ms"]
+    warning = (
+        f"realtime_sla=yes: the caller waits for each answer (latency_sla_ms={latency}), but"
+        f" {strategy} answers asynchronously: {asynchronous[strategy]}"
+    )
+    answering = [row for row in others if row.strategy not in asynchronous]
+    if answering:
+        best = answering[0]
+        place = (
+            "the runner-up" if best is others[0] else f"below the runner-up {others[0].strategy}"
+        )
+        warning += (
+            f"; {best.strategy} ({place}, {best.score:g} points) answers while the caller waits"
+        )
+    return [warning]
+
+
 def _revisit(inputs: dict[str, str], strategy: str) -> list[str]:
     """Single-answer changes that would make the table choose another strategy."""
     changes = []
@@ -337,15 +375,45 @@ def summary(answers: dict[str, Any]) -> list[str]:
 _SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _OWNER = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
-_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+# The five fields of a schedule and the values each takes where the schedule goes: a
+# Kubernetes CronJob, GitHub Actions and GitLab CI accept these (Sunday is 0; names such as
+# MON and 7 for Sunday are not accepted everywhere, so nowhere).
+CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+# One item of a field's list: `*`, a number or a range, optionally with a step after `*` or
+# a range (`5/15` means different things to different crons).
+_CRON_ITEM = re.compile(r"^(?:(\d+)|(?:\*|(\d+)-(\d+))(?:/(\d+))?)$")
+_CRON_SYNTAX = "a number, a range a-b, *, a step */n or a-b/n, or a comma-separated list of those"
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _URL = re.compile(r"^https?://[^\s'\"]+$")
+# A registry (host[:port]) and an optional path, as the OCI distribution reference grammar
+# reads the part of an image name before the repository (`docker.io/library` in
+# `docker.io/library/python:3.11`). The host must look like one (a dot, a port or
+# localhost): `acme/python` would silently mean Docker Hub's `acme`.
+_REGISTRY_HOST = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REGISTRY_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = re.compile(
+    rf"^(?:{_REGISTRY_HOST}(?:\.{_REGISTRY_HOST})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+    rf"(?:/{_REGISTRY_PATH})*$"
+)
+_IMAGE_NAME_MAX = 255  # the reference grammar's limit on a whole image name
+_LOOPBACK_HOSTS = ("localhost", "::1")
 
 
 def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
     """What is allowed, if `value` is not; None when it is fine."""
     if kind == "choice":
         allowed = [str(v) for v in spec["choices"]]
-        return None if value in allowed else "one of " + ", ".join(allowed)
+        if value in allowed:
+            return None
+        close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return "one of " + ", ".join(allowed) + hint
     if kind == "slug":
         longest = spec["max_length"]
         if not value:
@@ -369,16 +437,93 @@ def _check(kind: str, value: str, spec: dict[str, Any]) -> str | None:
         ok = value.split() and all(_OWNER.match(o) for o in value.split())
         return None if ok else "space-separated @user or @org/team handles"
     if kind == "cron":
-        fields = value.split()
-        ok = len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
-        return None if ok else "five cron fields such as '0 2 * * *'"
+        return _cron_problem(value)
     if kind == "url":
-        return None if _URL.match(value) else "an http(s) URL"
+        return _url_problem(value)
+    if kind == "image_registry":
+        return _registry_problem(value)
     if kind == "text":
         return None if value.strip() and "\n" not in value else "non-empty single-line text"
     if kind == "optional_text":
         return None if "\n" not in value else "single-line text (or nothing)"
     raise ValueError(f"unknown answer kind {kind!r}")
+
+
+def _cron_problem(value: str) -> str | None:
+    """What a schedule must be, naming the first field that is not, or None."""
+    fields = value.split()
+    if len(fields) != len(CRON_FIELDS):
+        return (
+            "five cron fields such as '0 2 * * *' (minute, hour, day of month, month, day of week)"
+        )
+    for position, text, (unit, low, high) in zip(_ORDINALS, fields, CRON_FIELDS, strict=True):
+        where = f"in the {position} field ({unit})"
+        for item in text.split(","):
+            found = _CRON_ITEM.match(item)
+            if not found:
+                return f"{_CRON_SYNTAX} {where}, not {item!r}"
+            single, first, last, step = found.groups()
+            numbers = [int(n) for n in (single, first, last) if n is not None]
+            outside = [n for n in numbers if not low <= n <= high]
+            if outside:
+                return f"{unit} values from {low} to {high} {where}, not {outside[0]}"
+            if first is not None and int(first) > int(last):
+                return f"a range from low to high {where}, not {item!r}"
+            if step is not None and not 1 <= int(step) <= high:
+                return f"a step from 1 to {high} {where}, not {item!r}"
+    return None
+
+
+def _url_problem(value: str) -> str | None:
+    """An https URL, or plain http to this machine only (packages fetched in clear text can be
+    swapped on the way)."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:  # a malformed [IPv6] host
+        host = ""
+    if not _URL.match(value) or not host:
+        return "an https:// URL such as https://pypi.org/simple"
+    loopback = host in _LOOPBACK_HOSTS or re.fullmatch(r"127(\.\d{1,3}){3}", host)
+    if parts.scheme == "http" and not loopback:
+        return (
+            "an https:// URL: plain http only to a loopback host (localhost, 127.0.0.1, [::1]),"
+            f" not {host}"
+        )
+    return None
+
+
+def _registry_problem(value: str) -> str | None:
+    """An image registry host with an optional port and path, or what it must be."""
+    host = value.split("/", 1)[0]
+    looks_like_host = "." in host or ":" in host or host == "localhost"
+    if not _REGISTRY.match(value) or not looks_like_host:
+        return (
+            "a registry host[:port] and an optional lower-case path, such as docker.io/library or"
+            " registry.acme.example:5000/mirror (no spaces, tags or schemes)"
+        )
+    if len(f"{value}/python") > _IMAGE_NAME_MAX:
+        return f"at most {_IMAGE_NAME_MAX - len('/python')} characters, not {len(value)}"
+    return None
+
+
+def default_slug(project_name: str) -> str:
+    """The project_slug a project name gives: slugified as cookiecutter's `slugify` filter
+    does (lower case, words joined by hyphens) from its first word that starts with a letter,
+    then cut after the last whole word that fits in the slug's length limit
+    (`telecom-churn-nightly` would be one character too long: `telecom-churn`); a first word
+    longer than the limit is cut at the limit."""
+    from slugify import slugify  # python-slugify, a dependency of cookiecutter
+
+    longest = table()["answers"]["project_slug"]["max_length"]
+    words = slugify(project_name).split("-")
+    words = list(itertools.dropwhile(lambda word: not word[:1].isalpha(), words)) or [""]
+    slug = words[0][:longest].rstrip("-")
+    for word in words[1:]:
+        if len(slug) + 1 + len(word) > longest:
+            break
+        slug = f"{slug}-{word}"
+    return slug
 
 
 def check_answer(name: str, value: Any) -> str | None:

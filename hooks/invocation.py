@@ -180,21 +180,44 @@ def choose_mode(invocation: Invocation | None, environ: Mapping[str, str], termi
 # --- The user config cookiecutter reads ---------------------------------------------------
 
 
-def user_config_path(invocation: Invocation | None, environ: Mapping[str, str]) -> Path | None:
-    """The user config cookiecutter reads, by its own rules (None: it reads none). A relative
-    --config-file or COOKIECUTTER_CONFIG is relative to the directory cookiecutter was
-    started in, where cookiecutter itself read it (this hook runs in the template copy)."""
-    caller = caller_directory(environ)
+@dataclass(frozen=True)
+class UserConfig:
+    """The user config cookiecutter reads, and how it was named (for messages)."""
+
+    path: Path
+    given_as: str  # `--config-file='org.yaml'`, `COOKIECUTTER_CONFIG='org.yaml'`, the rc file
+    relative: bool  # given as a relative path: found from the caller's directory
+
+
+def user_config(invocation: Invocation | None, environ: Mapping[str, str]) -> UserConfig | None:
+    """The user config cookiecutter reads, by its own rules (None: it reads none).
+
+    A relative --config-file or COOKIECUTTER_CONFIG is relative to the directory cookiecutter
+    was started in, where cookiecutter itself read it. This hook cannot see that directory
+    (cookiecutter has moved into the template copy, its own cwd included, before it runs the
+    hook), only the PWD it was started with (`caller_directory`)."""
+    named = None
     if invocation is not None:
         if invocation.default_config:
             return None
         if "config_file" in invocation.options:
-            return caller / Path(invocation.options["config_file"]).expanduser()
-    if environ.get("COOKIECUTTER_CONFIG"):
-        return caller / Path(environ["COOKIECUTTER_CONFIG"]).expanduser()
+            named = ("--config-file", invocation.options["config_file"])
+    if named is None and environ.get("COOKIECUTTER_CONFIG"):
+        named = ("COOKIECUTTER_CONFIG", environ["COOKIECUTTER_CONFIG"])
+    if named is not None:
+        option, text = named
+        given = Path(text).expanduser()
+        path = caller_directory(environ) / given
+        return UserConfig(path, f"{option}={text!r}", relative=not given.is_absolute())
     home = environ.get("HOME")
     path = Path(home, ".cookiecutterrc") if home else Path("~/.cookiecutterrc").expanduser()
-    return path if path.is_file() else None
+    return UserConfig(path, str(path), relative=False) if path.is_file() else None
+
+
+def user_config_path(invocation: Invocation | None, environ: Mapping[str, str]) -> Path | None:
+    """The path of `user_config` (None: cookiecutter reads no user config)."""
+    config = user_config(invocation, environ)
+    return config.path if config else None
 
 
 # --- Ending a run early -------------------------------------------------------------------

@@ -117,9 +117,28 @@ def typed_answer_check(started: invocation.Invocation) -> questionnaire.Check:
     return check
 
 
+def org_defaults(started: invocation.Invocation) -> dict[str, str]:
+    """The answers in the `default_context` of the user config cookiecutter read.
+    UnreadableConfig with the one line to show when this hook cannot read it."""
+    config = invocation.user_config(started, os.environ)
+    if config is None:
+        return {}
+    try:
+        return questionnaire.org_defaults(config.path)
+    except questionnaire.UnreadableConfig as error:
+        where = ""
+        if config.relative:
+            where = (
+                f"; a relative path is read from $PWD ({invocation.caller_directory()}), which"
+                " a program that starts cookiecutter in another directory may leave unchanged:"
+                " give an absolute path"
+            )
+        raise questionnaire.UnreadableConfig(f"{config.given_as}: {error}{where}") from None
+
+
 def questionnaire_context(context: dict, started: invocation.Invocation) -> dict:
     """Run the questionnaire; the context that hands its answers to cookiecutter."""
-    org = questionnaire.org_defaults(invocation.user_config_path(started, os.environ))
+    org = org_defaults(started)
     defaults, notes = questionnaire.merge_defaults(org, stored_answers())
     try:
         with invocation.ctrl_c_as_key():
@@ -156,15 +175,10 @@ def early_errors(started: invocation.Invocation | None, mode: str) -> list[str]:
     return errors
 
 
-def main() -> None:
-    context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
-    command_line = invocation.parent_command_line()
-    started = invocation.parse_cookiecutter_argv(command_line or [])
-    mode = invocation.choose_mode(started, os.environ, invocation.on_terminal())
-    refused = early_errors(started, mode)
-    if refused:
-        context = questionnaire.refused_context("\n".join(f"error: {e}" for e in refused))
-    elif mode == "questionnaire" and started is not None:
+def prepared_context(context: dict, started: invocation.Invocation | None, mode: str) -> dict:
+    """cookiecutter.json for the mode: the questionnaire's answers, cookiecutter's own
+    prompts, or plain defaults (with stored answers where ML_DEPLOY_ANSWERS names them)."""
+    if mode == "questionnaire" and started is not None:
         context = questionnaire_context(context, started)
     elif mode == "prompts" and started is not None:
         # cookiecutter's own prompts keep their choice lists, except where the command line
@@ -181,9 +195,24 @@ def main() -> None:
         stored = stored_answers()
         context = without_choice_lists(with_defaults(context, stored))
         if stored and started is not None:  # (without it, the given answers are unknown)
-            config = invocation.user_config_path(started, os.environ)
-            org = questionnaire.org_defaults(config)
+            org = org_defaults(started)
             context = stored_over_org(context, stored, org, started.extra_context)
+    return context
+
+
+def main() -> None:
+    context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
+    command_line = invocation.parent_command_line()
+    started = invocation.parse_cookiecutter_argv(command_line or [])
+    mode = invocation.choose_mode(started, os.environ, invocation.on_terminal())
+    refused = early_errors(started, mode)
+    if refused:
+        context = questionnaire.refused_context("\n".join(f"error: {e}" for e in refused))
+    else:
+        try:
+            context = prepared_context(context, started, mode)
+        except questionnaire.UnreadableConfig as error:
+            context = questionnaire.refused_context(f"error: {error}")
     if (
         "__refused" not in context
     ):  # for the template's location in .cookiecutter.json (local_extensions)

@@ -1,5 +1,5 @@
 """The questionnaire's terminal: questionary's menus when it is importable, numbered prompts
-with only the standard library when it is not.
+with only the standard library when it is not. In both, `?` shows the question's help.
 
 The questionnaire (hooks/questionnaire.py) talks to one of these two through the same five
 calls, so the flow (the groups, help, validation as typed, follow-ups, the recommendation)
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from hooks.invocation import INTERRUPT
 
@@ -52,8 +52,33 @@ _MENU_STYLES = {
 }
 
 
+HELP_KEY = "?"
+"""Shows the question's help, in both prompters: a key in a menu, an answer of its own in a
+text prompt (the numbered prompts read it as a line in both)."""
+MENU_INSTRUCTION = "(Use shortcuts or arrow keys, ? for help)"
+_HELP_ASKED = object()
+
+
+def _exit_on_help_key(prompt: Any) -> Any:
+    """`prompt` (a questionary Question) ending with `_HELP_ASKED` when `?` is pressed: the
+    menu has no key for it otherwise, and a shortcut never uses `?`."""
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+    bindings = KeyBindings()
+
+    @bindings.add(HELP_KEY, eager=True)
+    def _show_help(event: Any) -> None:
+        event.app.erase_when_done = True  # the menu is drawn again below the help
+        event.app.exit(result=_HELP_ASKED)
+
+    application = prompt.application
+    application.key_bindings = merge_key_bindings([application.key_bindings, bindings])
+    return prompt
+
+
 class MenuPrompter:
-    """questionary's menus: arrow keys or the number shortcuts, validation while typing."""
+    """questionary's menus: arrow keys or the number shortcuts, validation while typing, `?`
+    for the question's help."""
 
     def say(self, text: str = "", style: str = "") -> None:
         import questionary
@@ -66,17 +91,31 @@ class MenuPrompter:
         import questionary
 
         choices = [questionary.Choice(label, value=value) for value, label in options]
-        prompt = questionary.select(question, choices=choices, default=default, use_shortcuts=True)
-        return str(prompt.unsafe_ask())
+        while True:
+            prompt = questionary.select(
+                question,
+                choices=choices,
+                default=default,
+                use_shortcuts=True,
+                instruction=MENU_INSTRUCTION,
+            )
+            answer = _exit_on_help_key(prompt).unsafe_ask()
+            if answer is not _HELP_ASKED:
+                return str(answer)
+            self.say(f"  {help_text}", HELP)
 
     def text(self, question: str, default: str, check: Check, help_text: str) -> str:
         import questionary
 
-        prompt = questionary.text(
-            question, default=default, validate=lambda typed: check(typed.strip()) or True
-        )
-        while True:  # the validator makes one round the rule
+        def validate(typed: str) -> str | bool:
+            return typed.strip() == HELP_KEY or check(typed.strip()) or True
+
+        while True:  # the validator makes one round the rule; `?` another (a fresh prompt)
+            prompt = questionary.text(question, default=default, validate=validate)
             value = str(prompt.unsafe_ask()).strip()
+            if value == HELP_KEY:
+                self.say(f"  {help_text}", HELP)
+                continue
             error = check(value)
             if error is None:
                 return value

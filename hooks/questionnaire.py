@@ -15,6 +15,7 @@ is importable, numbered prompts with only the standard library when it is not
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,9 @@ def ask_when(name: str) -> list[dict[str, Any]] | None:
 
 def applies(name: str, answers: Mapping[str, str]) -> bool:
     """Whether question `name` is asked, given the answers so far. A skipped follow-up
-    keeps its default (the generated project still records a value for it)."""
+    takes the template's default (the generated project still records a value for it): a
+    stored or org default would outlive the answer that made it mean something (a stored
+    `target` without `training_data` is refused)."""
     conditions = ask_when(name)
     return conditions is None or any(engine.matches(when, dict(answers)) for when in conditions)
 
@@ -50,18 +53,19 @@ def follow_up_reason(name: str) -> str:
     internal_private, or ...` (the conditions of one `when` joined by `and`)."""
     conditions = ask_when(name) or []
     described = [
-        " and ".join(
-            f"{answer} is {_either(wanted if isinstance(wanted, list) else [wanted])}"
-            for answer, wanted in when.items()
-        )
+        " and ".join(f"{answer} {_condition(wanted)}" for answer, wanted in when.items())
         for when in conditions
     ]
     return "only asked when " + ", or ".join(described)
 
 
-def _either(values: list[Any]) -> str:
-    words = [str(v) for v in values]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+def _condition(wanted: Any) -> str:
+    """`is yes or maybe`, `is not empty`: one condition of a `when`, in words."""
+    excluded = isinstance(wanted, dict)
+    listed = wanted["not"] if excluded else wanted
+    words = [str(v) or "empty" for v in (listed if isinstance(listed, list) else [listed])]
+    either = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"is not {either}" if excluded else f"is {either}"
 
 
 def existing_project_error(started: Invocation, slug: str, caller: Path) -> str | None:
@@ -79,19 +83,59 @@ def existing_project_error(started: Invocation, slug: str, caller: Path) -> str 
 
 TRAINING_DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 """The tables `make schema` reads (src/<package>/contract_inference.py)."""
+MAX_COLUMNS = 1500
+"""Most columns a training table may have. The generated projects keep one column per input
+in their own tables next to a few of theirs (the database strategy's input table, the
+precompute and stateful entity tables), and PostgreSQL holds at most 1600 per table."""
+HEADER_BYTES = 1 << 20
+"""Most bytes read to count a CSV header's columns: a header is never read unbounded."""
+
+
+def training_table_problem(path: Path) -> str | None:
+    """Why the training table at `path` cannot be read, found before reading it; None when
+    nothing stops it (a missing file and what is in the rows are contract inference's).
+
+    A FIFO would block and /dev/zero never end; a CSV header wider than MAX_COLUMNS would be
+    profiled column by column until memory runs out."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return f"{path}: not a regular file (a pipe, a device or a directory is no table)"
+    if path.suffix.lower() != ".csv":
+        return None
+    try:
+        with path.open("rb") as file:
+            start = file.read(HEADER_BYTES)
+    except OSError as error:
+        return f"{path}: cannot be read ({error.strerror})"
+    line, ended, _ = start.decode("utf-8", errors="replace").partition("\n")
+    columns = len(next(csv.reader([line]), []))
+    if columns > MAX_COLUMNS:
+        counted = f"{columns}" if ended else f"at least {columns}"
+        return (
+            f"{path}: {counted} columns, more than the {MAX_COLUMNS} allowed (a project's tables"
+            " hold a column per input, and PostgreSQL at most 1600)"
+        )
+    if not ended and len(start) == HEADER_BYTES:
+        return f"{path}: the header line is longer than {HEADER_BYTES:,} bytes"
+    return None
 
 
 def training_data_error(value: str, caller: Path) -> str | None:
-    """One line when `training_data` names no CSV or Parquet file (relative paths are the
-    caller's, as at generation); None for an empty answer (the sample data)."""
+    """One line when `training_data` names no CSV or Parquet file that can be read (relative
+    paths are the caller's, as at generation); None for an empty answer (the sample data)."""
     text = value.strip()
     if not text:
         return None
     path = caller / Path(text).expanduser()
-    if path.suffix.lower() not in TRAINING_DATA_SUFFIXES:
+    if path.exists() and not path.is_file():
+        problem = "not a regular file"
+    elif path.suffix.lower() not in TRAINING_DATA_SUFFIXES:
         problem = "not a CSV or Parquet file"
-    elif not path.is_file():
+    elif not path.exists():
         problem = f"{path} does not exist"
+    elif (table_problem := training_table_problem(path)) is not None:
+        problem = table_problem
     else:
         return None
     return (
@@ -119,14 +163,25 @@ class Default:
     origin: str  # "" for the template's own default, else where it came from
 
 
+class UnreadableConfig(Exception):
+    """The user config cannot be read here (a one-line reason)."""
+
+
 def org_defaults(path: Path | None) -> dict[str, str]:
-    """The public answers in the user config's `default_context`, as strings."""
+    """The public answers in the user config's `default_context`, as strings.
+
+    UnreadableConfig when the file cannot be read or parsed: cookiecutter has read it
+    already (it stops before this hook otherwise), so this hook is looking in the wrong
+    place, and the org's defaults would silently vanish from the questionnaire."""
     if path is None:
         return {}
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}  # cookiecutter itself reports an unreadable config
+    except OSError as error:
+        raise UnreadableConfig(f"{path} cannot be read ({error.strerror})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problem = str(error).splitlines()[0]
+        raise UnreadableConfig(f"{path} is not a YAML file ({problem})") from None
     context = config.get("default_context") if isinstance(config, dict) else None
     if not isinstance(context, dict):
         return {}
@@ -168,10 +223,8 @@ def _table_default(name: str) -> str:
 
 
 def slug_of(name: str) -> str:
-    """The default slug cookiecutter.json derives from the project name."""
-    from slugify import slugify  # python-slugify, what cookiecutter's `slugify` filter uses
-
-    return slugify(name)
+    """The default slug cookiecutter.json derives from the project name (one rule for both)."""
+    return engine.default_slug(name)
 
 
 # --- The questions, grouped --------------------------------------------------------------
@@ -380,7 +433,11 @@ def ask_all(
     ui.say(
         "cookiecutter-ml-deploy: questions about the model you want in production.", prompts.TITLE
     )
-    ui.say("Enter keeps the default shown; Ctrl-C aborts without writing anything.", prompts.HELP)
+    ui.say(
+        "Enter keeps the default shown; ? shows a question's help; Ctrl-C aborts without"
+        " writing anything.",
+        prompts.HELP,
+    )
     for note in notes:
         ui.say(f"note: {note}", prompts.WARNING)
     answers: dict[str, str] = {}
@@ -393,8 +450,9 @@ def ask_all(
                 default = Default(slug_of(answers["project_name"]), "")
             value = _given(ui, name, given)
             if value is None and not applies(name, answers):
-                value = default.value
-                ui.say(f"  {name}: {value} (default; {follow_up_reason(name)})", prompts.HELP)
+                value = _table_default(name)
+                shown = value or "empty"
+                ui.say(f"  {name}: {shown} (default; {follow_up_reason(name)})", prompts.HELP)
             if value is None:
                 value = _ask_one(ui, name, default, extra)
             answers[name] = value

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from decision import engine
 
 from .answers import SOURCE_ROWS
+from .conftest import cookiecutter_requirement
 from .test_questionnaire import CLEAR_LINE, CTRL_C, Terminal, question, terminal_env
 
 __all__ = ["terminal_env"]  # the pty fixture, shared with the questionnaire's tests
@@ -131,6 +132,41 @@ def test_an_override_warns_on_stderr_in_the_adr_and_the_readme(
     ) in readme
 
 
+def test_a_long_project_name_derives_a_slug_within_the_limit(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, "project_name=Telecom Churn Nightly", quiet=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["telecom-churn"]
+    record = json.loads((tmp_path / "telecom-churn" / ".cookiecutter.json").read_text())
+    assert record["project_slug"] == "telecom-churn"
+
+
+def test_a_waiting_caller_given_a_stream_is_warned_on_stderr_and_in_the_adr(
+    template: Path, tmp_path: Path
+) -> None:
+    swipe = ["data_churn=constant", "caller=internal_high_throughput", "realtime_sla=yes"]
+    swipe += ["data_volume=high", "peak_rps=2000", "latency_sla_ms=50"]
+    result = run_cookiecutter(template, tmp_path, *swipe)
+    assert result.returncode == 0, result.stderr
+    (project,) = tmp_path.iterdir()
+    warning = (
+        "realtime_sla=yes: the caller waits for each answer (latency_sla_ms=50), but stream"
+        " answers asynchronously: it publishes each prediction to a topic for a consumer to"
+        " read; rest (the runner-up, 3 points) answers while the caller waits"
+    )
+    assert result.stderr.splitlines()[:5] == [
+        "deployment: stream, the decision table's best fit (row 1: 3.75 of 5 points)",
+        "  matched: data_churn=constant (1), realtime_sla=yes (1),"
+        " caller=internal_high_throughput (1), stateful=no (any value, 0.5)",
+        "  unmatched: data_volume=high (near massive, 0.25)",
+        "  runner-up: rest, 3 points (0.75 behind)",
+        f"warning: {warning}",
+    ]
+    adr = (project / "docs/adr/0001-deployment-strategy.md").read_text()
+    assert f"## Warnings\n\n- {warning}\n" in adr
+
+
 def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) -> None:
     result = run_cookiecutter(template, tmp_path, "deployment_strategy=batch", quiet=True)
     assert result.returncode == 0 and (result.stdout, result.stderr) == ("", "")
@@ -142,6 +178,11 @@ def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) ->
         (
             "data_volume=huge",
             "error: data_volume='huge' is not allowed: use one of low, moderate, high, massive",
+        ),
+        (
+            "data_volume=masive",
+            "error: data_volume='masive' is not allowed: use one of low, moderate, high, massive"
+            " (did you mean massive?)",
         ),
         (
             "deployment_strategy=kubernetes",
@@ -158,6 +199,21 @@ def test_ml_deploy_quiet_silences_the_summary(template: Path, tmp_path: Path) ->
             " single hyphens, starting with a letter (no spaces, quotes, capitals or other",
         ),
         ("stateful=maybe", "error: stateful='maybe' is not allowed: use one of no, yes"),
+        (
+            "base_image_registry=evil.example.com/x y",
+            "error: base_image_registry='evil.example.com/x y' is not allowed: use a registry"
+            " host[:port] and an optional lower-case path",
+        ),
+        (
+            "package_index=http://pypi.acme.example/simple",
+            "error: package_index='http://pypi.acme.example/simple' is not allowed: use an"
+            " https:// URL: plain http only to a loopback host",
+        ),
+        (
+            "schedule=0 25 * * *",
+            "error: schedule='0 25 * * *' is not allowed: use hour values from 0 to 23 in the"
+            " second field (hour), not 25",
+        ),
     ],
 )
 def test_bad_input_is_one_line_without_traceback_or_leftovers(
@@ -249,6 +305,25 @@ def test_private_names_and_the_data_answers_are_accepted(template: Path, tmp_pat
     assert str(table) in settings.read_text()
 
 
+def test_a_parquet_training_table_gives_the_same_contract_as_its_csv(
+    template: Path, tmp_path: Path
+) -> None:
+    """`make generate`'s tooling reads Parquet (pyarrow is one of its dependencies)."""
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    table = a_table(tmp_path)
+    parquet = tmp_path / "rows.parquet"
+    pyarrow.parquet.write_table(pyarrow.csv.read_csv(table), parquet)
+    contracts = []
+    for source, out in ((table, tmp_path / "from-csv"), (parquet, tmp_path / "from-parquet")):
+        result = run_cookiecutter(template, out, f"training_data={source}", "target=churned")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (project,) = out.iterdir()
+        contracts.append(yaml.safe_load((project / "features.yaml").read_text()))
+    assert contracts[1] == contracts[0]
+
+
 @pytest.mark.parametrize(
     ("answers", "message"),
     [
@@ -271,6 +346,62 @@ def test_training_data_that_cannot_give_a_contract_is_one_line_and_writes_nothin
     assert message in result.stdout
     assert result.stdout.count("\n") == 1
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_pipe_or_a_device_as_training_data_is_not_a_regular_file(
+    template: Path, tmp_path: Path
+) -> None:
+    pipe = tmp_path / "rows.csv"
+    os.mkfifo(pipe)  # reading it would wait for a writer forever
+    for table in (pipe, Path("/dev/zero")):
+        out = tmp_path / "out"
+        result = run_cookiecutter(template, out, f"training_data={table}", "target=churned")
+        assert result.returncode == 1, result.stderr
+        assert result.stdout == (
+            f"error: training_data: {table}: not a regular file (a pipe, a device or a directory"
+            " is no table)\n"
+        )
+        assert not out.exists()
+
+
+def test_a_csv_header_wider_than_the_limit_is_refused_from_its_first_megabyte(
+    template: Path, tmp_path: Path
+) -> None:
+    from hooks.questionnaire import HEADER_BYTES, MAX_COLUMNS
+
+    wide = tmp_path / "wide.csv"
+    header = ",".join(f"c{i}" for i in range(1_000_000))  # 6.9 MB on one line
+    wide.write_text(header + "\n" + ",".join("1" * 1_000_000) + "\n")
+    out = tmp_path / "out"
+    result = run_cookiecutter(template, out, f"training_data={wide}", "target=c0")
+    assert result.returncode == 1, result.stderr
+    counted = len(header.encode()[:HEADER_BYTES].decode().split(","))
+    assert result.stdout == (
+        f"error: training_data: {wide}: at least {counted} columns, more than the {MAX_COLUMNS}"
+        " allowed (a project's tables hold a column per input, and PostgreSQL at most 1600)\n"
+    )
+    assert not out.exists()
+
+
+def test_a_numeric_target_with_many_values_suggests_regression(
+    template: Path, tmp_path: Path
+) -> None:
+    table = tmp_path / "prices.csv"
+    rows = [f"{i % 4},{i % 3},{10 + i * 7 % 997}" for i in range(300)]
+    table.write_text("rooms,floor,price\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    result = run_cookiecutter(template, out, f"training_data={table}", "target=price")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == (
+        "error: training_data: target 'price' has more than 50 classes; its values are numbers"
+        " with more than 50 distinct values: give model_type=regression to predict the"
+        " number\n"
+    )
+    assert not out.exists()
+    regression = run_cookiecutter(
+        template, out, f"training_data={table}", "target=price", "model_type=regression"
+    )
+    assert regression.returncode == 0, regression.stdout + regression.stderr
 
 
 def test_several_bad_answers_get_one_line_each(template: Path, tmp_path: Path) -> None:
@@ -368,6 +499,33 @@ def test_make_generate_says_what_python_to_install(template: Path, tmp_path: Pat
     ), result.stderr
     assert "apt install python3 python3-venv" in result.stderr
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+def test_make_regenerate_without_cookiecutter_uvx_or_pipx_says_what_to_install(
+    template: Path, tmp_path: Path
+) -> None:
+    result = run_cookiecutter(template, tmp_path, quiet=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (project,) = tmp_path.iterdir()
+    before = (project / ".cookiecutter.json").read_text()
+    empty = tmp_path / "bin"  # a PATH with none of them (make runs /bin/sh by its path)
+    empty.mkdir()
+    regenerate = subprocess.run(
+        ["/usr/bin/make", "-s", "regenerate", "ANSWERS=data_volume=massive"],
+        cwd=project,
+        env={**os.environ, "PATH": str(empty)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert regenerate.returncode == 2, regenerate.stderr  # make's status for a failed recipe
+    pin = cookiecutter_requirement()
+    assert regenerate.stderr.splitlines()[0] == (
+        "error: make regenerate needs cookiecutter, uvx or pipx on PATH: install uv"
+        f' (https://docs.astral.sh/uv/), pipx, or "{pin}" with pip'
+    ), regenerate.stderr
+    assert "not found" not in regenerate.stderr
+    assert (project / ".cookiecutter.json").read_text() == before
 
 
 @pytest.mark.parametrize(

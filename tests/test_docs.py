@@ -141,3 +141,76 @@ def test_no_page_needs_a_remote_script(tmp_path: Path) -> None:
     assert f'version:"{pinned}"' in build, (
         "the installed mermaid is not the pinned one: make install"
     )
+
+
+# --- The generated READMEs ---------------------------------------------------------------
+
+
+def markdown_problems(text: str) -> list[str]:
+    """What breaks a Markdown page's structure, one line each: a heading glued onto the end
+    of another line (a Jinja whitespace strip too many), a table whose rows have another
+    number of cells than its header, a table row outside any table."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    lines = text.splitlines()
+    code, tables = set(), []
+    for token in tokens:
+        if token.type in ("fence", "code_block", "html_block") and token.map:
+            code |= set(range(*token.map))
+        if token.type == "table_open" and token.map:
+            tables.append(range(*token.map))
+    in_table = {number for rows in tables for number in rows}
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        if number - 1 in code:
+            continue
+        if re.search(r"[^#\s]#{2,6} \w", line):
+            problems.append(f"line {number}: a heading does not start the line: {line!r}")
+        if line.lstrip().startswith("|") and number - 1 not in in_table:
+            problems.append(f"line {number}: a table row outside a table: {line!r}")
+    for rows in tables:
+        widths = [len(_cells(lines[number])) for number in rows]
+        if len(set(widths)) > 1:
+            problems.append(f"lines {rows.start + 1}-{rows.stop}: rows of {widths} cells")
+    return problems
+
+
+def _cells(row: str) -> list[str]:
+    """A table row's cells, split at pipes that are not escaped (as GFM splits them)."""
+    inner = row.strip().removeprefix("|").removesuffix("|")
+    return re.split(r"(?<!\\)\|", inner)
+
+
+def test_the_markdown_check_finds_a_glued_heading_and_a_ragged_table() -> None:
+    good = "# T\n\n| a | b |\n| --- | --- |\n| 1 | `x\\|y` |\n\n## Next\n\n```\n|x#### y\n```\n"
+    assert markdown_problems(good) == []
+    glued = "| a | b |\n| --- | --- |\n| 1 | 2 |### Delivery guarantees\n"
+    assert markdown_problems(glued) == [
+        "line 3: a heading does not start the line: '| 1 | 2 |### Delivery guarantees'",
+        "lines 1-3: rows of [2, 2, 3] cells",
+    ]
+    assert markdown_problems("text\n| a | b |\n") == [
+        "line 2: a table row outside a table: '| a | b |'"
+    ]
+
+
+def _first_combination_of_each_strategy() -> list[tuple[str, dict[str, str]]]:
+    from .test_generated import COMBINATIONS
+
+    first: dict[str, tuple[str, dict[str, str]]] = {}
+    for combination in COMBINATIONS:
+        first.setdefault(combination.strategy, (combination.id, combination.answers))
+    return list(first.values())
+
+
+@pytest.mark.parametrize(
+    ("combination", "answers"), _first_combination_of_each_strategy(), ids=lambda v: str(v)
+)
+def test_every_generated_readme_is_well_formed_markdown(
+    cookies_session, combination: str, answers: dict[str, str]
+) -> None:
+    result = cookies_session.bake(extra_context=answers)
+    assert result.exception is None, result.exception
+    readme = (Path(result.project_path) / "README.md").read_text(encoding="utf-8")
+    assert markdown_problems(readme) == [], combination

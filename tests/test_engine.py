@@ -135,12 +135,137 @@ def test_revisit_lists_single_changes_that_flip_the_choice() -> None:
         ("owners", "ml-team", "@user or @org/team"),
         ("schedule", "every day", "five cron fields"),
         ("author_email", "nobody", "email address"),
-        ("package_index", "ftp://x", "http(s) URL"),
+        ("package_index", "ftp://x", "use an https:// URL such as https://pypi.org/simple"),
     ],
 )
 def test_bad_answers_get_one_line_naming_variable_value_and_allowed(name, value, fragment) -> None:
     error = engine.check_answer(name, value)
     assert error is not None and fragment in error and "\n" not in error
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "suggestion"),
+    [
+        ("data_volume", "masive", "massive"),
+        ("data_volume", "moderat", "moderate"),
+        ("framework", "sklearn", "scikit-learn"),
+        ("caller", "externl", "external"),
+        ("data_volume", "huge", None),
+        ("framework", "tensorflow", None),
+    ],
+)
+def test_a_misspelled_choice_suggests_the_closest_value(
+    name: str, value: str, suggestion: str | None
+) -> None:
+    error = engine.check_answer(name, value)
+    listed = "use one of " + ", ".join(engine.choices(name))
+    hint = f" (did you mean {suggestion}?)" if suggestion else ""
+    assert error == f"{name}={value!r} is not allowed: {listed}{hint}"
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["0 2 * * *", "*/15 0-6/2 1,15 1-12 1-5", "59 23 31 12 6", "0 0 1 1 0", "* * * * *"],
+)
+def test_a_schedule_within_every_fields_range_is_accepted(schedule: str) -> None:
+    assert engine.check_answer("schedule", schedule) is None
+
+
+@pytest.mark.parametrize(
+    ("schedule", "allowed"),
+    [
+        ("0 25 * * *", "hour values from 0 to 23 in the second field (hour), not 25"),
+        ("99 99 99 99 99", "minute values from 0 to 59 in the first field (minute), not 99"),
+        ("0 2 0 * *", "day of month values from 1 to 31 in the third field (day of month), not 0"),
+        ("0 2 * 1,13 *", "month values from 1 to 12 in the fourth field (month), not 13"),
+        ("0 2 * * 1-7", "day of week values from 0 to 6 in the fifth field (day of week), not 7"),
+        ("10-5 * * * *", "a range from low to high in the first field (minute), not '10-5'"),
+        ("*/0 * * * *", "a step from 1 to 59 in the first field (minute), not '*/0'"),
+        ("0 2 * * MON", f"{engine._CRON_SYNTAX} in the fifth field (day of week), not 'MON'"),
+        ("5/15 * * * *", f"{engine._CRON_SYNTAX} in the first field (minute), not '5/15'"),
+        ("0,,30 * * * *", f"{engine._CRON_SYNTAX} in the first field (minute), not ''"),
+        ("@daily", "five cron fields such as '0 2 * * *' (minute, hour, day of month, month,"),
+    ],
+)
+def test_a_schedule_is_refused_naming_the_field_the_value_and_the_range(
+    schedule: str, allowed: str
+) -> None:
+    error = engine.check_answer("schedule", schedule)
+    assert error is not None and "\n" not in error
+    assert error.startswith(f"schedule={schedule!r} is not allowed: use {allowed}"), error
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "docker.io/library",
+        "registry.acme.example:5000/mirror/python-base",
+        "localhost:5000",
+        "[::1]:5000/dockerhub",
+        "mirror.example.org/a__b/c.d",
+    ],
+)
+def test_a_registry_host_with_a_port_and_a_path_is_an_image_registry(registry: str) -> None:
+    assert engine.check_answer("base_image_registry", registry) is None
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "evil.example.com/x y",  # would be written into FROM as two words
+        "acme/python",  # no registry host: Docker Hub's acme
+        "https://docker.io/library",
+        "docker.io/Library",
+        "docker.io/library:3.11",
+        "docker.io//library",
+        "registry.example.com:port",
+        "",
+    ],
+)
+def test_anything_else_is_refused_as_an_image_registry(registry: str) -> None:
+    assert engine.check_answer("base_image_registry", registry) == (
+        f"base_image_registry={registry!r} is not allowed: use a registry host[:port] and an"
+        " optional lower-case path, such as docker.io/library or"
+        " registry.acme.example:5000/mirror (no spaces, tags or schemes)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("index", "host"),
+    [
+        ("https://pypi.acme.example/simple", None),
+        ("http://localhost:3141/root/pypi/+simple/", None),
+        ("http://127.0.0.1:8080/simple", None),
+        ("http://[::1]/simple", None),
+        ("http://pypi.acme.example/simple", "pypi.acme.example"),
+        ("http://127.evil.example/simple", "127.evil.example"),
+    ],
+)
+def test_a_package_index_is_https_or_plain_http_to_a_loopback_host(
+    index: str, host: str | None
+) -> None:
+    expected = None
+    if host:
+        expected = (
+            f"package_index={index!r} is not allowed: use an https:// URL: plain http only to"
+            f" a loopback host (localhost, 127.0.0.1, [::1]), not {host}"
+        )
+    assert engine.check_answer("package_index", index) == expected
+
+
+@pytest.mark.parametrize(
+    ("project_name", "slug"),
+    [
+        ("Customer Churn Model", "customer-churn-model"),
+        ("Telecom Churn Nightly", "telecom-churn"),  # telecom-churn-nightly: 21 characters
+        ("Supercalifragilisticexpialidocious model", "supercalifragilistic"),
+        ("2024 Churn Model", "churn-model"),  # a slug starts with a letter
+        ("Ünïcödé Naïve Bayes Model", "unicode-naive-bayes"),
+    ],
+)
+def test_the_default_slug_of_a_project_name_is_a_valid_slug(project_name: str, slug: str) -> None:
+    assert engine.default_slug(project_name) == slug
+    assert engine.check_answer("project_slug", slug) is None
 
 
 def test_defaults_are_valid_and_decide_rest() -> None:
@@ -185,6 +310,11 @@ def test_optional_text_answers_may_be_empty_but_not_multi_line() -> None:
         ({"legal_review": "yes"}, {}, False),
         ({"latency_sla_ms": 100}, {"latency_sla_ms": "100"}, True),
         ({"stateful": True}, {"stateful": "yes"}, False),
+        ({"training_data": {"not": ""}}, {"training_data": "rows.csv"}, True),
+        ({"training_data": {"not": ""}}, {"training_data": ""}, False),
+        ({"training_data": {"not": ""}}, {}, False),
+        ({"strategy": {"not": ["rest", "batch"]}}, {"strategy": "stream"}, True),
+        ({"strategy": {"not": ["rest", "batch"]}}, {"strategy": "batch"}, False),
     ],
 )
 def test_one_condition_matcher(when: dict, values: dict, expected: bool) -> None:
@@ -267,3 +397,54 @@ def test_answers_that_contradict_each_other_or_the_figures_warn(
 )
 def test_answers_that_agree_do_not_warn(changes: dict[str, str]) -> None:
     assert engine.decide({**_defaults(), **changes}).warnings == []
+
+
+CARD_SWIPE = {
+    "data_churn": "constant",
+    "caller": "internal_high_throughput",
+    "realtime_sla": "yes",
+    "peak_rps": "2000",
+    "latency_sla_ms": "50",
+}
+"""A fraud check on every card swipe: the payment waits for the answer."""
+
+
+@pytest.mark.parametrize("volume", ["high", "massive"])
+def test_a_waiting_caller_routed_to_an_asynchronous_strategy_warns_and_names_the_runner_up(
+    volume: str,
+) -> None:
+    decision = engine.decide({**_defaults(), **CARD_SWIPE, "data_volume": volume})
+    assert (decision.strategy, decision.runner_up) == ("stream", "rest")
+    points = decision.scores["rest"]
+    assert decision.warnings == [
+        "realtime_sla=yes: the caller waits for each answer (latency_sla_ms=50), but stream"
+        " answers asynchronously: it publishes each prediction to a topic for a consumer to"
+        f" read; rest (the runner-up, {points:g} points) answers while the caller waits"
+    ]
+
+
+def test_the_strategy_that_answers_the_caller_is_named_when_the_runner_up_does_not() -> None:
+    answers = {**_defaults(), "data_churn": "never", "caller": "internal_high_throughput"}
+    decision = engine.decide({**answers, "data_volume": "massive"})
+    assert (decision.strategy, decision.runner_up) == ("precompute", "stream")
+    (warning,) = decision.warnings
+    assert warning.startswith("realtime_sla=yes: the caller waits for each answer")
+    assert warning.endswith(
+        f"rest (below the runner-up stream, {decision.scores['rest']:g} points) answers while"
+        " the caller waits"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {**CARD_SWIPE, "deployment_strategy": "rest"},  # answers the caller itself
+        {**CARD_SWIPE, "data_volume": "massive", "realtime_sla": "no"},  # nobody waits
+        {"deployment_strategy": "serverless", "latency_sla_ms": "2000"},
+    ],
+)
+def test_a_strategy_that_answers_the_caller_or_a_caller_that_does_not_wait_is_not_warned(
+    changes: dict[str, str],
+) -> None:
+    warnings = engine.decide({**_defaults(), **changes}).warnings
+    assert not any("answers asynchronously" in warning for warning in warnings), warnings

@@ -128,6 +128,17 @@ def test_a_relative_user_config_is_relative_to_where_cookiecutter_was_started() 
     assert invocation.user_config_path(absolute, env) == Path("/etc/org.yaml")
 
 
+def test_the_user_config_says_how_it_was_named_and_whether_it_was_relative() -> None:
+    env = {"HOME": "/home/me", "PWD": "/work/team"}
+    given = Invocation(options={"config_file": "platform/org.yaml"})
+    assert invocation.user_config(given, env) == invocation.UserConfig(
+        Path("/work/team/platform/org.yaml"), "--config-file='platform/org.yaml'", relative=True
+    )
+    assert invocation.user_config(Invocation(), {**env, "COOKIECUTTER_CONFIG": "/c.yaml"}) == (
+        invocation.UserConfig(Path("/c.yaml"), "COOKIECUTTER_CONFIG='/c.yaml'", relative=False)
+    )
+
+
 def test_ctrl_c_is_a_key_not_a_signal_while_the_questionnaire_runs() -> None:
     import termios
 

@@ -31,7 +31,7 @@ CLEAR_LINE = "\x15"  # Ctrl-U: empties a text prompt (its default is pre-filled)
 CTRL_C = "\x03"
 PROMPT_END = r"\)(?:\x1b\[[0-9;]*m)*:"  # the end of cookiecutter's "Question (default): "
 ACCEPT = "Accept the recommendation or override it?"
-FOLLOW_UP_INPUTS = ("realtime_sla", "caller", "data_churn", "retraining")
+FOLLOW_UP_INPUTS = ("realtime_sla", "caller", "data_churn", "retraining", "training_data")
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
 
 
@@ -71,6 +71,38 @@ def test_training_data_must_name_a_csv_or_parquet_file_as_it_is_typed(tmp_path: 
     )
 
 
+def test_training_data_must_be_a_regular_file_as_it_is_typed(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "rows.csv")
+    for value in ("rows.csv", "/dev/zero", "."):
+        error = questionnaire.training_data_error(value, tmp_path)
+        assert error == (
+            f"training_data={value!r}: not a regular file: give a .csv or .parquet file, or"
+            " nothing for the sample data"
+        )
+
+
+def test_a_csv_header_is_counted_from_a_bounded_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(questionnaire, "MAX_COLUMNS", 3)
+    monkeypatch.setattr(questionnaire, "HEADER_BYTES", 16)
+    table = tmp_path / "rows.csv"
+    table.write_text('a,"b,c",d\n1,2,3\n')
+    assert questionnaire.training_table_problem(table) is None
+    table.write_text("a,b,c,d\n1,2,3,4\n")
+    assert "rows.csv: 4 columns, more than the 3 allowed" in str(
+        questionnaire.training_table_problem(table)
+    )
+    table.write_text("a,b,c,d,e,f,g,h,i,j\n")  # the first 16 bytes: 8 commas
+    assert "rows.csv: at least 9 columns, more than the 3 allowed" in str(
+        questionnaire.training_table_problem(table)
+    )
+    table.write_text("long_name,other_long_name\n")  # no line end within 16 bytes
+    assert questionnaire.training_table_problem(table) == (
+        f"{table}: the header line is longer than 16 bytes"
+    )
+
+
 def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) -> None:
     config = tmp_path / "org.yaml"
     config.write_text(
@@ -85,6 +117,18 @@ def test_org_defaults_are_the_public_answers_of_default_context(tmp_path: Path) 
     config.write_text("just a string\n")
     assert questionnaire.org_defaults(config) == {}
     assert questionnaire.org_defaults(None) == {}
+
+
+def test_a_user_config_that_cannot_be_read_is_an_error_not_an_empty_one(tmp_path: Path) -> None:
+    with pytest.raises(questionnaire.UnreadableConfig) as missing:
+        questionnaire.org_defaults(tmp_path / "absent.yaml")
+    assert str(missing.value) == (
+        f"{tmp_path / 'absent.yaml'} cannot be read (No such file or directory)"
+    )
+    broken = tmp_path / "org.yaml"
+    broken.write_text("default_context: [unclosed\n")
+    with pytest.raises(questionnaire.UnreadableConfig, match=r"org\.yaml is not a YAML file"):
+        questionnaire.org_defaults(broken)
 
 
 def test_defaults_merge_table_then_org_then_stored_and_skip_invalid_ones() -> None:
@@ -120,6 +164,8 @@ def test_defaults_merge_table_then_org_then_stored_and_skip_invalid_ones() -> No
         ("schedule", {"data_churn": "constant", "retraining": "weekly"}, True),
         ("schedule", {"data_churn": "constant", "retraining": "never"}, False),
         ("schedule", {"data_churn": "never", "retraining": "never"}, False),
+        ("target", {"training_data": "rows.csv"}, True),
+        ("target", {"training_data": ""}, False),
         ("owners", {}, True),
     ],
 )
@@ -127,18 +173,22 @@ def test_follow_ups_are_asked_only_where_they_apply(name: str, answers: dict, as
     assert questionnaire.applies(name, answers) is asked
 
 
-def test_follow_up_conditions_name_earlier_choice_answers_and_their_values() -> None:
-    """table.yaml `ask_when:`: a typo in a condition would silently never ask the question."""
+def test_follow_up_conditions_name_earlier_answers_and_their_values() -> None:
+    """table.yaml `ask_when:`: a typo in a condition would silently never ask the question.
+    A choice is compared with its values; a text answer only with `{not: ""}` (given)."""
     order = [name for group in questionnaire.groups() for name in group.answers]
     answers = engine.table()["answers"]
     follow_ups = [name for name in answers if questionnaire.ask_when(name) is not None]
-    assert sorted(follow_ups) == ["latency_sla_ms", "peak_rps", "schedule"]
+    assert sorted(follow_ups) == ["latency_sla_ms", "peak_rps", "schedule", "target"]
     for name in follow_ups:
         for when in questionnaire.ask_when(name):
             for condition, wanted in when.items():
-                assert answers[condition]["kind"] == "choice", (name, condition)
                 assert order.index(condition) < order.index(name), (name, condition)
-                values = wanted if isinstance(wanted, list) else [wanted]
+                if answers[condition]["kind"] != "choice":
+                    assert wanted == {"not": ""}, (name, condition)
+                    continue
+                listed = wanted["not"] if isinstance(wanted, dict) else wanted
+                values = listed if isinstance(listed, list) else [listed]
                 assert set(map(str, values)) <= set(engine.choices(condition)), (name, condition)
 
 
@@ -148,6 +198,9 @@ def test_a_skipped_follow_up_says_when_it_is_asked() -> None:
     )
     assert questionnaire.follow_up_reason("schedule") == (
         "only asked when data_churn is cadence or low, or retraining is monthly, weekly or daily"
+    )
+    assert questionnaire.follow_up_reason("target") == (
+        "only asked when training_data is not empty"
     )
 
 
@@ -226,11 +279,14 @@ class Terminal:
         install: Install = WITH_QUESTIONARY,
         timeout: int = 90,
         cwd: Path | None = None,
+        pwd: Path | None = None,
     ) -> None:
         self.install = install
         self.output = io.StringIO()
         if cwd is not None:
-            env = {**env, "PWD": str(cwd)}  # as the user's shell sets it
+            # as the user's shell sets it; a program that starts cookiecutter in `cwd` from
+            # elsewhere (a wrapper, an IDE) may leave its own PWD: `pwd`
+            env = {**env, "PWD": str(pwd or cwd)}
         self.child = pexpect.spawn(
             install.cookiecutter,
             args,
@@ -331,7 +387,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
     term.answer("training_data", "missing.csv")  # no such file: rejected while typing
     term.child.expect_exact("does not exist")
     term.child.send(CLEAR_LINE + "\r")
-    term.answer("target")
+    term.child.expect_exact("target: empty (default; only asked when training_data is not empty)")
     term.answer("retraining", "weekly")
     term.answer("caller", "file_based")
     term.child.expect_exact("peak_rps: 50 (default; only asked when")
@@ -358,7 +414,7 @@ def test_full_run_with_validation_follow_ups_and_an_override(
     after = term.text.rsplit("Use rest anyway?", 1)[1]
     assert not any(question(name) in after for name in engine.table()["answers"]), after
     assert "Traceback" not in term.text
-    for name in ("peak_rps", "latency_sla_ms", *questionnaire.strategy_options()):
+    for name in ("peak_rps", "latency_sla_ms", "target", *questionnaire.strategy_options()):
         assert question(name) not in term.text  # follow-ups that do not apply
 
     record = record_of(out)
@@ -421,7 +477,7 @@ def test_cookiecutter_alone_asks_with_numbered_prompts_help_and_one_line_reasons
     term.answer("framework")
     term.answer("data_volume", "massive")
     term.answer("data_churn", "constant")
-    for name in ("legal_review", "feature_engineering", "training_data", "target", "retraining"):
+    for name in ("legal_review", "feature_engineering", "training_data", "retraining"):
         term.answer(name)
     term.answer("caller", "internal_high_throughput")
     for name in ("peak_rps", "schedule", "stateful"):
@@ -446,6 +502,46 @@ def test_cookiecutter_alone_asks_with_numbered_prompts_help_and_one_line_reasons
         "redis",
     )
     assert record["_decision"]["strategy"] == "stream"
+
+
+def test_the_target_column_is_asked_only_after_a_training_table(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    table = tmp_path / "rows.csv"
+    rows = [f"{i % 5},{i % 3},{'yes' if i % 2 else 'no'}" for i in range(40)]
+    table.write_text("visits,plan,churned\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    term = Terminal([str(template), "-o", str(out)], terminal_env)
+    term.keep_defaults(values={"training_data": str(table), "target": "churned"})
+    assert term.finish() == 0, term.text
+    assert question("target") in term.text
+    record = record_of(out)
+    assert (record["training_data"], record["target"]) == (str(table), "churned")
+
+
+def test_a_question_mark_shows_the_help_of_a_text_question_and_of_a_menu(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str], install: Install
+) -> None:
+    answers = engine.table()["answers"]
+    term = Terminal([str(template), "-o", str(tmp_path / "out")], terminal_env, install)
+    term.child.expect_exact("? shows a question's help")
+    term.child.expect_exact(question("project_name"))
+    term.child.send(CLEAR_LINE + "?\r")
+    term.child.expect_exact(answers["project_name"]["help"])  # again, after the question
+    term.child.expect_exact(question("project_name"))  # asked again, its default kept
+    term.child.send("\r")
+    for name in ("project_slug", "description", "author_name", "author_email", "owners"):
+        term.answer(name)
+    term.answer("affected_parties")
+    term.child.expect_exact(question("model_type"))
+    term.child.send("?" if install.menus else "?\r")  # a key in a menu, a line otherwise
+    term.child.expect_exact(answers["model_type"]["help"])
+    term.child.expect_exact(answers["model_type"]["choices"]["regression"])  # listed again
+    term.child.send(CTRL_C)
+    assert term.finish() == 1
+    assert "Customer Churn Model" in term.text
+    if install.menus:
+        assert "? for help" in term.text  # the menu's instruction says so
 
 
 @pytest.mark.parametrize(
@@ -629,6 +725,31 @@ def test_a_relative_org_config_reaches_the_questionnaire_as_it_reaches_no_input(
     assert term.finish() == 0, term.text
     assert {k: v for k, v in record_of(team / "out").items() if k in ORG} == ORG
     assert "note:" not in term.text
+
+
+def test_a_relative_org_config_the_questionnaire_cannot_find_is_one_line_not_silence(
+    template: Path, tmp_path: Path, terminal_env: dict[str, str]
+) -> None:
+    """A program that starts cookiecutter in the team's directory but leaves its own PWD
+    (pexpect with cwd=, a wrapper, an IDE): cookiecutter reads the config from its working
+    directory, which its pre-prompt hook cannot see; the org's defaults must not vanish
+    without a word."""
+    team, elsewhere = tmp_path / "team", tmp_path / "elsewhere"
+    (team / "platform").mkdir(parents=True)
+    elsewhere.mkdir()
+    (team / "platform" / "org.yaml").write_text(ORG_CONFIG)
+    args = [str(template), "-o", "out", "--config-file", "platform/org.yaml"]
+    term = Terminal(args, terminal_env, cwd=team, pwd=elsewhere)
+    assert term.finish() == 1
+    lines = [line for line in term.text.splitlines() if line.strip()]
+    assert lines == [
+        f"error: --config-file='platform/org.yaml': {elsewhere / 'platform/org.yaml'} cannot be"
+        f" read (No such file or directory); a relative path is read from $PWD ({elsewhere}),"
+        " which a program that starts cookiecutter in another directory may leave unchanged:"
+        " give an absolute path"
+    ]
+    assert not (team / "out").exists() and not (elsewhere / "out").exists()
+    assert not list(Path(terminal_env["TMPDIR"]).iterdir())
 
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "docs" / "example-org-config.yaml"

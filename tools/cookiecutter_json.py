@@ -43,8 +43,9 @@ AFTER_ANSWERS: dict[str, Any] = {
     "_new_lines": "\n",
     "_copy_without_render": [],
 }
-# The slug has no fixed default: it follows the project name, as the questionnaire's does.
-DERIVED_DEFAULTS = {"slug": "{{ cookiecutter.project_name | slugify }}"}
+# The slug has no fixed default: it follows the project name, as the questionnaire's does
+# (engine.default_slug, through local_extensions' `default_slug` filter).
+DERIVED_DEFAULTS = {"slug": "{{ cookiecutter.project_name | default_slug }}"}
 
 
 def answer_value(name: str, spec: dict[str, Any]) -> Any:
