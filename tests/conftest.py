@@ -16,6 +16,12 @@ sys.path.insert(
     0, str(TEMPLATE)
 )  # the pure modules (decision/, local_extensions) are tested directly
 
+# cookiecutter imports `local_extensions` by name, from the template copy of the first bake,
+# and later bakes in the same process reuse that module after the copy is deleted: import
+# the template's own first (a test module importing it did this by chance, not a lone
+# `pytest tests/test_generated.py`).
+import local_extensions  # noqa: E402, F401
+
 # Tests never talk to a questionnaire unless they start one in a pseudo-terminal themselves.
 os.environ["ML_DEPLOY_QUESTIONNAIRE"] = "off"
 
