@@ -1,4 +1,3 @@
-{%- set package = cookiecutter.__package_name -%}
 """The precompute job on many entities, in PostgreSQL and DuckDB, beside plain COPY.
 
 The training data's rows (the sample data set by default) are repeated up to `--entities`
@@ -30,25 +29,18 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 
-from {{ package }}.contract import MISSING_LEVEL, Columns, load_contract
-from {{ package }}.data import load_dataset
-from {{ package }}.precompute import PrecomputeSettings, run, score
-from {{ package }}.predictor import Predictor
-from {{ package }}.stores import (
-    DuckDBStore,
-    Pending,
-    PostgresStore,
-    Rejected,
-    Scored,
-    Store,
-    Tables,
-    prediction_columns,
-    quoted,
-)
+from {{ cookiecutter.__package_name }}.contract import MISSING_LEVEL, Columns, load_contract
+from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.precompute import PrecomputeSettings, run, score
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.store_duckdb import DuckDBStore
+from {{ cookiecutter.__package_name }}.store_postgres import PostgresStore
+from {{ cookiecutter.__package_name }}.store_rows import prediction_columns
+from {{ cookiecutter.__package_name }}.stores import Pending, Rejected, Scored, Store, Tables, quoted
 
 Batches = list[tuple[Scored, Rejected]]
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-DEFAULT_URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
+DEFAULT_URL = os.environ.get("{{ cookiecutter.__package_name | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 
 
 CONTRACT = load_contract()

@@ -1,10 +1,5 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 """The precompute job against the embedded DuckDB store: completeness, reruns, rejects."""
-{% if classification or legal %}
-import json
-{%- endif %}
+
 import math
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -16,14 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from {{ package }}.contract import Columns
-from {{ package }}.data import Dataset, load_dataset
-from {{ package }}.precompute import PrecomputeSettings, load_sample, main, run
-from {{ package }}.predictor import Predictor
-from {{ package }}.settings import Settings
-from {{ package }}.stores import ENTITY_TYPES, DuckDBStore, Rejected, Scored, Tables
+from {{ cookiecutter.__package_name }}.contract import Columns
+from {{ cookiecutter.__package_name }}.data import Dataset, load_dataset
+from {{ cookiecutter.__package_name }}.precompute import PrecomputeSettings, load_sample, main, run
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.store_duckdb import DuckDBStore
+from {{ cookiecutter.__package_name }}.stores import ENTITY_TYPES, Rejected, Scored, Tables
 
-from contract_testing import CONTRACT, close_to, first, rows, valid_row
+from contract_testing import CONTRACT, first, rows, valid_row
+from precompute_testing import approximately, as_stored, stored_predictions
 
 BATCH_SIZE = 100
 
@@ -79,14 +76,6 @@ def poison() -> tuple[str, str, str]:
     return required.name, "NULL", f"missing: {required.name}"
 
 
-def predictions(store: DuckDBStore) -> dict[str, tuple[object, ...]]:
-    """The stored predictions by entity id: {% if classification %}label, probabilities{% else %}value{% endif %}, model version{% if legal %}, explanation{% endif %}."""
-    rows = store.connection.execute(
-        "SELECT entity_id, {% if classification %}label, probabilities{% else %}value{% endif %}, model_version{% if legal %}, explanation{% endif %} FROM predictions"
-    ).fetchall()
-    return {str(row[0]): tuple(row[1:]) for row in rows}
-
-
 def test_every_entity_gets_the_models_prediction(
     store: DuckDBStore, predictor: Predictor, training: Dataset
 ) -> None:
@@ -99,21 +88,10 @@ def test_every_entity_gets_the_models_prediction(
     assert result.complete
     assert (result.entities, result.predicted, result.missing) == (entities, entities, 0)
     expected = predictor.predict_columns(training.columns)
-    stored = predictions(store)
+    stored = stored_predictions(store.connection)
     assert len(stored) == entities
     for row, prediction in enumerate(expected):
-{%- if classification %}
-        label, probabilities, model_version{% if legal %}, explanation{% endif %} = stored[f"sample-{row}"]
-        assert label == prediction.label
-        assert json.loads(str(probabilities)) == close_to(prediction.probabilities)
-{%- else %}
-        value, model_version{% if legal %}, explanation{% endif %} = stored[f"sample-{row}"]
-        assert value == close_to(prediction.value)
-{%- endif %}
-        assert model_version == predictor.model_version
-{%- if legal %}
-        assert json.loads(str(explanation)) == close_to(prediction.explanation)
-{%- endif %}
+        assert stored[f"sample-{row}"] == approximately(as_stored(prediction))
 
 
 def test_a_rerun_scores_nothing_and_rescore_replaces_in_place(
@@ -121,13 +99,13 @@ def test_a_rerun_scores_nothing_and_rescore_replaces_in_place(
 ) -> None:
     entities = load_sample(store, Settings().training_data)
     run(predictor, store, BATCH_SIZE)
-    first = predictions(store)
+    first = stored_predictions(store.connection)
 
     assert run(predictor, store, BATCH_SIZE).scored == 0
-    assert predictions(store) == first
+    assert stored_predictions(store.connection) == first
 
     assert run(predictor, store, BATCH_SIZE, rescore=True).scored == entities
-    again = predictions(store)
+    again = stored_predictions(store.connection)
     assert again.keys() == first.keys()
     assert store.check(predictor.model_version, show=5).complete
 
@@ -188,7 +166,8 @@ def test_bad_rows_are_rejected_with_their_reason(
     assert dict(result.first_rejects) == expected | {
         "twice": "entity id occurs 2 times in the source"
     }
-    assert set(predictions(store)) == {"good", *(f"{name}-null" for name in nullable)}
+    scored = {"good", *(f"{name}-null" for name in nullable)}
+    assert set(stored_predictions(store.connection)) == scored
     assert (counts.scored, counts.rejected) == (1 + len(nullable), len(bad) + 1)
     assert result.complete
     assert result.entities == result.predicted + result.rejected
@@ -206,19 +185,12 @@ def test_any_valid_entities_are_scored_as_the_model_scores_them(
         store = DuckDBStore(Path(directory) / "entities.duckdb", Tables())
         write_entities(store, [(f"e-{index}", row) for index, row in enumerate(drawn)])
         counts = run(predictor, store, BATCH_SIZE)
-        stored = predictions(store)
+        stored = stored_predictions(store.connection)
         store.close()
     assert (counts.scored, counts.rejected) == (len(drawn), 0)
     expected = predictor.predict_columns(Columns.from_records(CONTRACT, drawn))
     for index, prediction in enumerate(expected):
-{%- if classification %}
-        label, probabilities, *_ = stored[f"e-{index}"]
-        assert label == prediction.label
-        assert json.loads(str(probabilities)) == close_to(prediction.probabilities)
-{%- else %}
-        value, *_ = stored[f"e-{index}"]
-        assert value == close_to(prediction.value)
-{%- endif %}
+        assert stored[f"e-{index}"] == approximately(as_stored(prediction))
 
 
 def test_a_rejected_entity_loses_its_stale_prediction(
@@ -233,7 +205,7 @@ def test_a_rejected_entity_loses_its_stale_prediction(
 
     run(predictor, store, BATCH_SIZE, rescore=True)
 
-    assert "sample-0" not in predictions(store)
+    assert "sample-0" not in stored_predictions(store.connection)
     assert dict(store.check(predictor.model_version, show=5).first_rejects) == {"sample-0": reason}
 
 
@@ -273,10 +245,10 @@ def test_the_command_line_scores_checks_and_exits_1_when_incomplete(
     training: Dataset,
 ) -> None:
     source = tmp_path / "entities.duckdb"
-    monkeypatch.setenv("{{ package | upper }}_SOURCE", str(source))
-    monkeypatch.setenv("{{ package | upper }}_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", str(source))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
 {%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ package | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
 {%- endif %}
     entities = len(training)
 
@@ -314,10 +286,10 @@ def test_a_store_without_entities_is_one_clear_error(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("{{ package | upper }}_SOURCE", str(tmp_path / "empty.duckdb"))
-    monkeypatch.setenv("{{ package | upper }}_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", str(tmp_path / "empty.duckdb"))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
 {%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ package | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
 {%- endif %}
 
     expected = f"no entities to score: there is no table entities in {tmp_path / 'empty.duckdb'}"

@@ -1,5 +1,3 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
 """The precompute job writing to a directory of Parquet files: whole files, reruns, the check."""
 
 from pathlib import Path
@@ -8,22 +6,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from {{ package }}.data import load_dataset
-from {{ package }}.precompute import load_sample, main, run
-from {{ package }}.predictor import Predictor
-from {{ package }}.settings import Settings
-from {{ package }}.stores import (
-    ParquetStore,
-    Rejected,
-    Scored,
-    StoreError,
-    Tables,
-    open_store,
-)
-{%- if not classification %}
+from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.precompute import load_sample, main, run
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.store_parquet import ParquetStore
+from {{ cookiecutter.__package_name }}.stores import Rejected, Scored, StoreError, Tables, open_store
 
-from contract_testing import close_to
-{%- endif %}
+from precompute_testing import FIELDS, approximately, as_stored, stored_row
 
 BATCH_SIZE = 100
 
@@ -33,10 +23,10 @@ def command_line(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatc
     """The command line's settings: a directory of Parquet files as the store (returned), and
     the test model."""
     source = tmp_path / "store"
-    monkeypatch.setenv("{{ package | upper }}_SOURCE", f"{source}/")
-    monkeypatch.setenv("{{ package | upper }}_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", f"{source}/")
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
 {%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ package | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
 {%- endif %}
     return source
 
@@ -67,16 +57,10 @@ def test_every_entity_gets_one_prediction_in_the_predictions_file(
             predictor.predict_columns(load_dataset(Settings().training_data).columns)
         )
     }
-    for entity_id, stored in zip(
-        table["entity_id"].to_pylist(),
-        table["{% if classification %}label{% else %}value{% endif %}"].to_pylist(),
-        strict=True,
+    for entity_id, row in zip(
+        table["entity_id"].to_pylist(), table.select(FIELDS).to_pylist(), strict=True
     ):
-{%- if classification %}
-        assert stored == expected[entity_id].label
-{%- else %}
-        assert stored == close_to(expected[entity_id].value)
-{%- endif %}
+        assert stored_row(row) == approximately(as_stored(expected[entity_id]))
     store.close()
 
 

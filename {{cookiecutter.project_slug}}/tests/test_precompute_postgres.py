@@ -1,8 +1,7 @@
-{%- set package = cookiecutter.__package_name -%}
 """The precompute job against a real PostgreSQL: COPY, upsert, reruns and the check.
 
 Each test works in a schema of its own, dropped afterwards. The server is
-`{{ package | upper }}_TEST_POSTGRES_URL` (default: the local one); the tests are skipped, saying
+`{{ cookiecutter.__package_name | upper }}_TEST_POSTGRES_URL` (default: the local one); the tests are skipped, saying
 so, when it cannot be reached, and fail instead under `REQUIRE_POSTGRES=1` (as in CI).
 """
 
@@ -12,17 +11,18 @@ from typing import Any
 
 import pytest
 
-from {{ package }}.precompute import load_sample, run
-from {{ package }}.predictor import Predictor
-from {{ package }}.settings import Settings
-from {{ package }}.stores import PostgresStore, StoreError, Tables
+from {{ cookiecutter.__package_name }}.precompute import load_sample, run
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.store_postgres import PostgresStore
+from {{ cookiecutter.__package_name }}.stores import StoreError, Tables
 
 from contract_testing import CONTRACT, first
 from postgres_testing import LOCAL_POSTGRES, own_schema
 
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
+URL = os.environ.get("{{ cookiecutter.__package_name | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 BATCH_SIZE = 100
 COUNT = "SELECT count(*), count(DISTINCT entity_id) FROM {schema}.predictions"
 LOSE_TWO = "DELETE FROM {schema}.predictions WHERE entity_id IN ('sample-1', 'sample-2')"

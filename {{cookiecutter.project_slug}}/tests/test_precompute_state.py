@@ -1,11 +1,7 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
 """The precompute job joined with per-entity state, in each store: DuckDB, a directory of
 Parquet files and a real PostgreSQL (a schema of its own, dropped afterwards; skipped when
 the server cannot be reached, a failure under `REQUIRE_POSTGRES=1`)."""
-{% if classification %}
-import json
-{%- endif %}
+
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,24 +9,21 @@ from typing import Any
 
 import pytest
 
-from {{ package }}.contract import Columns
-from {{ package }}.data import Dataset
-from {{ package }}.precompute import UNKNOWN_ENTITY, main, run
-from {{ package }}.predictor import Predictor
-from {{ package }}.stores import (
-    DuckDBStore,
-    ParquetStore,
-    PostgresStore,
-    StoreError,
-    Tables,
-    quoted,
-    state_table,
-)
+from {{ cookiecutter.__package_name }}.contract import Columns
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.precompute import UNKNOWN_ENTITY, main, run
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.store_duckdb import DuckDBStore
+from {{ cookiecutter.__package_name }}.store_parquet import ParquetStore
+from {{ cookiecutter.__package_name }}.store_postgres import PostgresStore
+from {{ cookiecutter.__package_name }}.store_rows import state_table
+from {{ cookiecutter.__package_name }}.stores import StoreError, Tables, quoted
 
-from contract_testing import CONTRACT, close_to, complete_rows, first_name
+from contract_testing import CONTRACT, complete_rows, first_name
 from postgres_testing import LOCAL_POSTGRES, own_schema
+from precompute_testing import Stored, approximately, as_stored, stored_predictions
 
-URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
+URL = os.environ.get("{{ cookiecutter.__package_name | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 BATCH_SIZE = 16
 NUMBER = first_name("number", "integer")
 """The input the entities table gives while the state holds the others."""
@@ -90,29 +83,20 @@ def only(name: str, rows: Sequence[Row]) -> list[Row]:
     ]
 
 
-def scores(predictor: Predictor, rows: Sequence[Row]) -> list[float]:
-    predictions = predictor.predict_columns(Columns.from_records(CONTRACT, rows))
-{%- if classification %}
-    return [p.probabilities[CONTRACT.labels[0]] for p in predictions]
-{%- else %}
-    return [p.value for p in predictions]
-{%- endif %}
+def predictions(predictor: Predictor, rows: Sequence[Row]) -> list[Stored]:
+    """The model's predictions of `rows`, as the store holds them."""
+    return [as_stored(p) for p in predictor.predict_columns(Columns.from_records(CONTRACT, rows))]
 
 
-def stored_scores(store: AnyStore, entity_ids: Sequence[str]) -> list[float]:
-    """The stored predictions of `entity_ids`, as `scores` gives them."""
-{%- if classification %}
-    query = f"SELECT entity_id, probabilities FROM {quoted(store.tables.predictions)}"  # noqa: S608
-    found = dict(store.connection.execute(query).fetchall())
-    label = CONTRACT.labels[0]
-    return [
-        (json.loads(found[i]) if isinstance(found[i], str) else found[i])[label] for i in entity_ids
-    ]
-{%- else %}
-    query = f"SELECT entity_id, value FROM {quoted(store.tables.predictions)}"  # noqa: S608
-    found = dict(store.connection.execute(query).fetchall())
-    return [found[i] for i in entity_ids]
-{%- endif %}
+def stored(store: AnyStore, entity_ids: Sequence[str]) -> list[Stored]:
+    """The stored predictions of `entity_ids`."""
+    found = stored_predictions(store.connection, store.tables.predictions)
+    return [found[entity_id] for entity_id in entity_ids]
+
+
+def close(found: Sequence[Stored], expected: Sequence[Stored]) -> bool:
+    """Whether each prediction found is the expected one, within float32 rounding."""
+    return all(got == approximately(want) for got, want in zip(found, expected, strict=True))
 
 
 def test_the_state_fills_null_inputs_and_the_entitys_own_values_win(
@@ -128,7 +112,7 @@ def test_the_state_fills_null_inputs_and_the_entitys_own_values_win(
 
     assert (counts.scored, counts.rejected) == (len(rows), 0)
     expected = [{**row, NUMBER: other[NUMBER]} for row, other in zip(rows, given, strict=True)]
-    assert stored_scores(store, entity_ids) == close_to(scores(predictor, expected))
+    assert close(stored(store, entity_ids), predictions(predictor, expected))
 
 
 def test_a_state_change_makes_the_next_run_score_the_entity_again(
@@ -138,7 +122,7 @@ def test_a_state_change_makes_the_next_run_score_the_entity_again(
     load_entities(store, entity_ids, only(NUMBER, rows))
     load_state(store, entity_ids, rows)
     run(predictor, store, BATCH_SIZE)
-    before = stored_scores(store, entity_ids)
+    before = stored(store, entity_ids)
     # Half the entities get another entity's state; nothing is restarted or rescored.
     half = len(rows) // 2
     others = list(reversed(rows))[:half]
@@ -148,10 +132,10 @@ def test_a_state_change_makes_the_next_run_score_the_entity_again(
     counts = run(predictor, store, BATCH_SIZE)
 
     assert (counts.scored, counts.rejected) == (half, 0)
-    after = stored_scores(store, entity_ids)
-    assert after[:half] == close_to(scores(predictor, changed))
+    after = stored(store, entity_ids)
+    assert close(after[:half], predictions(predictor, changed))
     assert after[half:] == before[half:]
-    assert after[:half] != close_to(before[:half])
+    assert not close(after[:half], before[:half])
     assert store.check(predictor.model_version, show=5).complete
 
 
@@ -195,10 +179,10 @@ def test_the_command_line_stores_the_state_of_a_csv_file(
     rows: list[Row],
 ) -> None:
     source = tmp_path / "entities.duckdb"
-    monkeypatch.setenv("{{ package | upper }}_SOURCE", str(source))
-    monkeypatch.setenv("{{ package | upper }}_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", str(source))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
 {%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ package | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
 {%- endif %}
     assert main(["load-sample"]) == 0
     row = rows[0]

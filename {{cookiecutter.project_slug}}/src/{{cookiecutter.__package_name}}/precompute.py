@@ -1,5 +1,4 @@
 {%- set package = cookiecutter.__package_name -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
 {%- set legal = cookiecutter.legal_review == "yes" -%}
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The precompute job: score every entity once and write the predictions to the store.
@@ -36,7 +35,9 @@ import argparse
 {%- if stateful %}
 import csv
 {%- endif %}
+{%- if legal %}
 import json
+{%- endif %}
 import sys
 import time
 from collections.abc import Sequence
@@ -51,11 +52,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
+from . import output_columns
 from .artifact import ArtifactError
 from .contract import MISSING_LEVEL, Columns, Contract, load_contract{% if stateful %}, parse_text{% endif %}
 from .predictor import Predictor, score_accepted
 from .schema import FLOAT32_MAX
 from .settings import Settings
+{%- if stateful %}
+from .store_rows import state_table
+{%- endif %}
 from .stores import (
     IDENTIFIER,
     Completeness,
@@ -65,12 +70,7 @@ from .stores import (
     Store,
     StoreError,
     Tables,
-{%- if stateful %}
-{%- endif %}
     open_store,
-{%- if stateful %}
-    state_table,
-{%- endif %}
 )
 
 PROG = "{{ package }}-precompute"
@@ -197,24 +197,17 @@ def score(predictor: Predictor, batch: Pending) -> tuple[Scored, Rejected]:
         reasons[int(valid[position])] = reason
     scored_ids = [batch.entity_ids[row] for row in valid[accepted].tolist()]
     rejected = [row for row, reason in enumerate(reasons) if reason is not None]
+    outputs = output_columns.columns(scores)
+{%- if legal %}
+    outputs["explanation"] = [
+        json.dumps(dict(zip(scores.feature_names, row, strict=True)))
+        for row in scores.explanations.tolist()
+    ]
+{%- endif %}
     return (
         Scored(
             entity_ids=scored_ids,
-{%- if classification %}
-            labels=scores.predicted_labels().tolist(),
-            probabilities=[
-                json.dumps(dict(zip(scores.labels, row, strict=True)))
-                for row in scores.probabilities.tolist()
-            ],
-{%- else %}
-            values=scores.values.tolist(),
-{%- endif %}
-{%- if legal %}
-            explanations=[
-                json.dumps(dict(zip(scores.feature_names, row, strict=True)))
-                for row in scores.explanations.tolist()
-            ],
-{%- endif %}
+            outputs=outputs,
             model_version=predictor.model_version,
             scored_at=now,
         ),
