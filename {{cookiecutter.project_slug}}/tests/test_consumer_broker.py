@@ -38,7 +38,6 @@ from {{ package }}.schema import FLOAT32_MAX
 {%- endif %}
 {%- if stateful %}
 from {{ package }}.state import open_store
-from {{ package }}.state_cache import CachedEntityStore
 {%- endif %}
 
 from broker_testing import KILL_TEST_SETTINGS, listen, pending, publish_raw, remove_topics
@@ -220,21 +219,15 @@ async def test_scores_events_and_dead_letters_malformed_ones(
     held_out: Dataset,
 ) -> None:
     broker, seen = results
-{%- if stateful %}
-    state = CachedEntityStore(open_store(settings.state_url), max_entities=100, ttl_s=30.0)
+    state = settings.open_state()
     consumer = build_consumer(settings, predictor, state)
-{%- else %}
-    consumer = build_consumer(settings, predictor)
-{%- endif %}
     await consumer.start()
     try:
         await publish(broker, settings.input_topic, events(held_out, 50))
         await seen.wait_for(lambda: len(seen.predictions) + len(seen.dead_letters) >= 50)
     finally:
         await consumer.stop()
-{%- if stateful %}
         state.close()
-{%- endif %}
     scored = [i for i in range(50) if i % 10 != 9]
     assert sorted(int(p.event_id) for p in seen.predictions) == scored
     assert {p.model_version for p in seen.predictions} == {predictor.model_version}
