@@ -1,6 +1,6 @@
 """Events as a project with per-entity state sends them, and the state the consumer's tests
-read: ENTITY's, a held-out row in a SQLite store of the test's own. A pytest plugin of
-test_consumer.py, which takes everything from it as fixtures."""
+read from a SQLite store of the test's own. A pytest plugin of test_consumer.py and
+test_consumer_broker.py, which take everything from it as fixtures."""
 
 import json
 from collections.abc import Callable, Iterator
@@ -17,6 +17,7 @@ from {{ cookiecutter.__package_name }}.stream_state import EventState
 from contract_testing import complete_rows
 
 Row = dict[str, Any]
+Changes = dict[str, Any]
 
 ENTITY = "known"
 """The entity of every event here; its stored state is `stored_row`."""
@@ -56,3 +57,49 @@ def model_row(stored_row: Row) -> Callable[[Row], Row]:
         return stored_row | {name: value for name, value in row.items() if value is not None}
 
     return completed
+
+
+class BrokerEvents:
+    """The events of the tests against a real broker: event `i` is for `entity-<n>`, whose
+    stored state is held-out row n (n = i modulo the rows); a refused one names an entity
+    without state."""
+
+    refused_kind = "an unknown entity"
+    refusal = "unknown entity: no state is stored for entity"
+    """What the dead letter of a refused event says."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+
+    def event(self, i: int, prefix: str = "", changes: Changes | None = None) -> bytes:
+        """Event `{prefix}{i}`, with the inputs of its entity's row changed by `changes`
+        (None: removed)."""
+        return self.for_entity(f"entity-{i % len(self.rows)}", i, prefix, changes)
+
+    def refused(self, i: int, prefix: str = "") -> bytes:
+        """Event `{prefix}{i}`, for an entity without stored state."""
+        return self.for_entity(f"stranger-{i}", i, prefix)
+
+    def for_entity(
+        self, entity_id: str, i: int, prefix: str, changes: Changes | None = None
+    ) -> bytes:
+        features = self.rows[i % len(self.rows)] | (changes or {})
+        features = {name: value for name, value in features.items() if value is not None}
+        document = {"id": f"{prefix}{i}", "entity_id": entity_id, "features": features}
+        return json.dumps(document).encode()
+
+
+@pytest.fixture
+def broker_events(held_out: Dataset) -> BrokerEvents:
+    return BrokerEvents(complete_rows(held_out, 50))
+
+
+@pytest.fixture
+def state_settings(tmp_path: Path, broker_events: BrokerEvents) -> dict[str, Any]:
+    """The settings of a state store holding the state of every entity `broker_events` sends
+    good events for."""
+    state_url = f"sqlite:///{tmp_path / 'state' / 'entities.db'}"
+    store = open_store(state_url)
+    store.put_many((f"entity-{i}", row) for i, row in enumerate(broker_events.rows))
+    store.close()
+    return {"state_url": state_url}
