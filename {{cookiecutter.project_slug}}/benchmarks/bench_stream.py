@@ -44,6 +44,7 @@ from {{ package }}.schema import Features, Prediction
 {%- if stateful %}
 from {{ package }}.state import EntityStore, open_store
 from {{ package }}.state_cache import CachedEntityStore
+from {{ package }}.stream_state import EventState
 {%- endif %}
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -227,7 +228,7 @@ async def compare(
     def stateful(s: StreamSettings) -> Handler:
         # A cold cache each round: every entity is read from the store once.
         state = CachedEntityStore(store, s.state_cache_size, s.state_cache_ttl_s)
-        return Consumer(predictor, s, state).handle
+        return Consumer(predictor, s, EventState(state)).handle
 
     variants: dict[str, tuple[Callable[[StreamSettings], Handler], list[bytes]]] = {
         "stateful": (stateful, entity_events()),
@@ -266,7 +267,7 @@ async def main() -> None:
     backlog = events(rows)
     print(f"{EVENTS} events through {settings.broker_url}, model {predictor.model_version}")
     variants: dict[str, Callable[[StreamSettings], Handler]] = {
-        "scoring": lambda s: Consumer(predictor, s).handle,
+        "scoring": lambda s: Consumer(predictor, s, s.open_state()).handle,
         "no scoring": lambda s: Unscored(constant, s).handle,
     }
     rates: dict[str, list[float]] = {name: [] for name in variants}
@@ -278,7 +279,7 @@ async def main() -> None:
     await measure(
         "one at a time",
         settings.model_copy(update={"max_batch_size": 1}),
-        lambda s: Consumer(predictor, s).handle,
+        lambda s: Consumer(predictor, s, s.open_state()).handle,
         backlog,
     )
     scored, unscored = (float(np.median(rates[name])) for name in variants)

@@ -1,4 +1,3 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The consumer against the in-memory broker: predictions carry the event id and the model
 version; malformed events become dead letters without holding up the others."""
 
@@ -6,17 +5,14 @@ import asyncio
 import base64
 import json
 import math
-{%- if stateful %}
-from collections.abc import Iterator
-from pathlib import Path
-{%- endif %}
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
-from {{ cookiecutter.__package_name }}.broker import Backoff, publish
+from {{ cookiecutter.__package_name }}.broker import publish
 from {{ cookiecutter.__package_name }}.consumer import (
     DeadLetter,
     ScoredEvent,
@@ -24,56 +20,27 @@ from {{ cookiecutter.__package_name }}.consumer import (
     build_consumer,
     parse,
     score,
-{%- if stateful %}
-    with_state,
-{%- endif %}
 )
 from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.delivery import Backoff
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
-{%- if stateful %}
-from {{ cookiecutter.__package_name }}.state import open_store
-from {{ cookiecutter.__package_name }}.state_cache import CachedEntityStore
-{%- endif %}
+from {{ cookiecutter.__package_name }}.stream_state import EventState
 
 from broker_testing import TestBroker, listen
 from contract_testing import CONTRACT, complete_rows, rows, valid_row
 
+# This project's kind of events (`event`), their state (`state`) and the row the model scores
+# for an event (`model_row`), as fixtures.
+pytest_plugins = ["event_testing"]
 
-{%- if stateful %}
-
-ENTITY = "known"
-"""The entity of every event here; its stored state is `stored_row`."""
-
-
-@pytest.fixture
-def stored_row(held_out: Dataset) -> dict[str, Any]:
-    return complete_rows(held_out, 3)[2]
+Row = dict[str, Any]
+MakeEvent = Callable[[str, Row], bytes]
 
 
-@pytest.fixture
-def state(tmp_path: Path, stored_row: dict[str, Any]) -> Iterator[CachedEntityStore]:
-    """A SQLite state store holding ENTITY's state, behind the consumer's cache."""
-    store = open_store(f"sqlite:///{tmp_path / 'state' / 'entities.db'}")
-    store.put_many([(ENTITY, stored_row)])
-    state = CachedEntityStore(store, max_entities=100, ttl_s=30.0)
-    yield state
-    state.close()
-
-
-def event(event_id: str, row: dict[str, Any]) -> bytes:
-    """An event for ENTITY giving one row: each input of features.yaml by name."""
-    return json.dumps({"id": event_id, "entity_id": ENTITY, "features": row}).encode()
-{%- else %}
-
-
-def event(event_id: str, row: dict[str, Any]) -> bytes:
-    """An event holding one row: each input of features.yaml by name."""
-    return json.dumps({"id": event_id, "features": row}).encode()
-{%- endif %}
-
-
-def test_parse_keeps_valid_events_and_explains_invalid_ones(held_out: Dataset) -> None:
+def test_parse_keeps_valid_events_and_explains_invalid_ones(
+    held_out: Dataset, event: MakeEvent
+) -> None:
     valid = event("ok", valid_row(held_out))
     no_id = json.dumps({"features": {}}).encode()
     events, dead_letters = parse([valid, b"not json", no_id])
@@ -133,19 +100,11 @@ async def test_failed_publishes_are_redelivered_ever_more_slowly_up_to_a_bound(
 
 
 @pytest.mark.anyio
-{%- if stateful %}
 async def test_every_event_gets_a_prediction_or_a_dead_letter(
-    predictor: Predictor, held_out: Dataset, state: CachedEntityStore
+    predictor: Predictor, held_out: Dataset, state: EventState, event: MakeEvent
 ) -> None:
     settings = StreamSettings(max_batch_size=8)
     broker = build_consumer(settings, predictor, state)
-{%- else %}
-async def test_every_event_gets_a_prediction_or_a_dead_letter(
-    predictor: Predictor, held_out: Dataset
-) -> None:
-    settings = StreamSettings(max_batch_size=8)
-    broker = build_consumer(settings, predictor)
-{%- endif %}
     predictions: list[ScoredEvent] = []
     dead_letters: list[DeadLetter] = []
 
@@ -177,39 +136,26 @@ async def test_every_event_gets_a_prediction_or_a_dead_letter(
 @examples(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-{%- if stateful %}
 @given(row=rows())
 def test_every_row_the_contract_allows_is_scored_as_the_model_scores_it(
     predictor: Predictor,
-    state: CachedEntityStore,
-    stored_row: dict[str, Any],
-    row: dict[str, Any],
+    state: EventState,
+    event: MakeEvent,
+    model_row: Callable[[Row], Row],
+    row: Row,
 ) -> None:
     events, dead_letters = parse([event("drawn", row)])
     assert dead_letters == []
-    events, rows, dead_letters = with_state(events, state)
-    assert dead_letters == []
+    events, rows, refused = state.complete(events)
+    assert refused == []
     (scored,), dead_letters = score(predictor, events, rows)
     assert dead_letters == []
-    # A null in the event is a feature it does not know: the stored value fills it in.
-    given = {name: value for name, value in row.items() if value is not None}
-    (expected,) = predictor.predict([Features.model_validate(stored_row | given)])
-{%- else %}
-@given(row=rows())
-def test_every_row_the_contract_allows_is_scored_as_the_model_scores_it(
-    predictor: Predictor, row: dict[str, Any]
-) -> None:
-    events, dead_letters = parse([event("drawn", row)])
-    assert dead_letters == []
-    (scored,), dead_letters = score(predictor, events, [event.features for event in events])
-    assert dead_letters == []
-    (expected,) = predictor.predict([Features.model_validate(row)])
-{%- endif %}
+    (expected,) = predictor.predict([Features.model_validate(model_row(row))])
     assert scored.model_dump(exclude={"event_id"}) == expected.model_dump()
 
 
 def test_only_the_event_the_model_cannot_score_becomes_a_dead_letter(
-    predictor: Predictor, held_out: Dataset
+    predictor: Predictor, held_out: Dataset, event: MakeEvent
 ) -> None:
     fine, also = complete_rows(held_out, 2)
     # The schema lets no infinite value through; one the model refuses all the same (built

@@ -1,5 +1,4 @@
 {%- set package = cookiecutter.__package_name -%}
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The consumer against a real {{ cookiecutter.broker }} server (`{{ package | upper }}_BROKER_URL`), each test
 on its own topics: every event ends up as a prediction or a dead letter, also when hostile
 messages published with the broker's own client are mixed in and the consumer is killed
@@ -19,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,64 +30,42 @@ from {{ package }}.consumer import (
     StreamSettings,
     build_consumer,
 )
-from {{ package }}.data import Dataset
 from {{ package }}.predictor import Predictor
 {%- if cookiecutter.framework == "scikit-learn" %}
 from {{ package }}.schema import FLOAT32_MAX
 {%- endif %}
-{%- if stateful %}
-from {{ package }}.state import open_store
-from {{ package }}.state_cache import CachedEntityStore
-{%- endif %}
 
 from broker_testing import KILL_TEST_SETTINGS, listen, pending, publish_raw, remove_topics
-{%- if stateful and cookiecutter.framework != "scikit-learn" %}
-from contract_testing import complete_rows
-{%- else %}
-from contract_testing import CONTRACT, complete_rows
+{%- if cookiecutter.framework == "scikit-learn" %}
+from contract_testing import CONTRACT
 {%- endif %}
 
+if TYPE_CHECKING:  # for the type only: an import at run time would come before the plugin's
+    from event_testing import BrokerEvents
+
+# This project's kind of events (`broker_events`) and the settings of their state
+# (`state_settings`), as fixtures.
+pytest_plugins = ["event_testing"]
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 ENV_PREFIX = "{{ package | upper }}_"
 
-Changes = dict[str, Any]
-
 TIMEOUT_S = 150
 """Long enough for the broker's production redelivery delay (at most 60 s) after the kill."""
-{%- if not stateful %}
-FIRST = CONTRACT.inputs[0].name
-"""The input the malformed events leave out."""
-{%- endif %}
 
 
 def broker_address(url: str) -> tuple[str, int]:
     host, port = re.findall(r"([\w.-]+):(\d+)", url.split(",")[0])[0]
     return host, int(port)
-{%- if stateful %}
 
 
 @pytest.fixture
-def settings(model_dir: Path, tmp_path: Path, held_out: Dataset) -> Iterator[StreamSettings]:
-    """Settings naming topics of this test only, and a state store holding the state of
-    `entity-0`... (the rows `event` draws from); the topics are removed afterwards."""
-    suffix = uuid.uuid4().hex[:12]
-    state_url = f"sqlite:///{tmp_path / 'state' / 'entities.db'}"
-    store = open_store(state_url)
-    store.put_many((f"entity-{i}", row) for i, row in enumerate(complete_rows(held_out, 50)))
-    store.close()
-    settings = StreamSettings(
-        model_dir=model_dir,
-        state_url=state_url,
-{%- else %}
-
-
-@pytest.fixture
-def settings(model_dir: Path) -> Iterator[StreamSettings]:
-    """Settings naming topics of this test only; the topics are removed afterwards."""
+def settings(model_dir: Path, state_settings: dict[str, Any]) -> Iterator[StreamSettings]:
+    """Settings naming topics of this test only, with those of the events' state; the topics
+    are removed afterwards."""
     suffix = uuid.uuid4().hex[:12]
     settings = StreamSettings(
+        **state_settings,
         model_dir=model_dir,
-{%- endif %}
         input_topic=f"test-events-{suffix}",
         output_topic=f"test-predictions-{suffix}",
         dead_letter_topic=f"test-dead-letter-{suffix}",
@@ -142,68 +119,26 @@ async def results(settings: StreamSettings) -> AsyncIterator[tuple[Broker, Resul
     await declare_topics(broker, [settings.output_topic, settings.dead_letter_topic])
     yield broker, results
     await broker.stop()
-{%- if stateful %}
 
 
-def event(
-    rows: list[dict[str, Any]],
-    i: int,
-    prefix: str = "",
-    changes: Changes | None = None,
-    entity: str | None = None,
-) -> bytes:
-    """Event `{prefix}{i}` for `entity` (by default `entity-<n>`, whose state is row n), with
-    the inputs of a complete held-out row changed by `changes` (None: removed)."""
-    features = rows[i % len(rows)] | (changes or {})
-    features = {name: value for name, value in features.items() if value is not None}
-    entity_id = entity or f"entity-{i % len(rows)}"
-    return json.dumps({"id": f"{prefix}{i}", "entity_id": entity_id, "features": features}).encode()
+def events(made: "BrokerEvents", count: int) -> list[bytes]:
+    """`count` events with ids `0`...; every tenth one refused."""
+    return [made.refused(i) if i % 10 == 9 else made.event(i) for i in range(count)]
 
 
-def events(held_out: Dataset, count: int) -> list[bytes]:
-    """`count` events with ids `0`...; every tenth one for an entity without state."""
-    rows = complete_rows(held_out, 50)
-    return [event(rows, i, entity="stranger" if i % 10 == 9 else None) for i in range(count)]
-{%- else %}
-
-
-def event(
-    rows: list[dict[str, Any]], i: int, prefix: str = "", changes: Changes | None = None
-) -> bytes:
-    """Event `{prefix}{i}`, with the inputs of a complete held-out row changed by `changes`
-    (None: removed)."""
-    features = rows[i % len(rows)] | (changes or {})
-    features = {name: value for name, value in features.items() if value is not None}
-    return json.dumps({"id": f"{prefix}{i}", "features": features}).encode()
-
-
-def events(held_out: Dataset, count: int) -> list[bytes]:
-    """`count` events with ids `0`...; every tenth one malformed."""
-    rows = complete_rows(held_out, 50)
-    dropped: Changes = {FIRST: None}
-    return [event(rows, i, changes=dropped if i % 10 == 9 else {}) for i in range(count)]
-{%- endif %}
-
-
-def poison(held_out: Dataset, n: int) -> dict[str, bytes | None]:
+def poison(made: "BrokerEvents", n: int) -> dict[str, bytes | None]:
     """The `n`th message of each kind the consumer cannot score, unique by its bytes."""
-    rows = complete_rows(held_out, 50)
-    good = event(rows, n)
+    good = made.event(n)
     return {
         "not UTF-8": b'{"id": "\xff\xfe", "features": {}}' + b" " * n,
         "not JSON": b"not json %d" % n,
         "nested too deep": b'{"id": "n%d", "features": %s}' % (n, b"[" * 5000 + b"]" * 5000),
         "null": b"null" + b" " * n,
         "an array": b"[%d]" % n,
-{%- if stateful %}
-        "an unknown entity": event(rows, n, "unknown-", entity=f"stranger-{n}"),
-{%- else %}
-        "a missing field": event(rows, n, "missing-", {FIRST: None}),
-{%- endif %}
+        made.refused_kind: made.refused(n, "refused-"),
         "truncated": good[: len(good) // 2],
 {%- if cookiecutter.framework == "scikit-learn" %}
-        "a model overflow": event(
-            rows,
+        "a model overflow": made.event(
             n,
             "overflow-",
             {item.name: FLOAT32_MAX / 2 for item in CONTRACT.inputs if item.kind == "number"},
@@ -217,35 +152,24 @@ async def test_scores_events_and_dead_letters_malformed_ones(
     settings: StreamSettings,
     results: tuple[Broker, Results],
     predictor: Predictor,
-    held_out: Dataset,
+    broker_events: "BrokerEvents",
 ) -> None:
     broker, seen = results
-{%- if stateful %}
-    state = CachedEntityStore(open_store(settings.state_url), max_entities=100, ttl_s=30.0)
+    state = settings.open_state()
     consumer = build_consumer(settings, predictor, state)
-{%- else %}
-    consumer = build_consumer(settings, predictor)
-{%- endif %}
     await consumer.start()
     try:
-        await publish(broker, settings.input_topic, events(held_out, 50))
+        await publish(broker, settings.input_topic, events(broker_events, 50))
         await seen.wait_for(lambda: len(seen.predictions) + len(seen.dead_letters) >= 50)
     finally:
         await consumer.stop()
-{%- if stateful %}
         state.close()
-{%- endif %}
     scored = [i for i in range(50) if i % 10 != 9]
     assert sorted(int(p.event_id) for p in seen.predictions) == scored
     assert {p.model_version for p in seen.predictions} == {predictor.model_version}
     letters = seen.dead_letters
     assert sorted(d.event_id or "" for d in letters) == ["19", "29", "39", "49", "9"]
-{%- if stateful %}
-    unknown = "unknown entity: no state is stored for entity 'stranger'"
-    assert all(d.error == unknown for d in letters)
-{%- else %}
-    assert all(f"features.{FIRST}: Field required" in d.error for d in letters)
-{%- endif %}
+    assert all(broker_events.refusal in d.error for d in letters)
     assert all(json.loads(base64.b64decode(d.payload))["id"] == d.event_id for d in letters)
 
 
@@ -274,16 +198,17 @@ def start_consumer(
     return process
 
 
-def mixed(held_out: Dataset, start: int, count: int) -> tuple[list[bytes | None], dict[str, str]]:
+def mixed(
+    made: "BrokerEvents", start: int, count: int
+) -> tuple[list[bytes | None], dict[str, str]]:
     """Good events `start`... with every poison kind after every hundredth one, and the kind of
     each poison message that has a payload, by the payload in base64 (as dead letters hold it)."""
     messages: list[bytes | None] = []
     kinds: dict[str, str] = {}
-    rows = complete_rows(held_out, 50)
     for i in range(start, start + count):
-        messages.append(event(rows, i))
+        messages.append(made.event(i))
         if i % 100 == 50:
-            for kind, payload in poison(held_out, i).items():
+            for kind, payload in poison(made, i).items():
                 messages.append(payload)
                 if payload is not None:
                     kinds[base64.b64encode(payload).decode()] = kind
@@ -303,15 +228,15 @@ async def nothing_pending(settings: StreamSettings) -> None:
 async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
     settings: StreamSettings,
     results: tuple[Broker, Results],
-    held_out: Dataset,
+    broker_events: "BrokerEvents",
     tmp_path: Path,
 ) -> None:
     """Good events mixed with every kind of message the consumer cannot score, published with
     the broker's own client; the consumer is killed (SIGKILL) mid-stream and restarted."""
     _, seen = results
     count = 1000
-    before, poison_before = mixed(held_out, 0, count // 2)
-    after, poison_after = mixed(held_out, count // 2, count // 2)
+    before, poison_before = mixed(broker_events, 0, count // 2)
+    after, poison_after = mixed(broker_events, count // 2, count // 2)
     kinds = poison_before | poison_after
     # Messages without a payload: dead letters with an empty one.
     empty = [sum(m is None for m in before), sum(m is None for m in after)]

@@ -25,6 +25,7 @@ from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.state import EntityStore, open_store
 from {{ cookiecutter.__package_name }}.state_cache import CachedEntityStore
+from {{ cookiecutter.__package_name }}.stream_state import EventState
 
 from broker_testing import TestBroker, listen
 from contract_testing import CONTRACT, close_to, complete_rows
@@ -191,7 +192,7 @@ def test_events_are_completed_from_their_entitys_state_and_their_own_features_wi
 ) -> None:
     stored, other = two_rows
     store.put_many([("a", stored)])
-    consumer = Consumer(predictor, StreamSettings(), state)
+    consumer = Consumer(predictor, StreamSettings(), EventState(state))
     scored, dead_letters = published(
         consumer.handle([event("only-state", "a"), event("all-given", "a", other)])
     )
@@ -209,7 +210,8 @@ def test_unknown_entities_and_missing_features_are_dead_lettered_once_with_the_r
 ) -> None:
     store.put_many([("a", two_rows[0]), ("thin", {})])
     payloads = [event("fine", "a"), event("stranger", "nobody"), event("gaps", "thin")]
-    scored, dead_letters = published(Consumer(predictor, StreamSettings(), state).handle(payloads))
+    consumer = Consumer(predictor, StreamSettings(), EventState(state))
+    scored, dead_letters = published(consumer.handle(payloads))
     assert [prediction.event_id for prediction in scored] == ["fine"]
     assert [letter.event_id for letter in dead_letters] == ["stranger", "gaps"]
     unknown, incomplete = dead_letters
@@ -230,7 +232,7 @@ async def test_a_state_change_reaches_the_predictions_within_the_ttl_without_a_r
     before, after = two_rows
     store.put_many([("customer", before)])
     settings = StreamSettings(max_batch_size=8)
-    broker = build_consumer(settings, predictor, state)
+    broker = build_consumer(settings, predictor, EventState(state))
     predictions: list[ScoredEvent] = []
     dead_letters: list[DeadLetter] = []
 

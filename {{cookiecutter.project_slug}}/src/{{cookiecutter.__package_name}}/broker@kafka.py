@@ -6,11 +6,9 @@ batch's results are published; a crash replays from the last committed offset.
 """
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import ConsumerRecord  # type: ignore[import-untyped]
 from faststream import AckPolicy
@@ -18,12 +16,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
+from .delivery import Backoff, Handler, undecoded
 from .settings import Settings
 
 Broker = KafkaBroker
-
-Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
-"""Turns a batch's payloads, and the messages without one (raw bytes, why), into what to publish."""
 
 
 class BrokerSettings(Settings):
@@ -91,7 +87,6 @@ async def parse_records(
     message = await parse(tuple(dataclasses.replace(r, headers=()) for r in records))
     message.raw_message = records
     return message
-{% include "strategies/stream/brokers/handling.py.j2" %}
 
 
 async def declare_topics(broker: KafkaBroker, topics: Sequence[str]) -> None:

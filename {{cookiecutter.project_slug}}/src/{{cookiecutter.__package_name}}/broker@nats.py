@@ -9,23 +9,20 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 from faststream import AckPolicy, Context
-from faststream.message import StreamMessage
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.js.api import ConsumerConfig
 from nats.js.errors import BadRequestError
 from pydantic import Field
 
+from .delivery import Backoff, Handler, undecoded
 from .settings import Settings
 
 Broker = NatsBroker
-
-Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
-"""Turns a batch's payloads, and the messages without one (raw bytes, why), into what to publish."""
 
 
 class BrokerSettings(Settings):
@@ -77,7 +74,6 @@ def subscribe(
             results = handle(payloads, [])
             for output_topic, messages in results.items():
                 await publish(broker, output_topic, messages)
-{% include "strategies/stream/brokers/handling.py.j2" %}
 
 
 async def declare_topics(broker: NatsBroker, topics: Sequence[str]) -> None:

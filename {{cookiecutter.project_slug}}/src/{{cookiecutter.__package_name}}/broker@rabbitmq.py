@@ -6,23 +6,18 @@ result is published, and one a crashed replica held is delivered to another.
 """
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from faststream import AckPolicy
-from faststream.message import StreamMessage
 from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import Field
 
+from .delivery import Backoff, Handler, undecoded
 from .settings import Settings
 
 Broker = RabbitBroker
-
-Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
-"""Turns a batch's payloads, and the messages without one (raw bytes, why), into what to publish."""
 
 
 class BrokerSettings(Settings):
@@ -69,7 +64,6 @@ def subscribe(
             results = handle([message.body], [])
             for output_topic, messages in results.items():
                 await publish(broker, output_topic, messages)
-{% include "strategies/stream/brokers/handling.py.j2" %}
 
 
 async def declare_topics(broker: RabbitBroker, topics: Sequence[str]) -> None:

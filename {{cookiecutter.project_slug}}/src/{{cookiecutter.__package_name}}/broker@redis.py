@@ -6,10 +6,9 @@ acknowledged are taken over by a live one (XAUTOCLAIM) after `reclaim_idle_ms`.
 """
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from faststream import AckPolicy
@@ -19,12 +18,10 @@ from faststream.redis.annotations import Pipeline, RedisBatchStreamMessage
 from faststream.redis.parser import BinaryMessageFormatV1
 from pydantic import Field
 
+from .delivery import Backoff, Handler, undecoded
 from .settings import Settings
 
 Broker = RedisBroker
-
-Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
-"""Turns a batch's payloads, and the messages without one (raw bytes, why), into what to publish."""
 
 
 class BrokerSettings(Settings):
@@ -109,7 +106,6 @@ async def parse_entries(
         headers = BinaryMessageFormatV1.parse(first)[1]
         parsed.correlation_id = headers.get("correlation_id", parsed.correlation_id)
     return parsed
-{% include "strategies/stream/brokers/handling.py.j2" %}
 
 
 async def declare_topics(broker: RedisBroker, topics: Sequence[str]) -> None:

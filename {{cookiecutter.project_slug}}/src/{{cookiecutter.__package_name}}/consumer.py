@@ -1,4 +1,3 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The event stream consumer: reads events, scores them in batches, publishes predictions.
 
     python -m {{ cookiecutter.__package_name }}.consumer
@@ -7,12 +6,10 @@ Delivery is at-least-once: `broker.py` acknowledges a batch only after its predi
 dead letters are published, so a crash redelivers it. Each prediction carries the source
 event's id (`event_id`): consumers of the output deduplicate on it. A message that cannot be
 read as an event is never retried: it becomes a dead letter and is acknowledged with its batch.
-{%- if stateful %}
 
-An event names its entity and the features it knows; the entity's state (`state.py`'s store,
-read through `state_cache.py`'s cache) fills in the others. An event for an entity without
-stored state, or missing a feature stored nowhere, is a dead letter with that reason.
-{%- endif %}
+What an event carries and how its feature row is made (from the event alone, or completed
+from its entity's stored state) is `stream_state.py`'s: an event it refuses is a dead letter
+with its reason.
 """
 
 import asyncio
@@ -22,30 +19,20 @@ import logging
 from collections.abc import Sequence
 
 from faststream import FastStream
-{%- if stateful %}
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
-{%- else %}
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
-{%- endif %}
 
 from .broker import Broker, BrokerSettings, create_broker, declare_topics, subscribe
-{%- if stateful %}
-from .entities import EntityRequest, IncompleteFeaturesError, completed
-{%- endif %}
 from .predictor import Predictor, score_accepted
 from .schema import Features, Prediction
-{%- if stateful %}
-from .state import open_store
-from .state_cache import CachedEntityStore
-{%- endif %}
+from .stream_state import EventFields, EventState, StateSettings
 
 logger = logging.getLogger(__name__)
 
 READY_MESSAGE = "Consumer ready"
 
 
-class StreamSettings(BrokerSettings):
-    """Settings of the stream consumer, on top of the shared and the broker's ones."""
+class StreamSettings(BrokerSettings, StateSettings):
+    """Settings of the stream consumer, on top of the shared, the broker's and the state's."""
 
     input_topic: str = "events"
     """Where the events to score are read from."""
@@ -59,31 +46,11 @@ class StreamSettings(BrokerSettings):
     """Most events scored in one model call."""
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     """On SIGTERM, how long in-flight batches may take to finish before the process exits."""
-{%- if stateful %}
-    state_cache_size: int = Field(default=100_000, ge=1)
-    """Most entities whose state is kept in memory; the least recently used go first."""
-    state_cache_ttl_s: float = Field(default=30.0, gt=0)
-    """How long state read from the store is used: a change there reaches the predictions
-    within this time, and a hot entity costs one store read per this time."""
-{%- endif %}
-{%- if stateful %}
 
 
-class Event(EntityRequest):
-    """An event to score: its id, its entity and the features it knows about it."""
+class Event(EventFields):
+    """An event to score (its fields are `stream_state.py`'s), with the bytes it was read from."""
 
-    id: str = Field(min_length=1, description="The event's id, carried into the prediction.")
-{%- else %}
-
-
-class Event(BaseModel):
-    """An event to score: its id and the features of one row."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1, description="The event's id, carried into the prediction.")
-    features: Features
-{%- endif %}
     _payload: bytes = PrivateAttr(default=b"")
 
     @classmethod
@@ -145,38 +112,6 @@ def dead_letter(payload: bytes, error: str, event_id: str | None = None) -> Dead
     return DeadLetter(event_id=event_id, error=error, payload=base64.b64encode(payload).decode())
 
 
-{%- if stateful %}
-
-
-def with_state(
-    events: Sequence[Event], state: CachedEntityStore
-) -> tuple[list[Event], list[Features], list[DeadLetter]]:
-    """The events that can be completed and their full feature rows (the entity's state,
-    overridden by the event's features), and dead letters for the others: events whose
-    entity has no state, or that miss a feature stored nowhere. One store query at most."""
-    stored = state.get_many([event.entity_id for event in events])
-    complete: list[Event] = []
-    rows: list[Features] = []
-    dead_letters: list[DeadLetter] = []
-    for event in events:
-        error = None
-        if event.entity_id not in stored:
-            error = f"unknown entity: no state is stored for entity {event.entity_id!r}"
-        else:
-            try:
-                rows.append(completed(event, stored[event.entity_id]))
-            except IncompleteFeaturesError as missing:
-                error = f"incomplete features {list(missing.missing)}: {missing}"
-            except ValidationError as invalid:  # state written around `state.py`'s checks
-                error = f"invalid stored state of entity {event.entity_id!r}: {invalid}"
-        if error is None:
-            complete.append(event)
-        else:
-            dead_letters.append(dead_letter(event.payload, error, event.id))
-    return complete, rows, dead_letters
-{%- endif %}
-
-
 def score(
     predictor: Predictor, events: Sequence[Event], rows: Sequence[Features]
 ) -> tuple[list[ScoredEvent], list[DeadLetter]]:
@@ -197,20 +132,11 @@ def score(
 
 class Consumer:
     """Turns a batch of raw events into the messages to publish."""
-{%- if stateful %}
 
-    def __init__(
-        self, predictor: Predictor, settings: StreamSettings, state: CachedEntityStore
-    ) -> None:
+    def __init__(self, predictor: Predictor, settings: StreamSettings, state: EventState) -> None:
         self.predictor = predictor
         self.settings = settings
         self.state = state
-{%- else %}
-
-    def __init__(self, predictor: Predictor, settings: StreamSettings) -> None:
-        self.predictor = predictor
-        self.settings = settings
-{%- endif %}
 
     def handle(
         self, payloads: Sequence[bytes], unreadable: Sequence[tuple[bytes, str]] = ()
@@ -221,14 +147,9 @@ class Consumer:
         the batch."""
         events, dead_letters = parse(payloads)
         dead_letters += [dead_letter(raw, error) for raw, error in unreadable]
+        events, rows, refused = self.state.complete(events)
+        dead_letters += [dead_letter(event.payload, error, event.id) for event, error in refused]
         scored: list[ScoredEvent] = []
-{%- if stateful %}
-        if events:
-            events, rows, stateless = with_state(events, self.state)
-            dead_letters += stateless
-{%- else %}
-        rows = [event.features for event in events]
-{%- endif %}
         if events:
             scored, unscorable = score(self.predictor, events, rows)
             dead_letters += unscorable
@@ -240,14 +161,10 @@ class Consumer:
                 letter.model_dump_json().encode() for letter in dead_letters
             ],
         }
-{%- if stateful %}
 
 
-def build_consumer(
-    settings: StreamSettings, predictor: Predictor, state: CachedEntityStore
-) -> Broker:
-    """A broker with the consumer subscribed to the input topic, reading entity state from
-    `state`."""
+def build_consumer(settings: StreamSettings, predictor: Predictor, state: EventState) -> Broker:
+    """A broker with the consumer subscribed to the input topic."""
     broker = create_broker(settings, settings.graceful_timeout_s)
     subscribe(
         broker,
@@ -260,32 +177,9 @@ def build_consumer(
     return broker
 
 
-def create_app(
-    settings: StreamSettings, predictor: Predictor, state: CachedEntityStore
-) -> FastStream:
+def create_app(settings: StreamSettings, predictor: Predictor, state: EventState) -> FastStream:
     """The consumer app: the consumer's broker, and the ready line once it consumes."""
     broker = build_consumer(settings, predictor, state)
-{%- else %}
-
-
-def build_consumer(settings: StreamSettings, predictor: Predictor) -> Broker:
-    """A broker with the consumer subscribed to the input topic."""
-    broker = create_broker(settings, settings.graceful_timeout_s)
-    subscribe(
-        broker,
-        settings,
-        topic=settings.input_topic,
-        group=settings.consumer_group,
-        max_batch_size=settings.max_batch_size,
-        handle=Consumer(predictor, settings).handle,
-    )
-    return broker
-
-
-def create_app(settings: StreamSettings, predictor: Predictor) -> FastStream:
-    """The consumer app: the consumer's broker, and the ready line once it consumes."""
-    broker = build_consumer(settings, predictor)
-{%- endif %}
     app = FastStream(broker)
 
     @app.after_startup
@@ -306,18 +200,12 @@ def main() -> None:
     """Run the consumer until SIGTERM or SIGINT, which drain the in-flight batch first."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = StreamSettings()
-{%- if stateful %}
     predictor = Predictor.from_settings(settings)
-    store = open_store(settings.state_url)
-    state = CachedEntityStore(store, settings.state_cache_size, settings.state_cache_ttl_s)
+    state = settings.open_state()
     try:
         asyncio.run(create_app(settings, predictor, state).run())
     finally:
         state.close()
-{%- else %}
-    app = create_app(settings, Predictor.from_settings(settings))
-    asyncio.run(app.run())
-{%- endif %}
 
 
 if __name__ == "__main__":

@@ -1,3 +1,18 @@
+"""What every broker module shares about delivering a batch: the handler's signature, the
+pacing of redeliveries, and leaving message bodies undecoded."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from faststream.message import StreamMessage
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
+"""Turns a batch's payloads, and the messages without one (raw bytes, why), into what to publish."""
 
 
 async def undecoded(
@@ -27,7 +42,7 @@ class Backoff:
         except Exception as error:
             self.failures += 1
             delay = min(self.first_s * 2 ** (self.failures - 1), self.longest_s)
-            logging.getLogger(__name__).warning(
+            logger.warning(
                 "Scoring or publishing failed (%d in a row: %s); redelivery in %.1f s",
                 self.failures,
                 error,

@@ -1,0 +1,76 @@
+"""Events as a project without per-entity state sends them, each carrying its whole row. A
+pytest plugin of test_consumer.py and test_consumer_broker.py, which take everything from it
+as fixtures."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.stream_state import EventState
+
+from contract_testing import CONTRACT, complete_rows
+
+Row = dict[str, Any]
+Changes = dict[str, Any]
+
+FIRST = CONTRACT.inputs[0].name
+"""The input refused events leave out."""
+
+
+def row_event(event_id: str, row: Row) -> bytes:
+    """An event holding one row: each input of features.yaml by name."""
+    return json.dumps({"id": event_id, "features": row}).encode()
+
+
+@pytest.fixture
+def event() -> Callable[[str, Row], bytes]:
+    return row_event
+
+
+@pytest.fixture
+def state() -> EventState:
+    """No state: events are scored as they come."""
+    return EventState()
+
+
+@pytest.fixture
+def model_row() -> Callable[[Row], Row]:
+    """The row the model scores for an event giving a row: that row."""
+    return dict
+
+
+class BrokerEvents:
+    """The events of the tests against a real broker: event `i` holds held-out row n (n = i
+    modulo the rows); a refused one leaves out the first input."""
+
+    refused_kind = "a missing field"
+    refusal = f"features.{FIRST}: Field required"
+    """What the dead letter of a refused event says."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+
+    def event(self, i: int, prefix: str = "", changes: Changes | None = None) -> bytes:
+        """Event `{prefix}{i}`, with the inputs of its row changed by `changes` (None:
+        removed)."""
+        features = self.rows[i % len(self.rows)] | (changes or {})
+        features = {name: value for name, value in features.items() if value is not None}
+        return json.dumps({"id": f"{prefix}{i}", "features": features}).encode()
+
+    def refused(self, i: int, prefix: str = "") -> bytes:
+        """Event `{prefix}{i}`, without the first input."""
+        return self.event(i, prefix, {FIRST: None})
+
+
+@pytest.fixture
+def broker_events(held_out: Dataset) -> BrokerEvents:
+    return BrokerEvents(complete_rows(held_out, 50))
+
+
+@pytest.fixture
+def state_settings() -> dict[str, Any]:
+    """No state: nothing to set."""
+    return {}
