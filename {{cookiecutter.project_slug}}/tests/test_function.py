@@ -107,7 +107,7 @@ def call(model_dir: Path, predictor: Predictor, store: DynamoEntityStore) -> Cal
         state_table=store.table,
         aws_endpoint_url=store.client.meta.endpoint_url,
     )
-    app = create_app(function_settings, predictor, store)
+    app = create_app(function_settings, predictor, function_settings.state())
 {%- else %}
 
 
@@ -122,7 +122,7 @@ def call(model_dir: Path, predictor: Predictor) -> Call:
     function_settings = FunctionSettings(
         model_dir=model_dir, max_batch_size=MAX_BATCH_SIZE, max_body_bytes=MAX_BODY_BYTES
     )
-    app = create_app(function_settings, predictor)
+    app = create_app(function_settings, predictor, function_settings.state())
 {%- endif %}
 
     def send(event: dict[str, Any]) -> tuple[int, Any]:

@@ -20,6 +20,7 @@ from {{ cookiecutter.__package_name }}.entities import (
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.function import FunctionSettings, create_app, respond
 from {{ cookiecutter.__package_name }}.invoke import LocalContext, http_event
+from {{ cookiecutter.__package_name }}.lambda_state import State
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore, main
@@ -114,7 +115,7 @@ def answer(
     store: DynamoEntityStore, model_dir: Path, predictor: Predictor, body: Any, path: str
 ) -> tuple[int, Any]:
     settings = settings_of(store, model_dir)
-    app = create_app(settings, predictor, store)
+    app = create_app(settings, predictor, State(store))
     response = respond(http_event(json.dumps(body), path), LocalContext(), settings, app)
     return int(response["statusCode"]), json.loads(response["body"])
 

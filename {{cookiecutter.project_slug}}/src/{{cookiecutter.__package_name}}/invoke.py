@@ -8,18 +8,14 @@
 
 The event's shape picks the handler: `function.handler` for API Gateway (payload 2.0),
 `scheduled.handler` for an EventBridge `Scheduled Event`. No Docker, no AWS account.
+`--write-sample` writes the sample `POST /predict` event instead (`lambda_state.sample_request`:
+`make` rewrites events/predict.json with it whenever features.yaml changes).
 {%- if stateful %}
-`--write-sample` writes the `POST /predict` event of the entity `sample-0` instead (the
-training data's first row, once `state_dynamodb load-sample` stored it).
 
 Both functions read the entities' state from DynamoDB (the state table and AWS endpoint
 settings). `--emulate-state` runs them without AWS: it starts moto's DynamoDB emulator (the
 dev extra) in this process, creates the table and loads the sample entities into it before
 invoking.
-{%- else %}
-`--write-sample` writes the `POST /predict` event of the first complete row of the training
-data instead, in the contract's (features.yaml) inputs: `make` rewrites events/predict.json
-that way whenever features.yaml changes.
 {%- endif %}
 """
 
@@ -118,14 +114,16 @@ def http_event(body: str, path: str = "/predict") -> dict[str, Any]:
         "body": body,
         "isBase64Encoded": False,
     }
-{%- if stateful %}
 
 
 def write_sample(path: Path) -> None:
-    """Write the `POST /predict` event of the entity `sample-0`, every feature from its state."""
+    """Write the sample `POST /predict` event (`lambda_state.sample_request`)."""
+    from .lambda_state import sample_request
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = json.dumps({"entity_id": "sample-0", "features": {}})
+    body = json.dumps(sample_request())
     path.write_text(json.dumps(http_event(body), indent=2) + "\n", encoding="utf-8")
+{%- if stateful %}
 
 
 @contextlib.contextmanager
@@ -162,17 +160,6 @@ def emulated_state() -> Iterator[None]:
             else:
                 os.environ[name] = value
         server.stop()
-{%- else %}
-
-
-def write_sample(path: Path) -> None:
-    """Write the `POST /predict` event of the training data's first complete row (needs the
-    train extra)."""
-    from .scheduled import sample_rows
-
-    (row,) = sample_rows(1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(http_event(json.dumps(row)), indent=2) + "\n", encoding="utf-8")
 {%- endif %}
 
 
