@@ -158,7 +158,7 @@ def main() -> None:
         return
 
 {%- if stateful %}
-    from {{ cookiecutter.__package_name }}.invoke import emulated_state
+    from {{ cookiecutter.__package_name }}.state_dynamodb import emulated_state
 
     # The workers inherit the emulator's endpoint and credentials from the environment.
     with emulated_state():

@@ -42,13 +42,15 @@ from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore
 from {{ cookiecutter.__package_name }}.storage import LocalStorage, S3Storage, Storage, open_storage
 
-from aws_testing import moto_server, own_bucket, own_table, rows_told_apart
+from aws_testing import moto_server, own_bucket
+from contract_testing import CONTRACT, complete_rows, rows
+from dynamodb_testing import own_table, rows_told_apart
 {%- else %}
 from {{ cookiecutter.__package_name }}.storage import LocalStorage, S3Storage, Storage, open_storage
 
 from aws_testing import moto_server, own_bucket
-{%- endif %}
 from contract_testing import CONTRACT, complete_rows, rows
+{%- endif %}
 
 EVENT = Path(__file__).resolve().parents[1] / "events" / "scheduled.json"
 ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"

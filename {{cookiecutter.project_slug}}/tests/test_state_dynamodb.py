@@ -25,8 +25,9 @@ from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore, main
 
-from aws_testing import moto_server, own_table, rows_told_apart
+from aws_testing import moto_server
 from contract_testing import first_name
+from dynamodb_testing import own_table, rows_told_apart
 
 ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"
 NUMBER = first_name("number", "integer")
