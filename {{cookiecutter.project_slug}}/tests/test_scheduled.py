@@ -1,6 +1,6 @@
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The scheduled function, triggered by a real EventBridge scheduled event, on a local
-directory (`LocalStorage`) and on S3 (`S3Storage`, against moto's S3 server over HTTP)."""
+directory and on S3 (moto's S3 server, over HTTP); the storage itself is test_storage.py's."""
 
 import csv
 import io
@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
@@ -40,13 +39,13 @@ from {{ cookiecutter.__package_name }}.scheduled import (
 from {{ cookiecutter.__package_name }}.schema import Features
 {%- if stateful %}
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore
-from {{ cookiecutter.__package_name }}.storage import LocalStorage, S3Storage, Storage, open_storage
+from {{ cookiecutter.__package_name }}.storage import LocalStorage, Storage, open_storage
 
 from aws_testing import moto_server, own_bucket
 from contract_testing import CONTRACT, complete_rows, rows
 from dynamodb_testing import own_table, rows_told_apart
 {%- else %}
-from {{ cookiecutter.__package_name }}.storage import LocalStorage, S3Storage, Storage, open_storage
+from {{ cookiecutter.__package_name }}.storage import LocalStorage, Storage, open_storage
 
 from aws_testing import moto_server, own_bucket
 from contract_testing import CONTRACT, complete_rows, rows
@@ -202,23 +201,6 @@ def test_a_file_without_valid_rows_gets_an_empty_prediction_file(
     assert not (tmp_path / "rejects" / "empty.csv").exists()
 
 
-def test_writes_leave_no_partial_files(tmp_path: Path) -> None:
-    storage = LocalStorage(tmp_path)
-    storage.write("predictions/a.csv", b"x\n")
-    storage.write("predictions/a.csv", b"y\n")
-    assert storage.keys("predictions/") == ["predictions/a.csv"]
-    assert storage.read("predictions/a.csv") == b"y\n"
-
-
-def test_data_urls_name_a_local_directory_or_are_refused(tmp_path: Path) -> None:
-    for url in (str(tmp_path), f"file://{tmp_path}"):
-        storage = open_storage(url)
-        assert isinstance(storage, LocalStorage)
-        assert storage.root == tmp_path
-    with pytest.raises(ValueError, match="unsupported data URL"):
-        open_storage("ftp://example.com/data")
-
-
 @pytest.mark.usefixtures("function_environment")
 def test_the_scheduled_event_runs_the_lambda_handler(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -324,31 +306,6 @@ def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input() -> None
 def bucket(aws_endpoint: str) -> Iterator[str]:
     with own_bucket(aws_endpoint) as name:
         yield name
-
-
-def test_s3_storage_lists_reads_and_writes_under_its_prefix_only(
-    aws_endpoint: str, bucket: str
-) -> None:
-    storage = open_storage(f"s3://{bucket}/team/scores", aws_endpoint)
-    assert isinstance(storage, S3Storage)
-    storage.write("incoming/a.csv", b"a\n")
-    storage.write("incoming/b.csv", b"b\n")
-    open_storage(f"s3://{bucket}/other", aws_endpoint).write("incoming/c.csv", b"c\n")
-    assert storage.keys("incoming/") == ["incoming/a.csv", "incoming/b.csv"]
-    assert storage.keys("predictions/") == []
-    assert storage.read("incoming/b.csv") == b"b\n"
-    s3: Any = boto3.client("s3", endpoint_url=aws_endpoint)
-    assert s3.get_object(Bucket=bucket, Key="team/scores/incoming/a.csv")["Body"].read() == b"a\n"
-
-
-def test_s3_storage_at_the_bucket_root_pages_through_many_keys(
-    aws_endpoint: str, bucket: str
-) -> None:
-    storage = open_storage(f"s3://{bucket}", aws_endpoint)
-    names = sorted(f"incoming/{i:04}.csv" for i in range(1005))  # more than one page of 1000
-    for name in names:
-        storage.write(name, b"x\n")
-    assert storage.keys("incoming/") == names
 
 
 @pytest.mark.usefixtures("function_environment")
