@@ -66,26 +66,14 @@ def worker(mode: str, repeat: int) -> dict[str, Any]:
         "first_invoke_s": time.perf_counter() - imported,
     }
     if mode == "warm":
-{%- if stateful %}
-        from {{ cookiecutter.__package_name }}.entities import EntityRequest, complete
         from {{ cookiecutter.__package_name }}.function import FunctionSettings
+        from {{ cookiecutter.__package_name }}.lambda_state import Request
         from {{ cookiecutter.__package_name }}.predictor import Predictor
-        from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore
 
         settings = FunctionSettings()
         predictor = Predictor.from_settings(settings)
-        store = DynamoEntityStore.from_settings(settings)
-        columns = predictor.columns_of(
-            complete([EntityRequest.model_validate_json(event["body"])], store)
-        )
-{%- else %}
-        from {{ cookiecutter.__package_name }}.function import FunctionSettings
-        from {{ cookiecutter.__package_name }}.predictor import Predictor
-        from {{ cookiecutter.__package_name }}.schema import Features
-
-        predictor = Predictor.from_settings(FunctionSettings())
-        columns = predictor.columns_of([Features.model_validate_json(event["body"])])
-{%- endif %}
+        rows = settings.state().features([Request.model_validate_json(event["body"])])
+        columns = predictor.columns_of(rows)
         figures["handler_s"] = timings(lambda: handler(event, LocalContext()), repeat)
         figures["model_s"] = timings(lambda: predictor.score(columns), repeat)
     return figures
@@ -170,7 +158,7 @@ def main() -> None:
         return
 
 {%- if stateful %}
-    from {{ cookiecutter.__package_name }}.invoke import emulated_state
+    from {{ cookiecutter.__package_name }}.state_dynamodb import emulated_state
 
     # The workers inherit the emulator's endpoint and credentials from the environment.
     with emulated_state():

@@ -1,4 +1,3 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """AWS for the tests: moto's server on a free local port, reached over real HTTP by boto3
 through the endpoint URL settings (`aws_endpoint_url`), as S3 and DynamoDB are in AWS. Each
 test gets a bucket or table of its own, removed with what it holds afterwards."""
@@ -11,15 +10,6 @@ from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
-{%- if stateful %}
-
-from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.predictor import Predictor
-from {{ cookiecutter.__package_name }}.schema import Features
-from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore, StateSettings
-
-from contract_testing import complete_rows
-{%- endif %}
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -62,30 +52,3 @@ def own_bucket(endpoint: str) -> Iterator[str]:
             if keys := [{"Key": item["Key"]} for item in page.get("Contents", [])]:
                 s3.delete_objects(Bucket=name, Delete={"Objects": keys})
         s3.delete_bucket(Bucket=name)
-{%- if stateful %}
-
-
-@contextmanager
-def own_table(endpoint: str) -> Iterator[DynamoEntityStore]:
-    """A new state table, as template.yaml declares it; deleted afterwards."""
-    settings = StateSettings(state_table=f"test-{uuid.uuid4().hex[:12]}", aws_endpoint_url=endpoint)
-    store = DynamoEntityStore.from_settings(settings)
-    store.create_table()
-    try:
-        yield store
-    finally:
-        store.client.delete_table(TableName=store.table)
-
-
-def rows_told_apart(
-    dataset: Dataset, predictor: Predictor
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Two complete rows of `dataset` the model gives different predictions: a state that
-    changes from one to the other changes the prediction."""
-    rows = complete_rows(dataset, 200)
-    predictions = predictor.predict([Features.model_validate(row) for row in rows])
-    for row, prediction in zip(rows[1:], predictions[1:], strict=True):
-        if prediction != predictions[0]:
-            return rows[0], row
-    raise AssertionError("the model predicts the same for 200 rows")
-{%- endif %}

@@ -35,10 +35,13 @@ from {{ cookiecutter.__package_name }}.schema import Features
 {%- if stateful %}
 from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore
 
-from aws_testing import CREDENTIALS, moto_server, own_table
-{%- else %}
-{% endif %}
+from aws_testing import CREDENTIALS, moto_server
 from contract_testing import CONTRACT, complete_rows, rows, valid_row
+from dynamodb_testing import own_table
+{%- else %}
+
+from contract_testing import CONTRACT, complete_rows, rows, valid_row
+{%- endif %}
 
 MODEL_DIR = "{{ cookiecutter.__package_name | upper }}_MODEL_DIR"
 MAX_BATCH_SIZE = 10
@@ -62,7 +65,7 @@ def expected(predictor: Predictor, bodies: list[dict[str, Any]]) -> list[dict[st
 
 
 ENTITY = "known"
-"""The entity of the requests here; its stored state is `STORED`."""
+"""The entity of the requests here; its stored state is `stored_row`."""
 STATE_TABLE = "{{ env }}_STATE_TABLE"
 AWS_ENDPOINT_URL = "{{ env }}_AWS_ENDPOINT_URL"
 
@@ -80,9 +83,9 @@ def stored_row(held_out: Dataset) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def store(aws_endpoint: str, stored_row: dict[str, Any]) -> Iterator[DynamoEntityStore]:
-    """A state table holding ENTITY's state."""
+    """A state table holding the state of ENTITY and of the sample event's entity."""
     with own_table(aws_endpoint) as store:
-        store.put_many([(ENTITY, stored_row)])
+        store.put_many([(ENTITY, stored_row), ("sample-0", stored_row)])
         yield store
 
 
@@ -91,23 +94,30 @@ def request(row: dict[str, Any]) -> dict[str, Any]:
     return {"entity_id": ENTITY, "features": row}
 
 
-def filled(row: dict[str, Any], stored_row: dict[str, Any]) -> dict[str, Any]:
+@pytest.fixture
+def filled(stored_row: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The row the model scores for `request(row)`: a null is a feature the request does not
     know, filled from the stored state."""
-    return stored_row | {name: value for name, value in row.items() if value is not None}
+    return lambda row: (
+        stored_row | {name: value for name, value in row.items() if value is not None}
+    )
 
 
 @pytest.fixture
-def call(model_dir: Path, predictor: Predictor, store: DynamoEntityStore) -> Call:
-    """Send an event through the function's routes; returns the status and the JSON body."""
-    function_settings = FunctionSettings(
-        model_dir=model_dir,
-        max_batch_size=MAX_BATCH_SIZE,
-        max_body_bytes=MAX_BODY_BYTES,
-        state_table=store.table,
-        aws_endpoint_url=store.client.meta.endpoint_url,
-    )
-    app = create_app(function_settings, predictor, store)
+def state_settings(store: DynamoEntityStore) -> dict[str, Any]:
+    """The function's settings naming where the state is: `store`."""
+    return {"state_table": store.table, "aws_endpoint_url": store.client.meta.endpoint_url}
+
+
+@pytest.fixture
+def environment(model_dir: Path, store: DynamoEntityStore) -> dict[str, str]:
+    """The environment of a function reading the test model and the state in `store`."""
+    return {
+        MODEL_DIR: str(model_dir),
+        STATE_TABLE: store.table,
+        AWS_ENDPOINT_URL: store.client.meta.endpoint_url,
+        **CREDENTIALS,
+    }
 {%- else %}
 
 
@@ -117,44 +127,51 @@ def request(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def call(model_dir: Path, predictor: Predictor) -> Call:
+def filled() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The row the model scores for `request(row)`: the row itself."""
+    return lambda row: row
+
+
+@pytest.fixture
+def state_settings() -> dict[str, Any]:
+    """The function's settings naming where the state is: there is none."""
+    return {}
+
+
+@pytest.fixture
+def environment(model_dir: Path) -> dict[str, str]:
+    """The environment of a function reading the test model."""
+    return {MODEL_DIR: str(model_dir)}
+{%- endif %}
+
+
+@pytest.fixture
+def call(model_dir: Path, predictor: Predictor, state_settings: dict[str, Any]) -> Call:
     """Send an event through the function's routes; returns the status and the JSON body."""
     function_settings = FunctionSettings(
-        model_dir=model_dir, max_batch_size=MAX_BATCH_SIZE, max_body_bytes=MAX_BODY_BYTES
+        model_dir=model_dir,
+        max_batch_size=MAX_BATCH_SIZE,
+        max_body_bytes=MAX_BODY_BYTES,
+        **state_settings,
     )
-    app = create_app(function_settings, predictor)
-{%- endif %}
+    app = create_app(function_settings, predictor, function_settings.state())
 
     def send(event: dict[str, Any]) -> tuple[int, Any]:
         response = respond(event, LocalContext(), function_settings, app)
         return int(response["statusCode"]), json.loads(response["body"])
 
     return send
-{%- if stateful %}
 
 
 def test_the_sample_event_is_answered_by_the_lambda_handler(
-    model_dir: Path,
     predictor: Predictor,
+    environment: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    store: DynamoEntityStore,
-    stored_row: dict[str, Any],
 ) -> None:
     monkeypatch.chdir(tmp_path)  # anything the function writes stays in the test's directory
-    monkeypatch.setenv(MODEL_DIR, str(model_dir))
-    monkeypatch.setenv(STATE_TABLE, store.table)
-    monkeypatch.setenv(AWS_ENDPOINT_URL, store.client.meta.endpoint_url)
-    store.put_many([("sample-0", stored_row)])
-{%- else %}
-
-
-def test_the_sample_event_is_answered_by_the_lambda_handler(
-    model_dir: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.chdir(tmp_path)  # anything the function writes stays in the test's directory
-    monkeypatch.setenv(MODEL_DIR, str(model_dir))
-{%- endif %}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     configured.cache_clear()
     write_sample(tmp_path / "events" / "predict.json")
     event = json.loads((tmp_path / "events" / "predict.json").read_text(encoding="utf-8"))
@@ -180,23 +197,16 @@ def test_predict_answers_what_the_model_predicts(
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-{%- if stateful %}
 @given(row=rows())
 def test_every_row_the_contract_allows_is_answered(
-    call: Call, predictor: Predictor, stored_row: dict[str, Any], row: dict[str, Any]
+    call: Call,
+    predictor: Predictor,
+    filled: Callable[[dict[str, Any]], dict[str, Any]],
+    row: dict[str, Any],
 ) -> None:
     status, body = call(http_event(request(row)))
     assert status == 200, body
-    assert [body] == expected(predictor, [filled(row, stored_row)])
-{%- else %}
-@given(row=rows())
-def test_every_row_the_contract_allows_is_answered(
-    call: Call, predictor: Predictor, row: dict[str, Any]
-) -> None:
-    status, body = call(http_event(row))
-    assert status == 200, body
-    assert [body] == expected(predictor, [row])
-{%- endif %}
+    assert [body] == expected(predictor, [filled(row)])
 
 
 def test_a_base64_encoded_body_is_decoded(call: Call, held_out: Dataset) -> None:
@@ -369,11 +379,10 @@ values = st.one_of(finite, st.none(), st.text(max_size=5), st.booleans(), st.int
 def test_no_body_gets_a_5xx(call: Call, body: dict[str, Any]) -> None:
     status, _ = call(http_event(request(body)))
     assert status < 500
-{%- if stateful %}
 
 
 def test_serving_never_imports_scikit_learn(
-    model_dir: Path, tmp_path: Path, held_out: Dataset, store: DynamoEntityStore
+    environment: dict[str, str], tmp_path: Path, held_out: Dataset
 ) -> None:
     program = (
         "import json, sys\n"
@@ -382,28 +391,7 @@ def test_serving_never_imports_scikit_learn(
         "assert invoke(event)['statusCode'] == 200\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
     )
-    env = {
-        MODEL_DIR: str(model_dir),
-        "PATH": "",
-        STATE_TABLE: store.table,
-        AWS_ENDPOINT_URL: store.client.meta.endpoint_url,
-        **CREDENTIALS,
-    }
-{%- else %}
-
-
-def test_serving_never_imports_scikit_learn(
-    model_dir: Path, tmp_path: Path, held_out: Dataset
-) -> None:
-    program = (
-        "import json, sys\n"
-        "from {{ cookiecutter.__package_name }}.invoke import http_event, invoke\n"
-        f"event = http_event({json.dumps(valid_row(held_out))!r})\n"
-        "assert invoke(event)['statusCode'] == 200\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
-    )
-    env = {MODEL_DIR: str(model_dir), "PATH": ""}
-{%- endif %}
+    env = {**environment, "PATH": ""}
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True
     )

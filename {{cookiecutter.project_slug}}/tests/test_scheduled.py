@@ -1,10 +1,6 @@
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The scheduled function, triggered by a real EventBridge scheduled event, on a local
-directory (`LocalStorage`) and on S3 (`S3Storage`, against moto's S3 server over HTTP).
-{%- if stateful %} The
-entities' state is in DynamoDB (moto's server, over HTTP): it completes the rows, rows naming
-no entity or one without state are rejected, and each run reads it anew.
-{%- endif %}"""
+directory and on S3 (moto's S3 server, over HTTP); the storage itself is test_storage.py's."""
 
 import csv
 import io
@@ -13,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
@@ -24,18 +19,18 @@ from hypothesis import strategies as st
 from {{ cookiecutter.__package_name }}.data import Dataset
 {%- if stateful %}
 from {{ cookiecutter.__package_name }}.entities import sample_entities
-{%- endif %}
 from {{ cookiecutter.__package_name }}.invoke import LocalContext
+from {{ cookiecutter.__package_name }}.lambda_state import State, entity_fill
+{%- else %}
+from {{ cookiecutter.__package_name }}.invoke import LocalContext
+from {{ cookiecutter.__package_name }}.lambda_state import State
+{%- endif %}
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.scheduled import (
     FileResult,
-    LocalStorage,
-    S3Storage,
-    Storage,
     configured,
     flatten,
     handler,
-    open_storage,
     score_pending,
     to_csv,
     validate,
@@ -44,13 +39,17 @@ from {{ cookiecutter.__package_name }}.scheduled import (
 from {{ cookiecutter.__package_name }}.schema import Features
 {%- if stateful %}
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore
-
-from aws_testing import moto_server, own_bucket, own_table, rows_told_apart
-{%- else %}
+from {{ cookiecutter.__package_name }}.storage import LocalStorage, Storage, open_storage
 
 from aws_testing import moto_server, own_bucket
-{%- endif %}
 from contract_testing import CONTRACT, complete_rows, rows
+from dynamodb_testing import own_table, rows_told_apart
+{%- else %}
+from {{ cookiecutter.__package_name }}.storage import LocalStorage, Storage, open_storage
+
+from aws_testing import moto_server, own_bucket
+from contract_testing import CONTRACT, complete_rows, rows
+{%- endif %}
 
 EVENT = Path(__file__).resolve().parents[1] / "events" / "scheduled.json"
 ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"
@@ -120,7 +119,7 @@ def store(aws_endpoint: str) -> Iterator[DynamoEntityStore]:
 @pytest.fixture
 def score(predictor: Predictor, store: DynamoEntityStore) -> Score:
     """Score the files pending in a storage, with the entities' state in `store`."""
-    return lambda storage: score_pending(storage, predictor, store)
+    return lambda storage: score_pending(storage, predictor, State(store))
 
 
 @pytest.fixture
@@ -144,7 +143,7 @@ def function_environment(
 @pytest.fixture
 def score(predictor: Predictor) -> Score:
     """Score the files pending in a storage."""
-    return lambda storage: score_pending(storage, predictor)
+    return lambda storage: score_pending(storage, predictor, State())
 
 
 @pytest.fixture
@@ -202,23 +201,6 @@ def test_a_file_without_valid_rows_gets_an_empty_prediction_file(
     assert not (tmp_path / "rejects" / "empty.csv").exists()
 
 
-def test_writes_leave_no_partial_files(tmp_path: Path) -> None:
-    storage = LocalStorage(tmp_path)
-    storage.write("predictions/a.csv", b"x\n")
-    storage.write("predictions/a.csv", b"y\n")
-    assert storage.keys("predictions/") == ["predictions/a.csv"]
-    assert storage.read("predictions/a.csv") == b"y\n"
-
-
-def test_data_urls_name_a_local_directory_or_are_refused(tmp_path: Path) -> None:
-    for url in (str(tmp_path), f"file://{tmp_path}"):
-        storage = open_storage(url)
-        assert isinstance(storage, LocalStorage)
-        assert storage.root == tmp_path
-    with pytest.raises(ValueError, match="unsupported data URL"):
-        open_storage("ftp://example.com/data")
-
-
 @pytest.mark.usefixtures("function_environment")
 def test_the_scheduled_event_runs_the_lambda_handler(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -240,6 +222,10 @@ def test_the_scheduled_event_runs_the_lambda_handler(
 {%- if stateful %}
 
 
+# The entities' state is in DynamoDB (moto's server, over HTTP): it completes the rows, rows
+# naming no entity or one without state are rejected, and each run reads it anew.
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -258,7 +244,7 @@ def test_stored_values_fill_what_a_row_leaves_out_and_its_own_values_win(
     cells = {ID: "e", **{name: given[name] for name in columns}}
     (line,) = csv.DictReader(io.StringIO(to_csv([ID, *columns], [cells]).decode()))
     expected = {name: state.get(name) if value is None else value for name, value in given.items()}
-    assert validate(line, {"e": state}) == Features.model_validate(expected)
+    assert validate(line, entity_fill(line, {"e": state})) == Features.model_validate(expected)
 
 
 @pytest.mark.parametrize("stored", ["nothing", "every input"])
@@ -270,7 +256,7 @@ def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input(
     # told once.
     state = complete_rows(held_out, 1)[0] if stored == "every input" else {}
     with pytest.raises(ValueError, match=NUMBER.name) as error:
-        validate(row, {"e": state})
+        validate(row, entity_fill(row, {"e": state}))
     problems = str(error.value).split("; ")
     assert [p for p in problems if p.startswith(f"{NUMBER.name}: ")] == [problems[0]]
     assert "\n" not in str(error.value)
@@ -291,7 +277,7 @@ def test_a_row_naming_no_entity_or_one_without_state_is_refused_naming_entity_id
 ) -> None:
     row = complete_rows(held_out, 1)[0] | ({} if entity_id is None else {ID: entity_id})
     with pytest.raises(ValueError, match=f"^{ID}: ") as error:
-        validate(row, {"known": {}})
+        validate(row, entity_fill(row, {"known": {}}))
     assert str(error.value).startswith(reason)
     assert "\n" not in str(error.value)
 {%- else %}
@@ -303,14 +289,15 @@ def test_a_row_naming_no_entity_or_one_without_state_is_refused_naming_entity_id
 @given(row=rows())
 def test_a_row_written_as_csv_reads_back_as_the_same_input(row: dict[str, Any]) -> None:
     (line,) = csv.DictReader(io.StringIO(to_csv(NAMES, [row]).decode()))
-    assert validate(line) == Features.model_validate(row)
+    (fill,) = State().fills([line])
+    assert validate(line, fill) == Features.model_validate(row)
 
 
 def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input() -> None:
     row = dict.fromkeys(NAMES, "")
     row[NUMBER.name] = "twelve"
     with pytest.raises(ValueError, match=NUMBER.name) as error:
-        validate(row)
+        validate(row, State().fills([row])[0])
     assert "\n" not in str(error.value)
 {%- endif %}
 
@@ -319,31 +306,6 @@ def test_a_cell_that_does_not_fit_its_kind_is_refused_naming_the_input() -> None
 def bucket(aws_endpoint: str) -> Iterator[str]:
     with own_bucket(aws_endpoint) as name:
         yield name
-
-
-def test_s3_storage_lists_reads_and_writes_under_its_prefix_only(
-    aws_endpoint: str, bucket: str
-) -> None:
-    storage = open_storage(f"s3://{bucket}/team/scores", aws_endpoint)
-    assert isinstance(storage, S3Storage)
-    storage.write("incoming/a.csv", b"a\n")
-    storage.write("incoming/b.csv", b"b\n")
-    open_storage(f"s3://{bucket}/other", aws_endpoint).write("incoming/c.csv", b"c\n")
-    assert storage.keys("incoming/") == ["incoming/a.csv", "incoming/b.csv"]
-    assert storage.keys("predictions/") == []
-    assert storage.read("incoming/b.csv") == b"b\n"
-    s3: Any = boto3.client("s3", endpoint_url=aws_endpoint)
-    assert s3.get_object(Bucket=bucket, Key="team/scores/incoming/a.csv")["Body"].read() == b"a\n"
-
-
-def test_s3_storage_at_the_bucket_root_pages_through_many_keys(
-    aws_endpoint: str, bucket: str
-) -> None:
-    storage = open_storage(f"s3://{bucket}", aws_endpoint)
-    names = sorted(f"incoming/{i:04}.csv" for i in range(1005))  # more than one page of 1000
-    for name in names:
-        storage.write(name, b"x\n")
-    assert storage.keys("incoming/") == names
 
 
 @pytest.mark.usefixtures("function_environment")

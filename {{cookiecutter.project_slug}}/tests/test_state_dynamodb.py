@@ -20,12 +20,14 @@ from {{ cookiecutter.__package_name }}.entities import (
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.function import FunctionSettings, create_app, respond
 from {{ cookiecutter.__package_name }}.invoke import LocalContext, http_event
+from {{ cookiecutter.__package_name }}.lambda_state import State
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore, main
 
-from aws_testing import moto_server, own_table, rows_told_apart
+from aws_testing import moto_server
 from contract_testing import first_name
+from dynamodb_testing import own_table, rows_told_apart
 
 ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"
 NUMBER = first_name("number", "integer")
@@ -114,7 +116,7 @@ def answer(
     store: DynamoEntityStore, model_dir: Path, predictor: Predictor, body: Any, path: str
 ) -> tuple[int, Any]:
     settings = settings_of(store, model_dir)
-    app = create_app(settings, predictor, store)
+    app = create_app(settings, predictor, State(store))
     response = respond(http_event(json.dumps(body), path), LocalContext(), settings, app)
     return int(response["statusCode"]), json.loads(response["body"])
 

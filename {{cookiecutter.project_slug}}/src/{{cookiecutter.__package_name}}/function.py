@@ -1,17 +1,9 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The AWS Lambda function behind API Gateway (HTTP API, payload format 2.0).
-{%- if stateful %}
 
-    POST /predict         one entity and the features known -> its prediction
-    POST /predict/batch   a list of those -> their predictions, in order, in one model call
+    POST /predict         one request -> its prediction
+    POST /predict/batch   a list of requests -> their predictions, in order, in one model call
 
-The entity's state, read from the DynamoDB table (`state_dynamodb.py`, one BatchGetItem per
-call), fills in the features a request leaves out; an entity without state gets a 404.
-{%- else %}
-
-    POST /predict         one row -> its prediction
-    POST /predict/batch   a list of rows -> their predictions, in order, in one model call
-{%- endif %}
+What a request holds, and what completes it before the model scores it, is `lambda_state.py`'s.
 
 Powertools routes the request (`APIGatewayHttpResolver`), validates the body against the
 pydantic model of the route, logs one JSON line per invocation and publishes metrics in the
@@ -24,6 +16,7 @@ The Lambda handler is `{{ cookiecutter.__package_name }}.function.handler`.
 
 import binascii
 import json
+from collections.abc import Callable
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -39,34 +32,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
-{%- if stateful %}
 
-from .entities import EntityRequest, IncompleteFeaturesError, UnknownEntityError, complete
+from .lambda_state import REJECTIONS, LambdaSettings, Problem, Request, State
 from .predictor import Predictor, UnscorableInputError
 from .schema import Prediction
-from .state_dynamodb import DynamoEntityStore, StateSettings
-{%- else %}
-
-from .predictor import Predictor, UnscorableInputError
-from .schema import Features, Prediction
-from .settings import Settings
-{%- endif %}
 
 SERVICE = "{{ cookiecutter.project_slug }}"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=SERVICE, service=SERVICE)
-{%- if stateful %}
 
 
-class FunctionSettings(StateSettings):
+class FunctionSettings(LambdaSettings):
     """Settings of the Lambda function, on top of the shared and the state's ones."""
-{%- else %}
-
-
-class FunctionSettings(Settings):
-    """Settings of the Lambda function, on top of the shared ones."""
-{%- endif %}
 
     max_batch_size: int = Field(default=1000, ge=1)
     """Most rows one /predict/batch call may hold."""
@@ -79,69 +57,34 @@ def problem(status: HTTPStatus, detail: list[dict[str, Any]]) -> Response[dict[s
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body={"detail": detail}
     )
-{%- if stateful %}
+
+
+def rejecting(explain: Callable[[Any], Problem]) -> Callable[[Any], Response[dict[str, Any]]]:
+    """The exception handler answering what `explain` makes of an error of the state."""
+    return lambda error: problem(*explain(error))
 
 
 def create_app(
-    settings: FunctionSettings, predictor: Predictor, store: DynamoEntityStore
+    settings: FunctionSettings, predictor: Predictor, state: State
 ) -> APIGatewayHttpResolver:
-    """The routes of the function, scoring with `predictor` what `store` completes."""
+    """The routes of the function, scoring with `predictor` what `state` completes."""
     app = APIGatewayHttpResolver(enable_validation=True)
 
-    def score(requests: list[EntityRequest]) -> list[Prediction]:
-        predictions = predictor.predict(complete(requests, store))
+    def score(requests: list[Request]) -> list[Prediction]:
+        predictions = predictor.predict(state.features(requests))
         metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(requests))
         return predictions
 
     @app.post("/predict")
-    def predict(request: Annotated[EntityRequest, Body()]) -> Prediction:
+    def predict(request: Annotated[Request, Body()]) -> Prediction:
         (prediction,) = score([request])
         return prediction
 
     @app.post("/predict/batch")
     def predict_batch(
-        requests: Annotated[
-            list[EntityRequest], Body(min_length=1, max_length=settings.max_batch_size)
-        ],
+        requests: Annotated[list[Request], Body(min_length=1, max_length=settings.max_batch_size)],
     ) -> list[Prediction]:
         return score(requests)
-
-    def reject_unknown_entity(error: UnknownEntityError) -> Response[dict[str, Any]]:
-        """404 for an entity without stored state."""
-        detail = [{"loc": ["body", "entity_id"], "msg": str(error), "type": "unknown_entity"}]
-        return problem(HTTPStatus.NOT_FOUND, detail)
-
-    def reject_incomplete_features(error: IncompleteFeaturesError) -> Response[dict[str, Any]]:
-        """422 naming each feature neither the request nor the entity's state gives."""
-        location = ["body", error.position, "features"]
-        detail = [
-            {"loc": [*location, name], "msg": str(error), "type": "missing"}
-            for name in error.missing
-        ]
-        return problem(HTTPStatus.UNPROCESSABLE_ENTITY, detail)
-{%- else %}
-
-
-def create_app(settings: FunctionSettings, predictor: Predictor) -> APIGatewayHttpResolver:
-    """The routes of the function, scoring with `predictor`."""
-    app = APIGatewayHttpResolver(enable_validation=True)
-
-    def score(rows: list[Features]) -> list[Prediction]:
-        predictions = predictor.predict(rows)
-        metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(rows))
-        return predictions
-
-    @app.post("/predict")
-    def predict(features: Annotated[Features, Body()]) -> Prediction:
-        (prediction,) = score([features])
-        return prediction
-
-    @app.post("/predict/batch")
-    def predict_batch(
-        rows: Annotated[list[Features], Body(min_length=1, max_length=settings.max_batch_size)],
-    ) -> list[Prediction]:
-        return score(rows)
-{%- endif %}
 
     def reject_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
         """422 naming each bad field; the rejected values are not echoed back."""
@@ -182,10 +125,7 @@ def create_app(settings: FunctionSettings, predictor: Predictor) -> APIGatewayHt
             UnicodeDecodeError: reject_undecodable_body,
             RecursionError: reject_undecodable_body,
             UnscorableInputError: reject_unscorable_rows,
-{%- if stateful %}
-            UnknownEntityError: reject_unknown_entity,
-            IncompleteFeaturesError: reject_incomplete_features,
-{%- endif %}
+            **{error: rejecting(explain) for error, explain in REJECTIONS.items()},
         }
     )
     return app
@@ -201,12 +141,7 @@ def too_large(event: dict[str, Any], max_body_bytes: int) -> bool:
 def configured() -> tuple[FunctionSettings, APIGatewayHttpResolver]:
     """Settings from the environment and the app, made once per execution environment."""
     settings = FunctionSettings()
-{%- if stateful %}
-    store = DynamoEntityStore.from_settings(settings)
-    return settings, create_app(settings, Predictor.from_settings(settings), store)
-{%- else %}
-    return settings, create_app(settings, Predictor.from_settings(settings))
-{%- endif %}
+    return settings, create_app(settings, Predictor.from_settings(settings), settings.state())
 
 
 def respond(

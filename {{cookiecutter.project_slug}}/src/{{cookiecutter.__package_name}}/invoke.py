@@ -1,5 +1,4 @@
 {%- set stateful = cookiecutter.stateful == "yes" -%}
-{%- set env = cookiecutter.__package_name | upper -%}
 """Invoke a handler in this process with an event file, as Lambda would, and print its answer.
 
     python -m {{ cookiecutter.__package_name }}.invoke events/predict.json
@@ -8,18 +7,14 @@
 
 The event's shape picks the handler: `function.handler` for API Gateway (payload 2.0),
 `scheduled.handler` for an EventBridge `Scheduled Event`. No Docker, no AWS account.
+`--write-sample` writes the sample `POST /predict` event instead (`lambda_state.sample_request`:
+`make` rewrites events/predict.json with it whenever features.yaml changes).
 {%- if stateful %}
-`--write-sample` writes the `POST /predict` event of the entity `sample-0` instead (the
-training data's first row, once `state_dynamodb load-sample` stored it).
 
 Both functions read the entities' state from DynamoDB (the state table and AWS endpoint
 settings). `--emulate-state` runs them without AWS: it starts moto's DynamoDB emulator (the
 dev extra) in this process, creates the table and loads the sample entities into it before
 invoking.
-{%- else %}
-`--write-sample` writes the `POST /predict` event of the first complete row of the training
-data instead, in the contract's (features.yaml) inputs: `make` rewrites events/predict.json
-that way whenever features.yaml changes.
 {%- endif %}
 """
 
@@ -28,16 +23,9 @@ import argparse
 import contextlib
 {%- endif %}
 import json
-{%- if stateful %}
-import logging
-import os
-{%- endif %}
 import sys
 import time
 import uuid
-{%- if stateful %}
-from collections.abc import Iterator
-{%- endif %}
 from pathlib import Path
 from typing import Any
 
@@ -118,62 +106,15 @@ def http_event(body: str, path: str = "/predict") -> dict[str, Any]:
         "body": body,
         "isBase64Encoded": False,
     }
-{%- if stateful %}
 
 
 def write_sample(path: Path) -> None:
-    """Write the `POST /predict` event of the entity `sample-0`, every feature from its state."""
+    """Write the sample `POST /predict` event (`lambda_state.sample_request`)."""
+    from .lambda_state import sample_request
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = json.dumps({"entity_id": "sample-0", "features": {}})
+    body = json.dumps(sample_request())
     path.write_text(json.dumps(http_event(body), indent=2) + "\n", encoding="utf-8")
-
-
-@contextlib.contextmanager
-def emulated_state() -> Iterator[None]:
-    """A DynamoDB emulator (moto) in this process, holding the sample entities in the state
-    table, with the settings pointing at it (needs the dev and train extras)."""
-    from moto.server import ThreadedMotoServer
-
-    from .entities import sample_entities
-    from .state_dynamodb import DynamoEntityStore, StateSettings
-
-    # The emulator's HTTP server would log a line per request on stderr.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    emulator = {
-        "{{ env }}_AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "emulated",
-        "AWS_SECRET_ACCESS_KEY": "emulated",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    previous = {name: os.environ.get(name) for name in emulator}
-    os.environ.update(emulator)
-    try:
-        store = DynamoEntityStore.from_settings(StateSettings())
-        store.create_table()
-        store.put_many(sample_entities())
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        server.stop()
-{%- else %}
-
-
-def write_sample(path: Path) -> None:
-    """Write the `POST /predict` event of the training data's first complete row (needs the
-    train extra)."""
-    from .scheduled import sample_rows
-
-    (row,) = sample_rows(1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(http_event(json.dumps(row)), indent=2) + "\n", encoding="utf-8")
-{%- endif %}
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {args.event}")
         return
 {%- if stateful %}
+    from .state_dynamodb import emulated_state
+
     event = json.loads(args.event.read_text(encoding="utf-8"))
     with emulated_state() if args.emulate_state else contextlib.nullcontext():
         answer = invoke(event)

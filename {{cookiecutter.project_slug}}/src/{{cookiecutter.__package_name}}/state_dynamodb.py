@@ -12,18 +12,24 @@ feature columns), or with the training data's rows as entities `sample-0`, `samp
 
     python -m {{ cookiecutter.__package_name }}.state_dynamodb load entities.csv
     python -m {{ cookiecutter.__package_name }}.state_dynamodb load-sample
+
+`emulated_state` runs the same table in moto's DynamoDB emulator, in this process, for
+`invoke --emulate-state` and the benchmark: no AWS account needed.
 """
 
+import contextlib
 import json
+import logging
+import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from .entities import FeatureValues, checked, loader_command
+from .entities import FeatureValues, checked, loader_command, sample_entities
 from .settings import Settings
 
 BATCH_GET_LIMIT = 100
@@ -109,6 +115,39 @@ class DynamoEntityStore:
             BillingMode="PAY_PER_REQUEST",
         )
         self.client.get_waiter("table_exists").wait(TableName=self.table)
+
+
+@contextlib.contextmanager
+def emulated_state() -> Iterator[None]:
+    """A DynamoDB emulator (moto) in this process, holding the sample entities in the state
+    table, with the settings pointing at it (needs the dev and train extras)."""
+    from moto.server import ThreadedMotoServer
+
+    # The emulator's HTTP server would log a line per request on stderr.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    emulator = {
+        "{{ cookiecutter.__package_name | upper }}_AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "emulated",
+        "AWS_SECRET_ACCESS_KEY": "emulated",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    previous = {name: os.environ.get(name) for name in emulator}
+    os.environ.update(emulator)
+    try:
+        store = DynamoEntityStore.from_settings(StateSettings())
+        store.create_table()
+        store.put_many(sample_entities())
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
