@@ -25,10 +25,12 @@ reaches the chunks filled after it, and the next run, without a restart. (On Pos
 load that stamped its values before another load committed newer ones, but commits after the
 snapshot was read, is seen at the next change.)
 
-A Dask task fills a single partition: it queries the state of the partition's distinct
-entities through the store instead (`StoreQuery`), one query per partition.
+A Dask task fills a single partition (`StateJoin.fill`): it queries the state of the
+partition's distinct entities through the store instead (`StoreQuery`), one query per
+partition.
 """
 
+import argparse
 import sqlite3
 import tempfile
 from collections.abc import Container, Generator, Iterator, Sequence
@@ -46,7 +48,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .batch import MISSING, InputError, decoded
-from .contract import Contract, Input
+from .contract import Contract, Input, load_contract
+from .settings import Settings
 from .state import COLUMN_TYPES, SQLITE_MMAP_BYTES, TABLE, EntityStore, open_store, quoted
 
 UNKNOWN_ENTITY = "no state is stored for this entity"
@@ -93,27 +96,49 @@ class StoredState(Protocol):
     def close(self) -> None: ...
 
 
-class StateJoin:
-    """Fills a chunk's missing inputs from the state of the entities its rows name."""
+class StateSettings(Settings):
+    """Where each input row names its entity (the state is read from `state_url`)."""
 
-    def __init__(self, state: StoredState | None, contract: Contract, entity_column: str) -> None:
+    entity_id_column: str = "entity_id"
+    """The input column naming each row's entity, whose stored state (`state_url`) fills the
+    inputs the row leaves null. Empty: the input gives every input and no state is read."""
+
+    def text_columns(self) -> list[str]:
+        """The columns a CSV input keeps as text besides the inputs: the entity ids, so that
+        an id such as 007 keeps its zeros."""
+        return [self.entity_id_column]
+
+    def state_join(self) -> "StateJoin":
+        """The join against the store at `state_url`, of the inputs features.yaml names (the
+        store's own columns); none (rows scored as the input gives them) when
+        `entity_id_column` is empty."""
+        contract = load_contract()
+        if not self.entity_id_column:
+            return StateJoin(None, contract, self.entity_id_column, self.state_url)
+        # The store creates the table, or adds the inputs it lacks.
+        query = StoreQuery(open_store(self.state_url))
+        return StateJoin(query, contract, self.entity_id_column, self.state_url)
+
+
+def add_state_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--entity-id-column",
+        help="the column naming each row's entity (default: entity_id); empty: read no state",
+    )
+
+
+class StateJoin:
+    """Fills a chunk's missing inputs from the state of the entities its rows name: through a
+    query per chunk (`fill`: a Dask task's single partition), or through a `Snapshot` of the
+    state (`filled`: a job that fills many chunks)."""
+
+    def __init__(
+        self, state: StoredState | None, contract: Contract, entity_column: str, state_url: str
+    ) -> None:
         self.state = state
         self.contract = contract
         self.entity_column = entity_column
-
-    @classmethod
-    def open(
-        cls, state_url: str, contract: Contract, entity_column: str, *, snapshot: bool = True
-    ) -> "StateJoin":
-        """The join against the store at `state_url`: through a `Snapshot` (a job that fills
-        many chunks), else a query per chunk; none (rows scored as the input gives them) when
-        `entity_column` is empty."""
-        if not entity_column:
-            return cls(None, contract, entity_column)
-        # The store creates the table, or adds the inputs it lacks.
-        query = StoreQuery(open_store(state_url))
-        state = Snapshot(state_url, contract, query) if snapshot else query
-        return cls(state, contract, entity_column)
+        self.state_url = state_url
 
     def close(self) -> None:
         if self.state is not None:
@@ -123,10 +148,13 @@ class StateJoin:
         self, chunks: Generator[pa.Table], skip: Container[int]
     ) -> Iterator[tuple[int, pa.Table, Filled | None]]:
         """Each chunk with its part number and, unless the part is in `skip`, `fill`'s
-        answer. The next chunk is read and filled in a thread while the caller scores this
-        one: the job scores on one core (ONNX Runtime runs one thread), and Arrow's kernels
-        release the GIL, so the join takes the other. A change to the state reaches the
-        chunks filled after it: from the one after the chunk being scored."""
+        answer, joined against a `Snapshot` of the state. The next chunk is read and filled in
+        a thread while the caller scores this one: the job scores on one core (ONNX Runtime
+        runs one thread), and Arrow's kernels release the GIL, so the join takes the other. A
+        change to the state reaches the chunks filled after it: from the one after the chunk
+        being scored."""
+        if isinstance(self.state, StoreQuery):
+            self.state = Snapshot(self.state_url, self.contract, self.state)
         numbered = enumerate(chunks)
 
         def next_filled() -> tuple[int, pa.Table, Filled | None] | None:
