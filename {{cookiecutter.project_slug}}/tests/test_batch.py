@@ -37,7 +37,7 @@ from {{ cookiecutter.__package_name }}.sample_input import bad_cells, sample_fra
 from {{ cookiecutter.__package_name }}.schema import Scores
 from {{ cookiecutter.__package_name }}.score import main
 
-from contract_testing import CONTRACT, close_to, records, rows
+from contract_testing import ATOL, CONTRACT, RTOL, records, rows
 from engine_testing import KILL_TEST_ENVIRONMENT, kill, running_engine
 from state_join_testing import WITHOUT_STATE, WITHOUT_STATE_OPTIONS
 
@@ -82,6 +82,13 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, object]]:
         {name: None if pd.isna(value) else value for name, value in row.items()}
         for row in frame.to_dict("records")
     ]
+
+
+def assert_close(scored: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Labels equal, numbers equal within float32 rounding (`RTOL`, `ATOL`)."""
+    pd.testing.assert_frame_equal(
+        scored, expected, check_dtype=False, check_categorical=False, rtol=RTOL, atol=ATOL
+    )
 
 
 def read_output(settings: EngineSettings, kind: str) -> pd.DataFrame:
@@ -241,11 +248,9 @@ def test_predictions_match_the_model_and_carry_version_and_run_id(
     assert (summary.parts, summary.scored, summary.rejected) == (4, len(frame), 0)
     scored = read_output(settings, "predictions").sort_values(["part", "row"], ignore_index=True)
     # The model's scores of the same rows in one call, as the job's output columns.
-    expected = pa.table(
-        prediction_columns(predictor.score(Columns.from_records(CONTRACT, records_of(frame))))
-    )
-    for name in expected.column_names:
-        assert scored[name].tolist() == close_to(expected.column(name).to_pylist()), name
+    columns = Columns.from_records(CONTRACT, records_of(frame))
+    expected = pa.table(prediction_columns(predictor.score(columns))).to_pandas()
+    assert_close(scored[expected.columns], expected)
     assert set(scored["model_version"]) == {predictor.model_version}
     assert set(scored["run_id"]) == {"test"}
 

@@ -15,12 +15,17 @@ from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.engine_{{ cookiecutter.__batch_engine }} import EngineSettings, run
 from {{ cookiecutter.__package_name }}.predictor import Predictor
-from {{ cookiecutter.__package_name }}.sample_input import UNKNOWN_ENTITY_ID, bad_cells, sample_frame
+from {{ cookiecutter.__package_name }}.sample_input import bad_cells, sample_frame
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.state import EntityStore, main, open_store
-from {{ cookiecutter.__package_name }}.state_join import UNKNOWN_ENTITY, StateJoin, StateSettings
+from {{ cookiecutter.__package_name }}.state_join import (
+    UNKNOWN_ENTITY,
+    UNKNOWN_ENTITY_ID,
+    StateJoin,
+    StateSettings,
+)
 
-from contract_testing import CONTRACT, close_to, complete_rows, first_name
+from contract_testing import ATOL, CONTRACT, RTOL, complete_rows, first_name
 from engine_testing import running_engine
 from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema
 
@@ -99,10 +104,13 @@ def assert_scored_as(
     settings: EngineSettings, predictor: Predictor, rows: Sequence[dict[str, Any]]
 ) -> None:
     """The run's predictions are what the model says of `rows` (complete rows), in order."""
-    expected = pa.table(prediction_columns(predictor.score(Columns.from_records(CONTRACT, rows))))
-    scored = outputs(settings, "predictions")
-    for name in expected.column_names:
-        assert scored[name].tolist() == close_to(expected.column(name).to_pylist()), name
+    columns = Columns.from_records(CONTRACT, rows)
+    expected = pa.table(prediction_columns(predictor.score(columns))).to_pandas()
+    scored = outputs(settings, "predictions")[expected.columns]
+    # Labels equal, numbers equal within float32 rounding.
+    pd.testing.assert_frame_equal(
+        scored, expected, check_dtype=False, check_categorical=False, rtol=RTOL, atol=ATOL
+    )
 
 
 def write_input(settings: EngineSettings, frame: pd.DataFrame) -> None:

@@ -114,8 +114,7 @@ def score_partition(
         chunk = partition.read()
     else:
         chunk = pa.Table.from_pandas(partition, preserve_index=False)
-    # A join per task, through a connection of its own: a worker then holds none between
-    # tasks, and reads only the state of the partition's entities (no snapshot of the table).
+    # A join of the task's own (state_join.py): a worker holds nothing of it between tasks.
     with closing(settings.state_join()) as state:
         filled, entity_reasons = state.fill(chunk)
     predictions, rejects = score_chunk(filled, part, predictor, settings.run_id, entity_reasons)

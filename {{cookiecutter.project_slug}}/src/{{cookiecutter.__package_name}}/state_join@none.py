@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Container, Iterable, Iterator
 from typing import NamedTuple
 
+import pandas as pd
 import pyarrow as pa
 
 from .settings import Settings
@@ -50,3 +51,13 @@ class StateJoin:
 
     def fill(self, chunk: pa.Table) -> Filled:
         return Filled(chunk, {})
+
+
+def with_sample_entities(frame: pd.DataFrame) -> pd.DataFrame:
+    """The sample rows (sample_input.py) as they are: without state, they name no entity."""
+    return frame
+
+
+def sample_rows(good: pd.DataFrame, bad: pd.DataFrame) -> pd.DataFrame:
+    """The sample's rows: the good ones, then the bad ones."""
+    return pd.concat([good, bad], ignore_index=True)
