@@ -1,90 +1,67 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set engine = cookiecutter.__batch_engine -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
-"""The batch job ({{ engine }} engine): validation, scoring, rejects, idempotent and resumable runs."""
+"""The batch job ({{ cookiecutter.__batch_engine }} engine): validation, scoring, rejects, idempotent and resumable runs."""
 
 import json
 import logging
 import os
 import signal
-{%- if engine == "pandas" %}
-import sqlite3
-{%- endif %}
 import subprocess
 import sys
 import time
-{%- if engine == "pandas" %}
-from contextlib import closing
-{%- endif %}
-{%- if engine == "spark" %}
 from collections.abc import Iterator
-from contextlib import suppress
-{%- endif %}
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-{%- if engine == "spark" %}
-import psutil
-{%- endif %}
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-{%- if engine == "spark" %}
-from pyspark.sql import SparkSession
-{%- endif %}
 
-from {{ package }}.batch import (
+from {{ cookiecutter.__package_name }}.batch import (
     InputError,
     RunMismatchError,
     file_fingerprint,
     fingerprint_digest,
     predict,
+    prediction_columns,
     validate,
 )
-from {{ package }}.contract import Columns, parse_contract
-from {{ package }}.data import Dataset
-from {{ package }}.engine_{{ engine }} import EngineSettings, run{% if engine == "spark" %}, start_spark{% endif %}
-from {{ package }}.predictor import Predictor, UnscorableInputError
-from {{ package }}.sample_input import bad_cells, sample_frame
-from {{ package }}.schema import Scores
-from {{ package }}.score import main
+from {{ cookiecutter.__package_name }}.contract import Columns, parse_contract
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.engine_{{ cookiecutter.__batch_engine }} import EngineSettings, run
+from {{ cookiecutter.__package_name }}.predictor import Predictor, UnscorableInputError
+from {{ cookiecutter.__package_name }}.sample_input import bad_cells, sample_frame
+from {{ cookiecutter.__package_name }}.schema import Scores
+from {{ cookiecutter.__package_name }}.score import main
 
-from contract_testing import CONTRACT, close_to, records, rows
+from contract_testing import ATOL, CONTRACT, RTOL, records, rows
+from engine_testing import KILL_TEST_ENVIRONMENT, kill, running_engine
+from state_join_testing import WITHOUT_STATE, WITHOUT_STATE_OPTIONS
 
 CHUNK_ROWS = 200
-{%- if engine == "spark" %}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def spark() -> Iterator[SparkSession]:
-    """One local Spark session for every run of the tests (the engine uses the active one):
-    starting Spark takes seconds, scoring the test inputs a fraction of that."""
-    session = start_spark("local[2]", "tests")
-    yield session
-    session.stop()
-{%- endif %}
+@pytest.fixture(scope="session")
+def engine() -> Iterator[dict[str, Any]]:
+    """The engine, running for every test that needs it; its own settings (engine_testing.py)."""
+    with running_engine() as engine_settings:
+        yield engine_settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path, model_dir: Path) -> EngineSettings:
+def settings(tmp_path: Path, model_dir: Path, engine: dict[str, Any]) -> EngineSettings:
+    # These tests give every input; test_batch_state.py joins rows with stored state.
     return EngineSettings(
         input=str(tmp_path / "input.parquet"),
         output_dir=tmp_path / "predictions",
         run_id="test",
         chunk_rows=CHUNK_ROWS,
         model_dir=model_dir,
-{%- if cookiecutter.stateful == "yes" %}
-        # These tests give every input; test_batch_state.py joins rows with stored state.
-        entity_id_column="",
-{%- endif %}
-{%- if engine == "dask" %}
-        workers=2,
-        processes=False,
-{%- endif %}
+        **engine,
+        **WITHOUT_STATE,
     )
 
 
@@ -105,6 +82,13 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, object]]:
         {name: None if pd.isna(value) else value for name, value in row.items()}
         for row in frame.to_dict("records")
     ]
+
+
+def assert_close(scored: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Labels equal, numbers equal within float32 rounding (`RTOL`, `ATOL`)."""
+    pd.testing.assert_frame_equal(
+        scored, expected, check_dtype=False, check_categorical=False, rtol=RTOL, atol=ATOL
+    )
 
 
 def read_output(settings: EngineSettings, kind: str) -> pd.DataFrame:
@@ -263,33 +247,12 @@ def test_predictions_match_the_model_and_carry_version_and_run_id(
     summary = run(settings, predictor)
     assert (summary.parts, summary.scored, summary.rejected) == (4, len(frame), 0)
     scored = read_output(settings, "predictions").sort_values(["part", "row"], ignore_index=True)
-    expected = predictor.predict_columns(Columns.from_records(CONTRACT, records_of(frame)))
-{%- if classification %}
-    assert scored["label"].tolist() == [p.label for p in expected]
-    label = CONTRACT.labels[0]
-    assert scored[f"probability_{label}"].tolist() == close_to(
-        [p.probabilities[label] for p in expected]
-    )
-{%- else %}
-    assert scored["value"].tolist() == close_to([p.value for p in expected])
-{%- endif %}
+    # The model's scores of the same rows in one call, as the job's output columns.
+    columns = Columns.from_records(CONTRACT, records_of(frame))
+    expected = pa.table(prediction_columns(predictor.score(columns))).to_pandas()
+    assert_close(scored[expected.columns], expected)
     assert set(scored["model_version"]) == {predictor.model_version}
     assert set(scored["run_id"]) == {"test"}
-{%- if engine == "pandas" %}
-
-
-def test_a_sqlite_table_is_scored_by_query(
-    settings: EngineSettings, predictor: Predictor, held_out: Dataset, tmp_path: Path
-) -> None:
-    database = tmp_path / "rows.db"
-    frame = input_frame(2 * CHUNK_ROWS + 1, held_out)
-    with closing(sqlite3.connect(database)) as connection:
-        frame.to_sql("rows", connection, index_label="id")
-    settings.input = f"sqlite:///{database}"
-    settings.query = "SELECT * FROM rows ORDER BY id"
-    summary = run(settings, predictor)
-    assert (summary.parts, summary.rows, summary.scored) == (3, len(frame), len(frame))
-{%- endif %}
 
 
 def test_rerunning_a_complete_run_changes_nothing(
@@ -305,7 +268,7 @@ def test_rerunning_a_complete_run_changes_nothing(
 
 
 def test_a_run_id_is_not_reused_for_another_input(
-    settings: EngineSettings, predictor: Predictor, held_out: Dataset, tmp_path: Path
+    settings: EngineSettings, predictor: Predictor, held_out: Dataset
 ) -> None:
     write_parquet(input_frame(CHUNK_ROWS, held_out), Path(settings.input))
     settings.chunk_rows = CHUNK_ROWS // 2
@@ -313,27 +276,6 @@ def test_a_run_id_is_not_reused_for_another_input(
     (settings.output_dir / settings.run_id / "_run.json").write_text(json.dumps({"input": "other"}))
     with pytest.raises(RunMismatchError, match="another run id"):
         run(settings, predictor)
-{%- if engine == "spark" %}
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process and every process under it together, as losing the node would.
-
-    Spark's Python workers live in a process group of their own (forked by its daemon), so
-    killing the job's group would leave them running, and committing, after the "kill". Each
-    process is stopped first, so none can start another between the listing and the kill.
-    """
-    root = psutil.Process(pid)
-    stopped: dict[int, psutil.Process] = {}
-    while new := [p for p in (root, *root.children(recursive=True)) if p.pid not in stopped]:
-        for process in new:
-            with suppress(psutil.NoSuchProcess):
-                process.suspend()
-            stopped[process.pid] = process
-    for process in stopped.values():
-        with suppress(psutil.NoSuchProcess):
-            process.kill()
-{%- endif %}
 
 
 def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dict[str, int]:
@@ -346,38 +288,23 @@ def start_and_kill(settings: EngineSettings, model_dir: Path, parts: int) -> dic
         "--run-id": settings.run_id,
         "--chunk-rows": str(CHUNK_ROWS),
         "--model-dir": str(model_dir),
-{%- if cookiecutter.stateful == "yes" %}
-        "--entity-id-column": "",
-{%- endif %}
     }
     command = [
         sys.executable,
         "-m",
-        "{{ package }}.score",
+        "{{ cookiecutter.__package_name }}.score",
         *(f"{k}={v}" for k, v in options.items()),
+        *WITHOUT_STATE_OPTIONS,
     ]
-{%- if engine == "dask" %}
-    # Threads in the job's own process: SIGKILL then stops every worker at once.
-    env = {
-        **os.environ,
-        "{{ package | upper }}_PROCESSES": "false",
-        "{{ package | upper }}_WORKERS": "1",
-    }
+    env = {**os.environ, **KILL_TEST_ENVIRONMENT}
     job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-{%- else %}
-    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-{%- endif %}
     try:
         deadline = time.monotonic() + 120
         while len(list(commits.glob("*.json"))) < parts:
             assert job.poll() is None, "the job ended before it could be killed"
             assert time.monotonic() < deadline, "the job committed nothing in time"
             time.sleep(0.005)
-{%- if engine == "spark" %}
-        kill_tree(job.pid)
-{%- else %}
-        job.send_signal(signal.SIGKILL)
-{%- endif %}
+        kill(job)
     finally:
         job.wait()
     assert job.returncode == -signal.SIGKILL
@@ -490,43 +417,6 @@ def test_a_rewritten_input_file_with_the_same_rows_is_another_input(
 
     with pytest.raises(RunMismatchError, match=f"run {settings.run_id} cannot resume"):
         run(settings, predictor)
-{%- if engine == "pandas" %}
-
-
-@pytest.mark.parametrize(
-    ("change", "changed"),
-    [
-        ("INSERT INTO rows (id) VALUES (-1)", "input_fingerprint"),
-        ("DELETE FROM rows WHERE id = 0", "input_fingerprint"),
-        ("", "query"),
-    ],
-)
-def test_a_query_run_resumed_with_other_rows_or_another_query_is_refused(
-    settings: EngineSettings,
-    predictor: Predictor,
-    held_out: Dataset,
-    tmp_path: Path,
-    change: str,
-    changed: str,
-) -> None:
-    database = tmp_path / "rows.db"
-    with closing(sqlite3.connect(database)) as connection:
-        input_frame(2 * CHUNK_ROWS, held_out).to_sql("rows", connection, index_label="id")
-    settings.input = f"sqlite:///{database}"
-    settings.query = "SELECT * FROM rows ORDER BY id"
-    run(settings, predictor)
-    (settings.output_dir / settings.run_id / "_SUCCESS.json").unlink()  # as if killed
-    if change:
-        with closing(sqlite3.connect(database)) as connection, connection:
-            connection.execute(change)
-    else:
-        settings.query = "SELECT * FROM rows ORDER BY id DESC"
-
-    with pytest.raises(RunMismatchError) as refused:
-        run(settings, predictor)
-
-    assert f"run {settings.run_id} cannot resume: its {changed} changed" in str(refused.value)
-{%- endif %}
 
 
 def test_the_entry_point_reports_a_missing_input(settings: EngineSettings) -> None:
@@ -538,9 +428,7 @@ def test_an_input_without_the_input_columns_stops_the_job_in_one_line(
 ) -> None:
     pq.write_table(pa.table({"other": [1.0, 2.0]}), settings.input)
     arguments = ["--input", settings.input, "--output-dir", str(settings.output_dir)]
-{%- if cookiecutter.stateful == "yes" %}
-    arguments += ["--entity-id-column="]  # without state, every input column is required
-{%- endif %}
+    arguments += WITHOUT_STATE_OPTIONS  # without state, every input column is required
 
     assert main([*arguments, "--model-dir", str(settings.model_dir)]) == 1
 

@@ -1,8 +1,7 @@
-{%- set package = cookiecutter.__package_name -%}
 """The batch job reading its input from a real PostgreSQL query, chunk by chunk.
 
 Each test works in a schema of its own, dropped afterwards. The server is
-`{{ package | upper }}_TEST_POSTGRES_URL` (default: the local one); the tests are skipped, saying
+`{{ cookiecutter.__package_name | upper }}_TEST_POSTGRES_URL` (default: the local one); the tests are skipped, saying
 so, when it cannot be reached, and fail instead under `REQUIRE_POSTGRES=1` (as in CI).
 """
 
@@ -17,17 +16,18 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from {{ package }}.batch import InputError, RunMismatchError
-from {{ package }}.data import Dataset
-from {{ package }}.engine_pandas import EngineSettings, run
-from {{ package }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.batch import InputError, RunMismatchError
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.engine_pandas import EngineSettings, run
+from {{ cookiecutter.__package_name }}.predictor import Predictor
 
 from contract_testing import CONTRACT, records
 from postgres_testing import LOCAL_POSTGRES, own_schema
+from state_join_testing import WITHOUT_STATE
 
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get("{{ package | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
+URL = os.environ.get("{{ cookiecutter.__package_name | upper }}_TEST_POSTGRES_URL", LOCAL_POSTGRES)
 CHUNK_ROWS = 200
 READ_ROWS = "SELECT * FROM {schema}.rows ORDER BY id"
 READ_MISSING_TABLE = "SELECT * FROM {schema}.missing"
@@ -46,6 +46,7 @@ def schema() -> Iterator[str]:
 
 
 def settings_for(query: str, tmp_path: Path, model_dir: Path, url: str = URL) -> EngineSettings:
+    # The rows give every input; test_batch_state.py joins rows with stored state.
     return EngineSettings(
         input=url,
         query=query,
@@ -53,10 +54,7 @@ def settings_for(query: str, tmp_path: Path, model_dir: Path, url: str = URL) ->
         run_id="postgres",
         chunk_rows=CHUNK_ROWS,
         model_dir=model_dir,
-{%- if cookiecutter.stateful == "yes" %}
-        # The rows give every input; test_batch_state.py joins rows with stored state.
-        entity_id_column="",
-{%- endif %}
+        **WITHOUT_STATE,
     )
 
 

@@ -1,10 +1,7 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set engine = cookiecutter.__batch_engine -%}
-{%- set classification = cookiecutter.model_type != "regression" -%}
-"""The batch job ({{ engine }} engine) joined with per-entity state, on SQLite and on a real
+"""The batch job ({{ cookiecutter.__batch_engine }} engine) joined with per-entity state, on SQLite and on a real
 PostgreSQL: stored values fill what rows leave out, rows win, unknown entities are rejected."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +10,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from {{ package }}.batch import InputError
-from {{ package }}.contract import Columns
-from {{ package }}.data import Dataset
-from {{ package }}.engine_{{ engine }} import EngineSettings, run
-from {{ package }}.predictor import Predictor
-from {{ package }}.sample_input import UNKNOWN_ENTITY_ID, bad_cells, sample_frame
-from {{ package }}.settings import Settings
-from {{ package }}.state import EntityStore, main, open_store
-from {{ package }}.state_join import UNKNOWN_ENTITY, StateJoin
+from {{ cookiecutter.__package_name }}.batch import InputError, prediction_columns
+from {{ cookiecutter.__package_name }}.contract import Columns
+from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.engine_{{ cookiecutter.__batch_engine }} import EngineSettings, run
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.sample_input import bad_cells, sample_frame
+from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.state import EntityStore, main, open_store
+from {{ cookiecutter.__package_name }}.state_join import (
+    UNKNOWN_ENTITY,
+    UNKNOWN_ENTITY_ID,
+    StateJoin,
+    StateSettings,
+)
 
-from contract_testing import CONTRACT, close_to, complete_rows, first_name
+from contract_testing import ATOL, CONTRACT, RTOL, complete_rows, first_name
+from engine_testing import running_engine
 from postgres_testing import LOCAL_POSTGRES, in_schema, own_schema
 
 CHUNK_ROWS = 50
 NUMBER = first_name("number", "integer")
 """The input the tests give in the rows while the state holds the others."""
-{%- if classification %}
-OUTPUT = f"probability_{CONTRACT.labels[0]}"
-{%- else %}
-OUTPUT = "value"
-{%- endif %}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,8 +53,17 @@ def store(state_url: str) -> Iterator[EntityStore]:
     store.close()
 
 
+@pytest.fixture(scope="module")
+def engine() -> Iterator[dict[str, Any]]:
+    """The engine, running for every test that needs it; its own settings (engine_testing.py)."""
+    with running_engine() as engine_settings:
+        yield engine_settings
+
+
 @pytest.fixture
-def settings(tmp_path: Path, model_dir: Path, state_url: str) -> EngineSettings:
+def settings(
+    tmp_path: Path, model_dir: Path, state_url: str, engine: dict[str, Any]
+) -> EngineSettings:
     return EngineSettings(
         input=str(tmp_path / "input.parquet"),
         output_dir=tmp_path / "predictions",
@@ -64,11 +71,27 @@ def settings(tmp_path: Path, model_dir: Path, state_url: str) -> EngineSettings:
         chunk_rows=CHUNK_ROWS,
         model_dir=model_dir,
         state_url=state_url,
-{%- if engine == "dask" %}
-        workers=2,
-        processes=False,
-{%- endif %}
+        **engine,
     )
+
+
+def state_join(state_url: str) -> StateJoin:
+    """The join of `entity_id`'s state at `state_url`, as the job opens it."""
+    return StateSettings(state_url=state_url, entity_id_column="entity_id").state_join()
+
+
+def filled_chunks(state_url: str, chunks: Iterable[pa.Table]) -> list[pa.Table]:
+    """The chunks filled one after the other, as a job fills its chunks (through a snapshot)."""
+    state = state_join(state_url)
+    try:
+        return [filled.chunk for _, _, filled in state.filled(iter_chunks(chunks), ()) if filled]
+    finally:
+        state.close()
+
+
+def iter_chunks(chunks: Iterable[pa.Table]) -> Generator[pa.Table]:
+    """The chunks as a reader's generator: each taken when the join asks for it."""
+    yield from chunks
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +100,17 @@ def entities(held_out: Dataset) -> list[dict[str, Any]]:
     return complete_rows(held_out, 40)
 
 
-def scores(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[float]:
-    """What the model says of complete rows, as the job's `OUTPUT` column holds it."""
-    predictions = predictor.predict_columns(Columns.from_records(CONTRACT, rows))
-{%- if classification %}
-    return [p.probabilities[CONTRACT.labels[0]] for p in predictions]
-{%- else %}
-    return [p.value for p in predictions]
-{%- endif %}
+def assert_scored_as(
+    settings: EngineSettings, predictor: Predictor, rows: Sequence[dict[str, Any]]
+) -> None:
+    """The run's predictions are what the model says of `rows` (complete rows), in order."""
+    columns = Columns.from_records(CONTRACT, rows)
+    expected = pa.table(prediction_columns(predictor.score(columns))).to_pandas()
+    scored = outputs(settings, "predictions")[expected.columns]
+    # Labels equal, numbers equal within float32 rounding.
+    pd.testing.assert_frame_equal(
+        scored, expected, check_dtype=False, check_categorical=False, rtol=RTOL, atol=ATOL
+    )
 
 
 def write_input(settings: EngineSettings, frame: pd.DataFrame) -> None:
@@ -115,9 +141,7 @@ def test_stored_state_fills_what_rows_leave_out_and_the_rows_values_win(
     summary = run(settings, predictor)
     assert (summary.rows, summary.scored, summary.rejected) == (len(entities), len(entities), 0)
     expected = [{**row, NUMBER: value} for row, value in zip(entities, given, strict=True)]
-    assert outputs(settings, "predictions")[OUTPUT].tolist() == close_to(
-        scores(predictor, expected)
-    )
+    assert_scored_as(settings, predictor, expected)
 
 
 def test_a_csv_row_with_empty_cells_is_filled_per_kind(
@@ -134,9 +158,7 @@ def test_a_csv_row_with_empty_cells_is_filled_per_kind(
     frame.to_csv(settings.input, index=False)
     summary = run(settings, predictor)
     assert summary.scored == len(entities)
-    assert outputs(settings, "predictions")[OUTPUT].tolist() == close_to(
-        scores(predictor, entities)
-    )
+    assert_scored_as(settings, predictor, entities)
 
 
 def test_predictions_follow_the_state_from_one_run_to_the_next(
@@ -149,16 +171,13 @@ def test_predictions_follow_the_state_from_one_run_to_the_next(
     store.put_many(zip(ids, entities, strict=True))
     write_input(settings, pd.DataFrame({"entity_id": ids}))
     run(settings, predictor)
-    before = outputs(settings, "predictions")[OUTPUT].tolist()
+    assert_scored_as(settings, predictor, entities)
     # Every entity now holds another entity's state; the job is not restarted, only rerun.
     changed = list(reversed(entities))
     store.put_many(zip(ids, changed, strict=True))
     settings.run_id = "second"
     run(settings, predictor)
-    after = outputs(settings, "predictions")[OUTPUT].tolist()
-    assert before == close_to(scores(predictor, entities))
-    assert after == close_to(scores(predictor, changed))
-    assert after != close_to(before)
+    assert_scored_as(settings, predictor, changed)
 
 
 def test_a_change_reaches_the_next_chunk_through_the_same_connection(
@@ -166,14 +185,14 @@ def test_a_change_reaches_the_next_chunk_through_the_same_connection(
 ) -> None:
     first, second = entities[0], entities[1]
     store.put_many([("e", first)])
-    state = StateJoin.open(state_url, CONTRACT, "entity_id")
     chunk = pa.table({"entity_id": ["e"]})
-    try:
-        before, _ = state.fill(chunk)
-        store.put_many([("e", second)])
-        after, _ = state.fill(chunk)
-    finally:
-        state.close()
+
+    def chunks() -> Iterator[pa.Table]:
+        yield chunk
+        store.put_many([("e", second)])  # before the next chunk is filled
+        yield chunk
+
+    before, after = filled_chunks(state_url, chunks())
     assert before.column(NUMBER).to_pylist() == [pytest.approx(first[NUMBER])]
     assert after.column(NUMBER).to_pylist() == [pytest.approx(second[NUMBER])]
 
@@ -184,13 +203,14 @@ def test_an_input_a_later_chunk_leaves_out_is_filled_too(
     stored, given = entities[0], entities[1]
     store.put_many([("e", stored)])
     others = {name: [value] for name, value in given.items() if name != NUMBER}
-    state = StateJoin.open(state_url, CONTRACT, "entity_id")
-    try:
-        # The first chunk leaves out one input only; the second gives that one alone.
-        first, _ = state.fill(pa.table({"entity_id": ["e"], **others}))
-        second, _ = state.fill(pa.table({"entity_id": ["e"], NUMBER: [given[NUMBER]]}))
-    finally:
-        state.close()
+    # The first chunk leaves out one input only; the second gives that one alone.
+    first, second = filled_chunks(
+        state_url,
+        [
+            pa.table({"entity_id": ["e"], **others}),
+            pa.table({"entity_id": ["e"], NUMBER: [given[NUMBER]]}),
+        ],
+    )
     assert first.column(NUMBER).to_pylist() == [pytest.approx(stored[NUMBER])]
     assert second.to_pylist() == [
         {"entity_id": "e", NUMBER: pytest.approx(given[NUMBER])}
@@ -204,12 +224,9 @@ def test_a_chunk_naming_few_of_the_stored_entities_is_filled_as_one_naming_them_
     # One entity of 40 is too few to read the whole state for: it is queried instead.
     ids = [f"e-{index}" for index in range(len(entities))]
     store.put_many(zip(ids, entities, strict=True))
-    state = StateJoin.open(state_url, CONTRACT, "entity_id")
-    try:
-        few, _ = state.fill(pa.table({"entity_id": ids[-1:]}))
-        many, _ = state.fill(pa.table({"entity_id": ids}))
-    finally:
-        state.close()
+    few, many = filled_chunks(
+        state_url, [pa.table({"entity_id": ids[-1:]}), pa.table({"entity_id": ids})]
+    )
     assert few.column(NUMBER).to_pylist() == [pytest.approx(entities[-1][NUMBER])]
     assert many.column(NUMBER).to_pylist() == [pytest.approx(row[NUMBER]) for row in entities]
 
@@ -220,7 +237,7 @@ def test_a_column_without_any_value_is_filled_from_the_state(
     store.put_many([("e", entities[0])])
     # A Parquet column no row has a value in has no type of its own.
     chunk = pa.table({"entity_id": ["e"], NUMBER: pa.nulls(1)})
-    state = StateJoin.open(state_url, CONTRACT, "entity_id")
+    state = state_join(state_url)
     try:
         filled, rejected = state.fill(chunk)
     finally:
@@ -268,7 +285,7 @@ def test_the_sample_input_is_scored_against_the_sample_state(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("{{ package | upper }}_STATE_URL", settings.state_url)
+    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_STATE_URL", settings.state_url)
     main(["load-sample"])
     frame = sample_frame()
     settings.input = str(tmp_path / "sample.csv")

@@ -1,5 +1,3 @@
-{%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The batch scoring pipeline the engine runs chunk by chunk (or partition by partition).
 
 A chunk is validated with vectorised checks, its valid rows are scored with one model call,
@@ -27,7 +25,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable{% if stateful %}, Mapping{% endif %}
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from .batch_columns import output_columns
 from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input, load_contract
 from .predictor import Predictor, score_accepted
 from .schema import Scores
@@ -71,13 +70,6 @@ class BatchSettings(Settings):
 
     chunk_rows: int = Field(default=100_000, gt=0)
     """Rows scored per model call and per output part: bounds the job's memory."""
-{%- if stateful %}
-
-    entity_id_column: str = "entity_id"
-    """The input column naming each row's entity, whose stored state (`state_url`) fills the
-    inputs the row leaves null (see state_join.py). Empty: the input gives every input and
-    no state is read."""
-{%- endif %}
 
 
 class InputError(Exception):
@@ -251,24 +243,18 @@ def predict(
 
 
 def prediction_columns(scores: Scores) -> dict[str, pa.Array | npt.NDArray[Any]]:
-    """Scores as columns: {% if classification %}the label and one probability column per class{% else %}the predicted value{% endif %}{% if cookiecutter.legal_review == "yes" %}, and one
-    explanation column per feature{% endif %}."""
-{%- if classification %}
-    labels = pa.DictionaryArray.from_arrays(scores.predicted.astype(np.int32), scores.labels)
-    columns: dict[str, pa.Array | npt.NDArray[Any]] = {"label": labels}
-    for index, label in enumerate(scores.labels):
-        columns[f"probability_{label}"] = scores.probabilities[:, index].astype(np.float64)
-{%- else %}
-    columns: dict[str, pa.Array | npt.NDArray[Any]] = {"value": scores.values.astype(np.float64)}
-{%- endif %}
+    """Scores as columns: the model type's outputs (batch_columns.py){% if cookiecutter.legal_review == "yes" %}, and one explanation
+    column per feature{% endif %}."""
 {%- if cookiecutter.legal_review == "yes" %}
+    columns = output_columns(scores)
     for index, name in enumerate(scores.feature_names):
         columns[f"explanation_{name}"] = scores.explanations[:, index].astype(np.float64)
-{%- endif %}
     return columns
+{%- else %}
+    return output_columns(scores)
+{%- endif %}
 
 
-{% if stateful -%}
 def score_chunk(
     chunk: pa.Table,
     part: int,
@@ -276,21 +262,14 @@ def score_chunk(
     run_id: str,
     entity_reasons: Mapping[int, str],
 ) -> tuple[pa.Table, pa.Table]:
-{%- else -%}
-def score_chunk(
-    chunk: pa.Table, part: int, predictor: Predictor, run_id: str
-) -> tuple[pa.Table, pa.Table]:
-{%- endif %}
     """The predictions and the rejects of one chunk; together they hold each of its rows once.
 
     Rows are identified by `part` and `row` (the position in the part). Rejects keep every
-    input column, as text.{% if stateful %} `entity_reasons` are the rows rejected for their entity
-    (state_join.py): that reason comes first, as it explains their missing inputs.{% endif %}
+    input column, as text. `entity_reasons` are the rows rejected for their entity
+    (state_join.py): that reason comes first, as it explains their missing inputs.
     """
     columns, reasons = validate(chunk, predictor.metadata.contract)
-{%- if stateful %}
     reasons |= entity_reasons
-{%- endif %}
     rows = np.arange(len(columns), dtype=np.int64)
     if reasons:
         valid = np.ones(len(rows), dtype=bool)

@@ -1,4 +1,3 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The Dask engine: the input's partitions are scored in parallel by a Dask cluster.
 
 By default the job starts a `distributed.LocalCluster` on this machine; with
@@ -6,16 +5,15 @@ By default the job starts a `distributed.LocalCluster` on this machine; with
 Each partition is read, validated, scored and committed by one task, so a worker holds a
 few partitions at a time whatever the input size. Workers write the outputs themselves:
 on a cluster, `output_dir` must be storage every worker and the job share.
-{%- if stateful %}
 
-Each partition's rows are joined with their entities' stored state (state_join.py) by the
-task that scores it, through a connection of its own.
-{%- endif %}
+Each partition passes through state_join.py in the task that scores it: the per-entity
+state, where the project keeps any, fills the inputs its rows leave out.
 """
 
+import argparse
 import logging
 from collections.abc import Iterator
-from contextlib import {% if stateful %}closing, {% endif %}contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import astuple, dataclass
 from functools import cache
 from pathlib import Path
@@ -40,9 +38,7 @@ from .batch import (
     score_chunk,
 )
 from .predictor import Predictor
-{%- if stateful %}
-from .state_join import StateJoin
-{%- endif %}
+from .state_join import StateSettings
 
 ENGINE = "dask"
 BYTES_PER_INPUT = 8
@@ -51,8 +47,8 @@ BYTES_PER_INPUT = 8
 logger = logging.getLogger(__name__)
 
 
-class EngineSettings(BatchSettings):
-    """The shared batch settings and where the Dask cluster is."""
+class EngineSettings(BatchSettings, StateSettings):
+    """The shared batch settings, the state's, and where the Dask cluster is."""
 
     scheduler_address: str = ""
     """An existing cluster's scheduler (`tcp://scheduler:8786`); empty starts a LocalCluster."""
@@ -62,6 +58,10 @@ class EngineSettings(BatchSettings):
 
     processes: bool = True
     """LocalCluster workers as processes (true) or as threads of this process (false)."""
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", help="a Parquet or CSV file, or a directory of Parquet files")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class RowGroup:
         return pq.ParquetFile(self.file).read_row_group(self.group)
 
 
-def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
+def read_partitions(settings: EngineSettings) -> list[Delayed | RowGroup]:
     """The input's partitions: a Parquet row group each, or CSV blocks of about `chunk_rows`
     rows (delayed Dask DataFrame partitions)."""
     path = Path(settings.input)
@@ -87,12 +87,7 @@ def read_partitions(settings: BatchSettings) -> list[Delayed | RowGroup]:
         # value rejects its row instead of failing the whole read; categories stay text.
         frame = dd.read_csv(
             path,
-{%- if stateful %}
-            # Entity ids are text too: an id such as 007 keeps its zeros.
-            dtype=dict.fromkeys([*input_names(), settings.entity_id_column], "string"),
-{%- else %}
-            dtype=dict.fromkeys(input_names(), "string"),
-{%- endif %}
+            dtype=dict.fromkeys([*input_names(), *settings.text_columns()], "string"),
             blocksize=settings.chunk_rows * BYTES_PER_INPUT * len(input_names()) * 2,
         )
         return list(frame.to_delayed())
@@ -119,17 +114,10 @@ def score_partition(
         chunk = partition.read()
     else:
         chunk = pa.Table.from_pandas(partition, preserve_index=False)
-{%- if stateful %}
-    # A query per task, through a connection of its own: a worker then holds none between
-    # tasks, and reads only the state of the partition's entities (no snapshot of the table).
-    contract = predictor.metadata.contract
-    column = settings.entity_id_column
-    with closing(StateJoin.open(settings.state_url, contract, column, snapshot=False)) as state:
+    # A join of the task's own (state_join.py): a worker holds nothing of it between tasks.
+    with closing(settings.state_join()) as state:
         filled, entity_reasons = state.fill(chunk)
     predictions, rejects = score_chunk(filled, part, predictor, settings.run_id, entity_reasons)
-{%- else %}
-    predictions, rejects = score_chunk(chunk, part, predictor, settings.run_id)
-{%- endif %}
     return RunOutput(settings).commit(part, predictions, rejects)
 
 

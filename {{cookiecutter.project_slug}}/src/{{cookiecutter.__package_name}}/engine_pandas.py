@@ -1,16 +1,14 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The pandas engine: one process reads the input in chunks of `chunk_rows` and scores them.
 
 Memory is bounded by the chunk size, not by the input size: Parquet and CSV are streamed
 with pyarrow datasets, SQLite rows read `chunk_rows` at a time, PostgreSQL rows through a
 server-side cursor.
-{%- if stateful %}
 
-Each chunk's rows are joined with their entities' stored state (state_join.py) before the
-chunk is validated; the next chunk is read and joined in a thread while this one is scored.
-{%- endif %}
+Each chunk passes through state_join.py before it is validated: the per-entity state, where the
+project keeps any, fills the inputs its rows leave out.
 """
 
+import argparse
 import logging
 import sqlite3
 from collections.abc import Generator, Iterator
@@ -37,9 +35,7 @@ from .batch import (
     score_chunk,
 )
 from .predictor import Predictor
-{%- if stateful %}
-from .state_join import StateJoin
-{%- endif %}
+from .state_join import StateSettings
 
 ENGINE = "pandas"
 SQLITE = "sqlite:///"
@@ -48,8 +44,15 @@ POSTGRESQL = ("postgresql://", "postgres://")
 logger = logging.getLogger(__name__)
 
 
-class EngineSettings(BatchSettings):
-    """The pandas engine needs nothing beyond the shared batch settings."""
+class EngineSettings(BatchSettings, StateSettings):
+    """The pandas engine needs nothing beyond the shared batch settings and the state's."""
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input", help="Parquet or CSV file, Parquet directory, sqlite:///x.db, postgresql://..."
+    )
+    parser.add_argument("--query", help="SQL query for a database input (with an ORDER BY)")
 
 
 def input_fingerprint(settings: BatchSettings) -> Any:
@@ -76,7 +79,7 @@ def input_fingerprint(settings: BatchSettings) -> Any:
     return {"rows": int(rows)}
 
 
-def read_chunks(settings: BatchSettings) -> Generator[pa.Table]:
+def read_chunks(settings: EngineSettings) -> Generator[pa.Table]:
     """The input, `chunk_rows` rows at a time, in the same chunks on every run."""
     if settings.input.startswith((SQLITE, *POSTGRESQL)) and not settings.query:
         raise InputError("a database input needs a query (the QUERY setting)")
@@ -98,15 +101,8 @@ def read_chunks(settings: BatchSettings) -> Generator[pa.Table]:
         # value rejects its row instead of failing the whole read; categories stay text.
         csv = ds.CsvFileFormat(
             convert_options=pacsv.ConvertOptions(
-{%- if stateful %}
-                # Entity ids are text too: an id such as 007 keeps its zeros.
-                column_types=dict.fromkeys(
-                    [*input_names(), settings.entity_id_column], pa.string()
-                ),
+                column_types=dict.fromkeys([*input_names(), *settings.text_columns()], pa.string()),
                 strings_can_be_null=True,
-{%- else %}
-                column_types=dict.fromkeys(input_names(), pa.string()), strings_can_be_null=True
-{%- endif %}
             )
         )
         dataset = ds.dataset(path, format=csv)
@@ -161,10 +157,7 @@ def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
         return summary
     committed = output.committed()
     parts = rows_read = 0
-{%- if stateful %}
-    contract = predictor.metadata.contract
-    state = StateJoin.open(settings.state_url, contract, settings.entity_id_column)
-    with closing(state):
+    with closing(settings.state_join()) as state:
         for part, chunk, filled in state.filled(read_chunks(settings), committed):
             parts, rows_read = part + 1, rows_read + len(chunk)
             if filled is None:
@@ -175,13 +168,4 @@ def run(settings: EngineSettings, predictor: Predictor) -> RunSummary:
             )
             counts = output.commit(part, predictions, rejects)
             logger.info("part %d: %d rows, %d scored, %d rejected", part, *astuple(counts))
-{%- else %}
-    for part, chunk in enumerate(read_chunks(settings)):
-        parts, rows_read = part + 1, rows_read + len(chunk)
-        if part in committed:
-            check_counts([(part, len(chunk))], committed)
-            continue
-        counts = output.commit(part, *score_chunk(chunk, part, predictor, settings.run_id))
-        logger.info("part %d: %d rows, %d scored, %d rejected", part, *astuple(counts))
-{%- endif %}
     return output.finish(parts, rows_read, predictor.model_version)

@@ -14,6 +14,7 @@ JVM); with `MASTER` set to `k8s://https://<api-server>` the job is the driver of
 pods on Kubernetes (see deploy/batch/spark.yaml).
 """
 
+import argparse
 import logging
 import os
 import sys
@@ -59,6 +60,10 @@ class EngineSettings(BatchSettings):
     master: str = "local[*]"
     """The Spark master: `local[*]` (a task per core, here), `local[N]`, or a cluster
     (`k8s://https://kubernetes.default.svc:443`, with spark-defaults.conf for the rest)."""
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", help="a Parquet or CSV file, or a directory of Parquet files")
 
 
 @dataclass(frozen=True)
@@ -164,8 +169,9 @@ def score_parts(
     for batch in descriptors:
         for descriptor in batch.to_pylist():
             part = Part(**descriptor)
+            # No rows rejected for their entity: the Spark engine reads no per-entity state.
             predictions, rejects = score_chunk(
-                part.read(header), part.part, predictor, settings.run_id
+                part.read(header), part.part, predictor, settings.run_id, {}
             )
             counts = output.commit(part.part, predictions, rejects)
             yield pa.RecordBatch.from_pylist([{"part": part.part, **asdict(counts)}], COUNTS)

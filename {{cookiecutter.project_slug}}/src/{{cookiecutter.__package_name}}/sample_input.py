@@ -1,4 +1,3 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """Writes sample input for the batch job: the training data's rows, plus a few bad ones.
 
     python -m {{ cookiecutter.__package_name }}.sample_input data/sample.csv   # or .parquet
@@ -7,13 +6,8 @@ Every cell is written as text, as a CSV holds it; the job parses each input per 
 features.yaml. The bad rows (a value that is not a number, an infinite value, a value float32
 cannot hold, an empty cell) show where rejected rows go: the job scores every other row,
 including an empty cell where features.yaml allows it and a category level never seen in
-training.
-{%- if stateful %}
-
-Each row names its entity in an `entity_id` column: `sample-<n>` for the training data's row
-n, as `state load-sample` stores them, so that the stored state fills an empty cell; one more
-row names an entity with no stored state, which the job rejects.
-{%- endif %}
+training. What the rows say of their entities is state_join.py's (`with_sample_entities`,
+`sample_rows`).
 """
 
 import argparse
@@ -27,16 +21,10 @@ import pandas as pd
 from .batch import MISSING, NOT_A_NUMBER, OUT_OF_RANGE
 from .contract import MISSING_LEVEL, Contract, load_contract
 from .data import load_dataset
-{%- if stateful %}
-from .entities import SAMPLE_ENTITY_ID
-{%- endif %}
 from .settings import Settings
+from .state_join import sample_rows, with_sample_entities
 
 UNSEEN_LEVEL = "a level never seen in training"
-{%- if stateful %}
-UNKNOWN_ENTITY_ID = "no-such-entity"
-"""The entity of the row before the bad ones: nothing is stored for it."""
-{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -80,21 +68,13 @@ def sample_frame(repeat: int = 1) -> pd.DataFrame:
     for index, item in enumerate(contract.categories):
         levels = pd.Series(columns.categories[:, index], dtype="string")
         frame[item.name] = levels.mask(levels == MISSING_LEVEL)
-    frame = pd.concat([frame[[item.name for item in contract.inputs]]] * repeat, ignore_index=True)
-{%- if stateful %}
-    entity_ids = [SAMPLE_ENTITY_ID.format(row) for row in range(len(columns))] * repeat
-    frame.insert(0, "entity_id", pd.Series(entity_ids, dtype="string"))
-{%- endif %}
+    frame = with_sample_entities(frame[[item.name for item in contract.inputs]])
+    frame = pd.concat([frame] * repeat, ignore_index=True)
     cells = bad_cells(contract)
     bad = frame.iloc[: len(cells)].copy()
     for row, cell in enumerate(cells):
         bad.iloc[row, bad.columns.get_loc(cell.input)] = cell.text
-{%- if stateful %}
-    unknown = frame.iloc[:1].assign(entity_id=UNKNOWN_ENTITY_ID)
-    return pd.concat([frame, unknown, bad], ignore_index=True)
-{%- else %}
-    return pd.concat([frame, bad], ignore_index=True)
-{%- endif %}
+    return sample_rows(frame, bad)
 
 
 def write_sample(path: Path) -> int:

@@ -12,32 +12,21 @@ from typing import Any
 
 from .artifact import ArtifactError
 from .batch import InputError, RunMismatchError
-from .engine_{{ cookiecutter.__batch_engine }} import EngineSettings, run
+from .engine_{{ cookiecutter.__batch_engine }} import EngineSettings, add_input_arguments, run
 from .predictor import Predictor
+from .state_join import add_state_arguments
 
 logger = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-{%- if cookiecutter.__batch_engine == "pandas" %}
-    parser.add_argument(
-        "--input", help="Parquet or CSV file, Parquet directory, sqlite:///x.db, postgresql://..."
-    )
-    parser.add_argument("--query", help="SQL query for a database input (with an ORDER BY)")
-{%- else %}
-    parser.add_argument("--input", help="a Parquet or CSV file, or a directory of Parquet files")
-{%- endif %}
+    add_input_arguments(parser)
     parser.add_argument("--output-dir", type=Path, help="where runs write (default: predictions)")
     parser.add_argument("--run-id", help="the run to write, resume or skip (default: today, UTC)")
     parser.add_argument("--chunk-rows", type=int, help="rows per chunk (default: 100000)")
     parser.add_argument("--model-dir", type=Path, help="the model (default: models/current)")
-{%- if cookiecutter.stateful == "yes" %}
-    parser.add_argument(
-        "--entity-id-column",
-        help="the column naming each row's entity (default: entity_id); empty: read no state",
-    )
-{%- endif %}
+    add_state_arguments(parser)
     options = vars(parser.parse_args(argv))
     return {name: value for name, value in options.items() if value is not None}
 

@@ -1,10 +1,5 @@
-"""The per-entity state joined onto the batch job's chunks: one vectorised join per chunk,
-never a lookup per row.
-
-Each input row names its entity in the `entity_id_column` (`entity_id` by default, as a REST
-request does). The values stored for the entity (`state.py`, at `state_url`) fill the inputs
-the row leaves null or the input has no column for; where both have a value, the row's wins.
-A row that names no entity, or an entity with no stored state, is rejected with the reason.
+"""The stored per-entity state as Arrow columns lined up with a chunk's entity ids, for
+state_join.py: through a snapshot of the whole table, or a query per chunk.
 
 The pandas engine joins its chunks with a `Snapshot` of the state table: the table read whole
 (one scan costs far less than an index lookup per entity) as Arrow columns through ADBC, into
@@ -14,8 +9,7 @@ grow with the state. Per chunk, the state's ids are looked up among the chunk's 
 the rows. The snapshot holds the inputs the chunks so far left out; a chunk that leaves out
 another input reads it again with that one. A chunk that names few of the stored entities
 (`SNAPSHOT_SHARE`) while no current snapshot exists is joined through a query for its
-entities instead: a small input never reads a large state whole. `StateJoin.filled` reads and
-fills the next chunk in a thread while the job scores the current one.
+entities instead: a small input never reads a large state whole.
 
 Freshness: before each chunk the snapshot asks the store whether it changed since it was
 read, and reads it again if so. On SQLite, `PRAGMA data_version` changes with every commit of
@@ -31,11 +25,10 @@ entities through the store instead (`StoreQuery`), one query per partition.
 
 import sqlite3
 import tempfile
-from collections.abc import Container, Generator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import adbc_driver_postgresql.dbapi
 import adbc_driver_sqlite
@@ -45,11 +38,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .batch import MISSING, InputError, decoded
 from .contract import Contract, Input
-from .state import COLUMN_TYPES, SQLITE_MMAP_BYTES, TABLE, EntityStore, open_store, quoted
+from .state import COLUMN_TYPES, SQLITE_MMAP_BYTES, TABLE, EntityStore, quoted
 
-UNKNOWN_ENTITY = "no state is stored for this entity"
 ARROW_TYPES = {
     "number": pa.float64(),
     "integer": pa.int64(),
@@ -74,14 +65,6 @@ SQLITE_BATCH_ROWS = 262_144
 Found = npt.NDArray[np.bool_]
 
 
-class Filled(NamedTuple):
-    chunk: pa.Table
-    """The chunk with the stored values filled in."""
-    reasons: dict[int, str]
-    """The rows rejected for their entity ({row position: reason}); their inputs stay as the
-    input gave them."""
-
-
 class StoredState(Protocol):
     def aligned(
         self, entity_ids: pa.ChunkedArray, inputs: Sequence[Input]
@@ -91,94 +74,6 @@ class StoredState(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class StateJoin:
-    """Fills a chunk's missing inputs from the state of the entities its rows name."""
-
-    def __init__(self, state: StoredState | None, contract: Contract, entity_column: str) -> None:
-        self.state = state
-        self.contract = contract
-        self.entity_column = entity_column
-
-    @classmethod
-    def open(
-        cls, state_url: str, contract: Contract, entity_column: str, *, snapshot: bool = True
-    ) -> "StateJoin":
-        """The join against the store at `state_url`: through a `Snapshot` (a job that fills
-        many chunks), else a query per chunk; none (rows scored as the input gives them) when
-        `entity_column` is empty."""
-        if not entity_column:
-            return cls(None, contract, entity_column)
-        # The store creates the table, or adds the inputs it lacks.
-        query = StoreQuery(open_store(state_url))
-        state = Snapshot(state_url, contract, query) if snapshot else query
-        return cls(state, contract, entity_column)
-
-    def close(self) -> None:
-        if self.state is not None:
-            self.state.close()
-
-    def filled(
-        self, chunks: Generator[pa.Table], skip: Container[int]
-    ) -> Iterator[tuple[int, pa.Table, Filled | None]]:
-        """Each chunk with its part number and, unless the part is in `skip`, `fill`'s
-        answer. The next chunk is read and filled in a thread while the caller scores this
-        one: the job scores on one core (ONNX Runtime runs one thread), and Arrow's kernels
-        release the GIL, so the join takes the other. A change to the state reaches the
-        chunks filled after it: from the one after the chunk being scored."""
-        numbered = enumerate(chunks)
-
-        def next_filled() -> tuple[int, pa.Table, Filled | None] | None:
-            item = next(numbered, None)
-            if item is None:
-                return None
-            part, chunk = item
-            return part, chunk, None if part in skip else self.fill(chunk)
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-join") as worker:
-            try:
-                upcoming = worker.submit(next_filled)
-                while (current := upcoming.result()) is not None:
-                    upcoming = worker.submit(next_filled)
-                    yield current
-            finally:
-                # The input's reader belongs to the thread that reads it (a SQLite input).
-                worker.submit(chunks.close)
-
-    def fill(self, chunk: pa.Table) -> Filled:
-        """The chunk with the stored values filled in, and the rows rejected for their entity."""
-        if self.state is None:
-            return Filled(chunk, {})
-        if self.entity_column not in chunk.column_names:
-            raise InputError(
-                f"the input has no column {self.entity_column}: each row names its entity there"
-                " (the ENTITY_ID_COLUMN setting)"
-            )
-        entity_ids = decoded(chunk.column(self.entity_column)).cast(pa.string())
-        # Only inputs some row leaves out are read from the store.
-        wanted = [
-            item
-            for item in self.contract.inputs
-            if item.name not in chunk.column_names or chunk.column(item.name).null_count
-        ]
-        aligned, found = self.state.aligned(entity_ids, wanted)
-        for item in wanted:
-            values = aligned.column(item.name)
-            if item.name in chunk.column_names:
-                index = chunk.column_names.index(item.name)
-                chunk = chunk.set_column(
-                    index, item.name, coalesced(chunk.column(item.name), values, item)
-                )
-            else:
-                chunk = chunk.append_column(item.name, values)
-        named = pc.is_valid(entity_ids).to_numpy(zero_copy_only=False)
-        unknown = np.flatnonzero(named & ~found).tolist()
-        reasons = dict.fromkeys(unknown, f"{self.entity_column}: {UNKNOWN_ENTITY}")
-        reasons |= dict.fromkeys(
-            np.flatnonzero(~named).tolist(), f"{self.entity_column}: {MISSING}"
-        )
-        return Filled(chunk, reasons)
 
 
 class Snapshot:
@@ -383,17 +278,3 @@ class StoreQuery:
 
     def close(self) -> None:
         self.store.close()
-
-
-def coalesced(given: pa.ChunkedArray, stored: pa.ChunkedArray, item: Input) -> pa.ChunkedArray:
-    """The row's value where it has one, else the stored one, as one column: text when the
-    input is text (a CSV; validation parses it per kind), else the values' common type."""
-    given = decoded(given)
-    if pa.types.is_null(given.type):
-        # A column with no value at all (an all-null Parquet column has no type).
-        return stored
-    if given.type != stored.type:
-        text = pa.types.is_string(given.type) or pa.types.is_large_string(given.type)
-        common = pa.string() if text or item.kind == "category" else pa.float64()
-        given, stored = given.cast(common), stored.cast(common)
-    return pc.coalesce(given, stored)
