@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 OUT ?= ..
 PYTEST_ARGS ?= -n 2
 
-.PHONY: generate test lint install pins docs
+.PHONY: generate test lint install pins docs FORCE
 
 $(BIN)/.installed: pyproject.toml
 	@python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
@@ -43,8 +43,9 @@ lint: install
 test: install lint
 	PATH="$(BIN):$$PATH" NODE_PATH="$(CACHE)/node_modules" $(BIN)/pytest $(PYTEST_ARGS)
 
-## cookiecutter.json, written from decision/table.yaml (its answers are never edited by hand).
-cookiecutter.json: decision/table.yaml tools/cookiecutter_json.py $(BIN)/.installed
+## cookiecutter.json, written from decision/table.yaml (its answers are never edited by hand)
+## and the project template (the files copied without rendering).
+cookiecutter.json: decision/table.yaml tools/cookiecutter_json.py $(BIN)/.installed FORCE
 	$(BIN)/python tools/cookiecutter_json.py
 
 ## Re-resolve pins.yaml after editing its requirements (needs the package index).

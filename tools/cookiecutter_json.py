@@ -8,7 +8,9 @@ The public answers come from the table, in its order: a choice answer as cookiec
 list (its default first, then the others in the table's order), any other answer as its
 default; the `__prompts__` labels are the table's questions and choice labels. The private
 keys around them (how the answers reach the decision and the files) are cookiecutter
-plumbing and live here.
+plumbing and live here. `_copy_without_render` lists every file of the project template
+with no Jinja in it: rendering those changes nothing, and a bake renders every variant of
+every port before the post-generation hook keeps one.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ AFTER_ANSWERS: dict[str, Any] = {
     "__batch_engine": "{{ cookiecutter | batch_engine }}",
     "_extensions": ["local_extensions.DeployExtension"],
     "_new_lines": "\n",
-    "_copy_without_render": [],
 }
+PROJECT = ROOT / "{{cookiecutter.project_slug}}"
+JINJA = (b"{{", b"{%", b"{#")
 # The slug has no fixed default: it follows the project name, as the questionnaire's does
 # (engine.default_slug, through local_extensions' `default_slug` filter).
 DERIVED_DEFAULTS = {"slug": "{{ cookiecutter.project_name | default_slug }}"}
@@ -69,8 +72,19 @@ def context() -> dict[str, Any]:
         **BEFORE_ANSWERS,
         **{name: answer_value(name, spec) for name, spec in answers.items()},
         **AFTER_ANSWERS,
+        "_copy_without_render": plain_files(),
         "__prompts__": {name: prompt(spec) for name, spec in answers.items()},
     }
+
+
+def plain_files() -> list[str]:
+    """The project template's files without Jinja, as cookiecutter matches them (relative to
+    the project template): copied as they are."""
+    return sorted(
+        str(path.relative_to(PROJECT))
+        for path in PROJECT.rglob("*")
+        if path.is_file() and not any(tag in path.read_bytes() for tag in JINJA)
+    )
 
 
 def text() -> str:
