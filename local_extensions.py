@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cookiecutter.exceptions import FailedHookException
 from jinja2 import TemplateSyntaxError
 from jinja2.ext import Extension
 
 from decision import engine
 from hooks import manifest
+from hooks.cookiecutter_internals import Refusal
 from hooks.invocation import discard_template_copy
 from hooks.questionnaire import training_table_problem
 
@@ -37,9 +37,8 @@ def _public_answers(context: dict[str, Any]) -> dict[str, Any]:
     return {name: context[name] for name in engine.table()["answers"] if name in context}
 
 
-class InvalidAnswers(FailedHookException):
-    """Bad answers. A subclass of an exception cookiecutter's CLI prints as one message
-    and exits 1 on: raised while the context is rendered, before any file is written, it
+class InvalidAnswers(Refusal):
+    """Bad answers. Raised while the context is rendered, before any file is written, it
     stops generation without a traceback and without leftovers (a failing pre_gen hook
     would leave a logged traceback behind)."""
 

@@ -21,23 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hooks.cookiecutter_internals import parse_command_line
+
 ENV_SWITCH = "ML_DEPLOY_QUESTIONNAIRE"
 INTERRUPT = b"\x03"  # Ctrl-C, read as a key while the questionnaire runs
 
 # --- The cookiecutter command line that ran this hook -------------------------------------
-
-# Options of the cookiecutter 2.7 CLI that take a value; every other option is a flag.
-_VALUE_OPTIONS = {
-    "-c": "checkout",
-    "--checkout": "checkout",
-    "--directory": "directory",
-    "--replay-file": "replay_file",
-    "-o": "output_dir",
-    "--output-dir": "output_dir",
-    "--config-file": "config_file",
-    "--debug-file": "debug_file",
-    "--accept-hooks": "accept_hooks",
-}
 
 
 @dataclass(frozen=True)
@@ -68,52 +57,23 @@ def _cookiecutter_args(argv: list[str]) -> list[str] | None:
 
 
 def parse_cookiecutter_argv(argv: list[str]) -> Invocation | None:
-    """Parse a cookiecutter command line (as in /proc/<pid>/cmdline); None if it is not one."""
+    """Parse a cookiecutter command line (as in /proc/<pid>/cmdline) as cookiecutter itself
+    does; None if it is not one."""
     args = _cookiecutter_args(argv)
     if args is None:
         return None
-    flags: set[str] = set()
-    options: dict[str, str] = {}
-    positional: list[str] = []
-    pending: str | None = None
-    only_positional = False
-    for arg in args:
-        if pending:
-            options[pending] = arg
-            pending = None
-        elif only_positional or not arg.startswith("-") or arg == "-":
-            positional.append(arg)
-        elif arg == "--":
-            only_positional = True
-        elif arg.startswith("--"):
-            name, has_value, value = arg.partition("=")
-            if name in _VALUE_OPTIONS:
-                if has_value:
-                    options[_VALUE_OPTIONS[name]] = value
-                else:
-                    pending = _VALUE_OPTIONS[name]
-            else:
-                flags.add(name)
-        else:  # a cluster of short options, such as -fv or -oout
-            for position, letter in enumerate(arg[1:], start=1):
-                short = f"-{letter}"
-                if short in _VALUE_OPTIONS:
-                    rest = arg[position + 1 :]
-                    if rest:
-                        options[_VALUE_OPTIONS[short]] = rest
-                    else:
-                        pending = _VALUE_OPTIONS[short]
-                    break
-                flags.add(short)
-    template, extra = (positional[0], positional[1:]) if positional else (None, [])
+    params = parse_command_line(args)
+    if params is None:
+        return None
+    named = ("checkout", "directory", "replay_file", "output_dir", "config_file", "debug_file")
     return Invocation(
-        no_input="--no-input" in flags,
-        replay="--replay" in flags,
-        overwrite=bool({"-f", "--overwrite-if-exists"} & flags),
-        default_config="--default-config" in flags,
-        options=options,
-        template=template,
-        extra_context=dict(arg.split("=", 1) for arg in extra if "=" in arg),
+        no_input=params.get("no_input", False),
+        replay=params.get("replay", False),
+        overwrite=params.get("overwrite_if_exists", False),
+        default_config=params.get("default_config", False),
+        options={name: params[name] for name in named if name in params},
+        template=params.get("template"),
+        extra_context=dict(params.get("extra_context") or {}),
     )
 
 

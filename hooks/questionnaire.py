@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
 
 from decision import engine
 from hooks import invocation, prompts
+from hooks.cookiecutter_internals import Refusal
 from hooks.invocation import Invocation
 from hooks.prompts import Prompter
 
@@ -82,7 +82,7 @@ def existing_project_error(started: Invocation, slug: str, caller: Path) -> str 
 
 
 TRAINING_DATA_SUFFIXES = (".csv", ".parquet", ".pq")
-"""The tables `make schema` reads (src/<package>/contract_inference.py)."""
+"""The tables `make schema` reads (src/<package>/contract_inference.py infers the contract)."""
 MAX_COLUMNS = 1500
 """Most columns a training table may have. The generated projects keep one column per input
 in their own tables next to a few of theirs (the database strategy's input table, the
@@ -287,13 +287,9 @@ def answered_context(context: dict[str, Any], answers: Mapping[str, str]) -> dic
     return updated
 
 
-class _Aborted(FailedHookException):
-    """cookiecutter's CLI prints this exception's message and exits 1."""
-
-
 def _abort(message: str) -> str:
     invocation.discard_template_copy(Path(__file__).resolve().parent.parent)
-    raise _Aborted(message)
+    raise Refusal(message)
 
 
 class AbortExtension(Extension):

@@ -92,3 +92,30 @@ def hadolint(path: Path | str) -> list[str]:
         cwd=dockerfile.parent,
     )
     return output.splitlines()
+
+
+# Run apart from the tests' process: grimp finds the package through sys.path, and every
+# baked project names its package alike.
+_IMPORT_CYCLES = """
+import sys
+import grimp
+
+package = sys.argv[1]
+graph = grimp.build_graph(package, cache_dir=None)
+for module in sorted(graph.modules):
+    for imported in sorted(graph.find_modules_directly_imported_by(module)):
+        back = graph.find_shortest_chain(importer=imported, imported=module)
+        if back:
+            print(" -> ".join((module, *back)))
+"""
+
+
+def import_cycles(project: Path) -> list[str]:
+    """Each import cycle among the modules of `project`'s package (lazy imports included), as
+    `a -> b -> a`."""
+    packages = [
+        path.name for path in (project / "src").iterdir() if (path / "__init__.py").is_file()
+    ]
+    (package,) = packages
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    return _run([sys.executable, "-c", _IMPORT_CYCLES, package], env=env).splitlines()

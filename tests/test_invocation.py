@@ -3,14 +3,18 @@ cookiecutter reads, what the pre-prompt hook does, the terminal setting and the 
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from hooks import invocation
+from hooks.cookiecutter_internals import CHECKED_VERSIONS
 from hooks.invocation import Invocation
 
 
@@ -177,3 +181,25 @@ def test_a_terminal_is_standard_input_and_output_both_on_one() -> None:
     child = pexpect.spawn(sys.executable, ["-c", code], encoding="utf-8", timeout=30)
     child.expect(pexpect.EOF)
     assert child.before.strip() == "True"
+
+
+def test_the_installed_cookiecutter_is_one_the_internals_were_checked_against() -> None:
+    """hooks/cookiecutter_internals.py relies on cookiecutter beyond its documented interface;
+    another release must be checked (and CHECKED_VERSIONS widened) before it is used."""
+    installed = Version(importlib.metadata.version("cookiecutter"))
+
+    assert installed in SpecifierSet(CHECKED_VERSIONS), (
+        f"cookiecutter {installed} is outside {CHECKED_VERSIONS}: check each reliance listed in"
+        " hooks/cookiecutter_internals.py and docs/architecture.md, then widen the range"
+    )
+
+
+def test_the_command_line_is_read_with_cookiecutters_own_options() -> None:
+    command = invocation.parse_cookiecutter_argv
+
+    assert command(["cookiecutter", "--keep-project-on-failure", "-o", "out", "tpl"]) == Invocation(
+        options={"output_dir": "out"}, template="tpl"
+    )
+    assert command(["cookiecutter", "--accept-hooks", "no", "--no-input", "tpl"]) == Invocation(
+        no_input=True, template="tpl"
+    )

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.__package_name }}.contract import ContractError, parse_contract
-from {{ cookiecutter.__package_name }}.contract_inference import InferenceError, dump, infer, main
+from {{ cookiecutter.__package_name }}.contract import ContractError, main, parse_contract
+from {{ cookiecutter.__package_name }}.contract_inference import InferenceError, dump, infer
 from {{ cookiecutter.__package_name }}.data import load_dataset, split
 from {{ cookiecutter.__package_name }}.train import check_export, export_onnx, fit
 

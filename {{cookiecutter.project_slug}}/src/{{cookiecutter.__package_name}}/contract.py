@@ -2,7 +2,8 @@
 
 It is the only place that lists the inputs. Everything that knows them reads it: the request
 schemas, the validation of every entry point, training, the stored reference, the model
-card. `make schema DATA=... TARGET=...` writes it from a table (see `contract_inference`).
+card. `make schema DATA=... TARGET=...` writes it from a table (`main`, with
+`contract_inference`).
 
 Kinds, and what the model sees of them:
 
@@ -17,8 +18,10 @@ Kinds, and what the model sees of them:
 treats them as described above (categories). A missing non-nullable input is refused.
 """
 
+import argparse
 import keyword
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -30,7 +33,7 @@ import numpy.typing as npt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .contract_inference import MISSING_TEXT, dump, write
+from .contract_inference import MISSING_TEXT, InferenceError, dump, infer, write
 
 MODEL_TYPE = "{{ cookiecutter.model_type }}"
 """What the model predicts; the target must fit it."""
@@ -299,3 +302,31 @@ class Columns:
             dtype=object,
         ).reshape(len(records), len(category_names))
         return cls(numbers, categories)
+
+
+def main(argv: Sequence[str] | None = None, model_type: str | None = None) -> int:
+    """`make schema DATA=... TARGET=...`: write features.yaml from a table, checked as a contract.
+
+    python -m package.contract table.csv|table.parquet TARGET [--output features.yaml]
+    """
+    parser = argparse.ArgumentParser(description="Write features.yaml from a table.")
+    parser.add_argument("data", type=Path, help="a CSV or Parquet file")
+    parser.add_argument("target", help="the column the model predicts")
+    parser.add_argument("--output", type=Path, default=contract_path())
+    arguments = parser.parse_args(argv)
+    try:
+        contract, notes = infer(arguments.data, arguments.target, model_type or MODEL_TYPE)
+        parse_contract(dump(contract), str(arguments.output))  # the contract's own checks
+        write(contract, arguments.output)
+    except (InferenceError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(dump(contract), end="")
+    print(f"wrote {arguments.output}: train with make train DATA={arguments.data}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,4 @@
-"""Write the feature contract (features.yaml) from a table: `make schema DATA=... TARGET=...`.
-
-    python -m package.contract_inference table.csv|table.parquet TARGET [--output features.yaml]
+"""Infer the feature contract (features.yaml) from a table, for `make schema` (contract.py).
 
 One pass over the rows, memory bounded by the number of columns, not of rows. Per column:
 
@@ -21,14 +19,12 @@ This module needs only the standard library and PyYAML (pyarrow for Parquet file
 template runs it at generation time too, when a project is generated from `training_data`.
 """
 
-import argparse
 import csv
 import datetime
 import keyword
 import math
 import re
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,29 +295,3 @@ def write(contract: dict[str, Any], path: Path) -> None:
     staging = path.with_name(f".{path.name}.partial")
     staging.write_text(dump(contract), encoding="utf-8")
     staging.replace(path)
-
-
-def main(argv: Sequence[str] | None = None, model_type: str | None = None) -> int:
-    from .contract import MODEL_TYPE, contract_path, parse_contract
-
-    parser = argparse.ArgumentParser(description="Write features.yaml from a table.")
-    parser.add_argument("data", type=Path, help="a CSV or Parquet file")
-    parser.add_argument("target", help="the column the model predicts")
-    parser.add_argument("--output", type=Path, default=contract_path())
-    arguments = parser.parse_args(argv)
-    try:
-        contract, notes = infer(arguments.data, arguments.target, model_type or MODEL_TYPE)
-        parse_contract(dump(contract), str(arguments.output))  # the contract's own checks
-        write(contract, arguments.output)
-    except (InferenceError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(dump(contract), end="")
-    print(f"wrote {arguments.output}: train with make train DATA={arguments.data}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
