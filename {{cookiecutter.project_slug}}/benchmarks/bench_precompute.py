@@ -22,14 +22,15 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import psycopg
 import pyarrow as pa
 
-from {{ cookiecutter.__package_name }}.contract import MISSING_LEVEL, Columns, load_contract
+from {{ cookiecutter.__package_name }}.contract import Columns, load_contract
 from {{ cookiecutter.__package_name }}.data import load_dataset
 from {{ cookiecutter.__package_name }}.precompute import PrecomputeSettings, run, score
 from {{ cookiecutter.__package_name }}.predictor import Predictor
@@ -54,27 +55,17 @@ def entities(count: int, training_data: Path | None) -> Entities:
     return [f"entity-{row}" for row in range(count)], columns
 
 
-def batches(data: Entities, size: int) -> Iterator[Pending]:
-    """The entities as the store reads them, batch by batch (NULL where a value is missing)."""
-    entity_ids, columns = data
-    names = np.array([item.name for item in CONTRACT.numbers], dtype=object)
-    categories = np.array([item.name for item in CONTRACT.categories], dtype=object)
-    for start in range(0, len(entity_ids), size):
-        rows = entity_ids[start : start + size]
-        batch = columns.take(slice(start, start + size))
-        null_numbers = np.isnan(batch.numbers)
-        null_categories = batch.categories == MISSING_LEVEL
-        missing = [
-            ", ".join([*names[numbers].tolist(), *categories[levels].tolist()])
-            for numbers, levels in zip(null_numbers, null_categories, strict=True)
-        ]
-        yield Pending(
-            rows,
-            batch.numbers.astype(np.float64),
-            np.where(null_categories, np.array(None, dtype=object), batch.categories),
-            missing,
-            [1] * len(rows),
-        )
+def batches(data: Entities, size: int, model_version: str) -> list[Pending]:
+    """The entities as the job reads them, batch by batch: loaded into a DuckDB store of their
+    own and read back through its query, so that what is scored is what a run scores."""
+    with tempfile.TemporaryDirectory() as directory:
+        store = DuckDBStore(Path(directory) / "batches.duckdb", Tables())
+        try:
+            store.load_entities(CONTRACT, *data)
+            store.prepare()
+            return list(store.pending(CONTRACT, model_version, size, rescore=True))
+        finally:
+            store.close()
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -143,10 +134,11 @@ def main() -> None:
     print(f"{arguments.entities} entities, {len(CONTRACT.inputs)} inputs, batches of {size}")
 
     scored: Batches = []
-    pending = list(batches(data, arguments.batch_size))
+    pending = batches(data, arguments.batch_size, predictor.model_version)
     started = time.perf_counter()
+    now = datetime.now(UTC)
     for batch in pending:
-        scored.append(score(predictor, batch))
+        scored.append(score(predictor, batch, now))
     figures = [("no database", "score only", time.perf_counter() - started)]
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"

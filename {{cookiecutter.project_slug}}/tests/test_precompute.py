@@ -1,6 +1,8 @@
 """The precompute job against the embedded DuckDB store: completeness, reruns, rejects."""
 
 import math
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from contract_testing import CONTRACT, first, rows, valid_row
 from precompute_testing import approximately, as_stored, stored_predictions
 
 BATCH_SIZE = 100
+PROJECT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -237,19 +240,15 @@ def test_rows_without_an_entity_id_fail_the_check(
     assert (result.predicted, result.without_id, result.complete) == (1, 1, False)
 
 
+@pytest.mark.usefixtures("job_environment")
 def test_the_command_line_scores_checks_and_exits_1_when_incomplete(
     tmp_path: Path,
-    model_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     training: Dataset,
 ) -> None:
     source = tmp_path / "entities.duckdb"
     monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", str(source))
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
-{%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
-{%- endif %}
     entities = len(training)
 
     assert main(["load-sample"]) == 0
@@ -280,19 +279,31 @@ def test_entities_are_read_in_batches_of_at_most_the_batch_size(
     assert sum(sizes) == len(training)
 
 
+@pytest.mark.usefixtures("job_environment")
 def test_a_store_without_entities_is_one_clear_error(
     tmp_path: Path,
-    model_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", str(tmp_path / "empty.duckdb"))
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
-{%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
-{%- endif %}
 
     expected = f"no entities to score: there is no table entities in {tmp_path / 'empty.duckdb'}"
     for command in ("run", "check"):
         assert main([command]) == 2
         assert capsys.readouterr().err == f"error: {expected}\n"
+
+
+@pytest.mark.usefixtures("job_environment")
+def test_the_benchmark_runs_end_to_end_on_a_few_entities() -> None:
+    """`make bench` on 40 entities: every stage runs and the check it makes passes."""
+    bench = PROJECT / "benchmarks" / "bench_precompute.py"
+    result = subprocess.run(
+        [sys.executable, str(bench), "--entities", "40", "--batch-size", "16"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for stage in ("score only", "job, first run", "job, rescore", "upsert only", "check"):
+        assert stage in result.stdout

@@ -19,15 +19,11 @@ BATCH_SIZE = 100
 
 
 @pytest.fixture
-def command_line(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, job_environment: None) -> Path:
     """The command line's settings: a directory of Parquet files as the store (returned), and
     the test model."""
     source = tmp_path / "store"
     monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", f"{source}/")
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
-{%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
-{%- endif %}
     return source
 
 

@@ -171,19 +171,15 @@ def test_a_store_without_the_state_table_is_one_clear_error(
     store.close()
 
 
+@pytest.mark.usefixtures("job_environment")
 def test_the_command_line_stores_the_state_of_a_csv_file(
     tmp_path: Path,
-    model_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     rows: list[Row],
 ) -> None:
     source = tmp_path / "entities.duckdb"
     monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_SOURCE", str(source))
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_MODEL_DIR", str(model_dir))
-{%- if cookiecutter.legal_review == "yes" %}
-    monkeypatch.setenv("{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH", str(tmp_path / "audit.jsonl"))
-{%- endif %}
     assert main(["load-sample"]) == 0
     row = rows[0]
     csv = tmp_path / "state.csv"

@@ -1,5 +1,4 @@
 {%- set package = cookiecutter.__package_name -%}
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The precompute job: score every entity once and write the predictions to the store.
 
@@ -34,9 +33,6 @@ run scores the entity again, with the new state.
 import argparse
 {%- if stateful %}
 import csv
-{%- endif %}
-{%- if legal %}
-import json
 {%- endif %}
 import sys
 import time
@@ -178,18 +174,10 @@ def columns_of(batch: Pending, rows: npt.NDArray[np.intp]) -> Columns:
     categories = batch.categories[rows]
     categories[categories == None] = MISSING_LEVEL  # noqa: E711 (elementwise)
     return Columns(batch.numbers[rows].astype(np.float32), categories)
-{%- if stateful %}
 
 
 def score(predictor: Predictor, batch: Pending, now: datetime) -> tuple[Scored, Rejected]:
     """The batch's predictions and rejects, made `now` (when the run started reading)."""
-{%- else %}
-
-
-def score(predictor: Predictor, batch: Pending) -> tuple[Scored, Rejected]:
-    """The batch's predictions and rejects."""
-    now = datetime.now(UTC)
-{%- endif %}
     reasons = problems(batch, predictor.metadata.contract)
     valid = np.flatnonzero([reason is None for reason in reasons])
     accepted, scores, refused = score_accepted(predictor, columns_of(batch, valid))
@@ -197,17 +185,10 @@ def score(predictor: Predictor, batch: Pending) -> tuple[Scored, Rejected]:
         reasons[int(valid[position])] = reason
     scored_ids = [batch.entity_ids[row] for row in valid[accepted].tolist()]
     rejected = [row for row, reason in enumerate(reasons) if reason is not None]
-    outputs = output_columns.columns(scores)
-{%- if legal %}
-    outputs["explanation"] = [
-        json.dumps(dict(zip(scores.feature_names, row, strict=True)))
-        for row in scores.explanations.tolist()
-    ]
-{%- endif %}
     return (
         Scored(
             entity_ids=scored_ids,
-            outputs=outputs,
+            outputs=output_columns.columns(scores),
             model_version=predictor.model_version,
             scored_at=now,
         ),
@@ -224,16 +205,14 @@ def run(predictor: Predictor, store: Store, batch_size: int, *, rescore: bool = 
     """Score the entities without a current prediction (every entity with `rescore`)."""
     started = time.perf_counter()
     store.prepare()
-{%- if stateful %}
-    # Before the entities are read: state stored after this makes the prediction stale.
+    # Taken once, before the entities are read: every batch of the run is stamped with it.
     now = datetime.now(UTC)
-{%- endif %}
     scored = rejected = 0
     batches = store.pending(
         predictor.metadata.contract, predictor.model_version, batch_size, rescore=rescore
     )
     for batch in batches:
-        predictions, rejects = score(predictor, batch{% if stateful %}, now{% endif %})
+        predictions, rejects = score(predictor, batch, now)
         store.save(predictions, rejects)
         scored += len(predictions.entity_ids)
         rejected += len(rejects.entity_ids)

@@ -1,4 +1,3 @@
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 {%- set stateful = cookiecutter.stateful == "yes" -%}
 """The SQL the stores share: the tables' columns, the query that reads the pending entities,
 the upserts and the completeness check, with the store's table names quoted into them."""
@@ -12,9 +11,6 @@ from .stores import ENTITY_TYPES, StoreError, Tables, quoted
 PREDICTION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("entity_id", "TEXT PRIMARY KEY"),
     *output_columns.COLUMNS,
-{%- if legal %}
-    ("explanation", "{json} NOT NULL"),
-{%- endif %}
     ("model_version", "TEXT NOT NULL"),
     ("scored_at", "TIMESTAMPTZ NOT NULL"),
 )
