@@ -79,6 +79,32 @@ def test_kinds_names_and_left_out_columns_are_inferred(tmp_path: Path, suffix: s
     parse_contract(dump(contract))  # a valid contract
 
 
+def test_a_csv_and_a_parquet_file_of_one_table_give_one_contract(tmp_path: Path) -> None:
+    table = shop_table()
+    # Whole numbers with gaps: pandas keeps them as floats (2006.0), in both files.
+    table["built"] = [None if row % 7 == 0 else 1990 + row % 30 for row in range(ROWS)]
+    table["store"] = "main"  # one value: tells no row from another
+    csv_path, parquet_path = tmp_path / "shop.csv", tmp_path / "shop.parquet"
+    table.to_csv(csv_path, index=False)
+    table.to_parquet(parquet_path)
+
+    from_csv, csv_notes = infer(csv_path, "card", "binary_classification")
+    from_parquet, parquet_notes = infer(parquet_path, "card", "binary_classification")
+
+    assert from_parquet == from_csv
+    assert inputs_of(from_csv)["built"] == {
+        "name": "built",
+        "column": "built",
+        "kind": "integer",
+        "nullable": True,
+        "min": 1990,
+        "max": 2019,
+    }
+    assert "store" not in inputs_of(from_csv)
+    assert "store: one value ('main') wherever given: left out" in csv_notes
+    assert parquet_notes == csv_notes
+
+
 def test_an_inferred_contract_trains_and_exports_with_mixed_kinds(shop_csv: Path) -> None:
     contract = parse_contract(dump(infer(shop_csv, "segment", "multiclass_classification")[0]))
 

@@ -2,12 +2,14 @@
 
 One pass over the rows, memory bounded by the number of columns, not of rows. Per column:
 
-- true/false (or yes/no) values: `boolean`; whole numbers: `integer`; other numbers: `number`
-  (with the range seen); text with at most `MAX_LEVELS` distinct values, each repeated on
-  average at least `MIN_ROWS_PER_LEVEL` times: `category` (with its levels);
-- left out, with a one-line note each: columns with no value at all, dates and times (derive
-  numbers from them, such as the day of the week, as columns of their own), and ID-like
-  columns (text with more distinct values than that, or whole numbers all distinct);
+- true/false (or yes/no) values: `boolean`; whole numbers, however the file stores them:
+  `integer` (a CSV and a Parquet file of one table give one contract); other numbers:
+  `number` (with the range seen); text with at most `MAX_LEVELS` distinct values, each
+  repeated on average at least `MIN_ROWS_PER_LEVEL` times: `category` (with its levels);
+- left out, with a one-line note each: columns with no value at all or with one value only,
+  dates and times (derive numbers from them, such as the day of the week, as columns of their
+  own), and ID-like columns (text with more distinct values than that, or whole numbers all
+  distinct);
 - `nullable` when a value is missing; the name is the column as a Python identifier
   (`Min.Price` -> `min_price`, `ShelveLoc` -> `shelve_loc`).
 
@@ -100,7 +102,9 @@ class ColumnProfile:
         if number is None:
             self.numbers = self.integers = False
         else:
-            self.integers &= float(number).is_integer() and not isinstance(value, float)
+            # By value, not by storage: a Parquet float column of whole numbers (an integer
+            # column with gaps, as pandas writes it) is whole numbers, as the CSV's `2006` is.
+            self.integers &= float(number).is_integer()
             self.low, self.high = min(self.low, number), max(self.high, number)
         if not self.overflowed:
             value = value.strip() if isinstance(value, str) else value
@@ -132,6 +136,9 @@ class ColumnProfile:
         entry: dict[str, Any] = {"name": name, "column": self.column}
         if not self.present:
             return None, f"{self.column}: every value is missing: left out"
+        if len(self.distinct) == 1 and not self.overflowed:
+            (value,) = self.distinct
+            return None, f"{self.column}: one value ({value!r}) wherever given: left out"
         if self.booleans and not self.numbers:
             entry["kind"] = "boolean"
         elif self.numbers:
