@@ -1,4 +1,3 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """Cold start, invoke latency and package size of the Lambda function, side by side.
 
 Each figure comes from fresh Python processes, as a new Lambda execution environment is:
@@ -13,12 +12,8 @@ Each figure comes from fresh Python processes, as a new Lambda execution environ
 
     make bench                                # or: python benchmarks/bench_function.py --help
 
-The sample event is events/predict.json, which `make` writes from features.yaml.
-{%- if stateful %}
-Its entity's state is read from moto's DynamoDB emulator, started by this script and
-holding the sample entities: a round trip over this machine's loopback, where AWS's takes a
-few milliseconds in the same region.
-{%- endif %}
+The sample event is events/predict.json, which `make` writes from features.yaml; what state
+the function reads while it is measured is benchmarks/function_state.py's.
 
 Targets: cold import under 0.5 s, package under 150 MB (Lambda's limit is 250 MB unzipped).
 """
@@ -37,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from function_state import serving_state
 from packaging.requirements import Requirement
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -54,7 +50,7 @@ def worker(mode: str, repeat: int) -> dict[str, Any]:
         return {"import_s": time.perf_counter() - started}
     started = time.perf_counter()
     from {{ cookiecutter.__package_name }}.function import handler
-    from {{ cookiecutter.__package_name }}.invoke import LocalContext
+    from {{ cookiecutter.__package_name }}.local_lambda import LocalContext
 
     imported = time.perf_counter()
     event = json.loads(EVENT.read_text(encoding="utf-8"))
@@ -157,19 +153,11 @@ def main() -> None:
         args.out.write_text(json.dumps(worker(args.worker, args.repeat)))
         return
 
-{%- if stateful %}
-    from {{ cookiecutter.__package_name }}.state_dynamodb import emulated_state
-
-    # The workers inherit the emulator's endpoint and credentials from the environment.
-    with emulated_state():
+    # The workers inherit where the state is (its endpoint, its credentials) from this process.
+    with serving_state():
         cold = [run_worker("cold") for _ in range(args.cold_runs)]
         sklearn = [run_worker("sklearn") for _ in range(min(3, args.cold_runs))]
         warm = run_worker("warm", args.repeat)
-{%- else %}
-    cold = [run_worker("cold") for _ in range(args.cold_runs)]
-    sklearn = [run_worker("sklearn") for _ in range(min(3, args.cold_runs))]
-    warm = run_worker("warm", args.repeat)
-{%- endif %}
 
     def median(key: str, runs: list[dict[str, Any]]) -> float:
         return float(statistics.median(run[key] for run in runs))

@@ -1,5 +1,3 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
-{%- set env = cookiecutter.__package_name | upper -%}
 """The HTTP function, called with real API Gateway HTTP API events (payload format 2.0)."""
 
 import base64
@@ -7,11 +5,7 @@ import json
 import math
 import subprocess
 import sys
-{%- if stateful %}
-from collections.abc import Callable, Iterator
-{%- else %}
 from collections.abc import Callable
-{%- endif %}
 from pathlib import Path
 from typing import Any
 
@@ -21,146 +15,30 @@ from hypothesis import strategies as st
 
 from {{ cookiecutter.__package_name }}.contract import Input
 from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.function import (
-    FunctionSettings,
-    configured,
-    create_app,
-    handler,
-    respond,
-)
-from {{ cookiecutter.__package_name }}.invoke import LocalContext, write_sample
-from {{ cookiecutter.__package_name }}.invoke import http_event as gateway_event
+from {{ cookiecutter.__package_name }}.function import configured, handler
+from {{ cookiecutter.__package_name }}.local_lambda import LocalContext, write_sample
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
-{%- if stateful %}
-from {{ cookiecutter.__package_name }}.state_dynamodb import DynamoEntityStore
-
-from aws_testing import CREDENTIALS, moto_server
-from contract_testing import CONTRACT, complete_rows, rows, valid_row
-from dynamodb_testing import own_table
-{%- else %}
 
 from contract_testing import CONTRACT, complete_rows, rows, valid_row
-{%- endif %}
+from function_testing import MAX_BATCH_SIZE, MAX_BODY_BYTES, Call, assert_refused, http_event
 
 MODEL_DIR = "{{ cookiecutter.__package_name | upper }}_MODEL_DIR"
-MAX_BATCH_SIZE = 10
-MAX_BODY_BYTES = 64 * 1024
 
-Call = Callable[[dict[str, Any]], tuple[int, Any]]
-
-
-def http_event(
-    body: Any = None, *, path: str = "/predict", raw: str | None = None
-) -> dict[str, Any]:
-    """The event API Gateway sends for `POST path` with `body` as JSON (or the `raw` text)."""
-    return gateway_event(json.dumps(body) if raw is None else raw, path)
+Body = Callable[[dict[str, Any]], Any]
+"""The request body asking for the prediction of a row (`request_body`)."""
 
 
 def expected(predictor: Predictor, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the model answers for these rows, as JSON."""
     predictions = predictor.predict([Features.model_validate(body) for body in bodies])
     return [prediction.model_dump(mode="json") for prediction in predictions]
-{%- if stateful %}
-
-
-ENTITY = "known"
-"""The entity of the requests here; its stored state is `stored_row`."""
-STATE_TABLE = "{{ env }}_STATE_TABLE"
-AWS_ENDPOINT_URL = "{{ env }}_AWS_ENDPOINT_URL"
-
-
-@pytest.fixture(scope="module")
-def aws_endpoint() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def stored_row(held_out: Dataset) -> dict[str, Any]:
-    return complete_rows(held_out, 3)[2]
-
-
-@pytest.fixture(scope="module")
-def store(aws_endpoint: str, stored_row: dict[str, Any]) -> Iterator[DynamoEntityStore]:
-    """A state table holding the state of ENTITY and of the sample event's entity."""
-    with own_table(aws_endpoint) as store:
-        store.put_many([(ENTITY, stored_row), ("sample-0", stored_row)])
-        yield store
-
-
-def request(row: dict[str, Any]) -> dict[str, Any]:
-    """The body asking for ENTITY's prediction with the features of `row`."""
-    return {"entity_id": ENTITY, "features": row}
 
 
 @pytest.fixture
-def filled(stored_row: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """The row the model scores for `request(row)`: a null is a feature the request does not
-    know, filled from the stored state."""
-    return lambda row: (
-        stored_row | {name: value for name, value in row.items() if value is not None}
-    )
-
-
-@pytest.fixture
-def state_settings(store: DynamoEntityStore) -> dict[str, Any]:
-    """The function's settings naming where the state is: `store`."""
-    return {"state_table": store.table, "aws_endpoint_url": store.client.meta.endpoint_url}
-
-
-@pytest.fixture
-def environment(model_dir: Path, store: DynamoEntityStore) -> dict[str, str]:
-    """The environment of a function reading the test model and the state in `store`."""
-    return {
-        MODEL_DIR: str(model_dir),
-        STATE_TABLE: store.table,
-        AWS_ENDPOINT_URL: store.client.meta.endpoint_url,
-        **CREDENTIALS,
-    }
-{%- else %}
-
-
-def request(row: dict[str, Any]) -> dict[str, Any]:
-    """The body asking for the prediction of `row`."""
-    return row
-
-
-@pytest.fixture
-def filled() -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """The row the model scores for `request(row)`: the row itself."""
-    return lambda row: row
-
-
-@pytest.fixture
-def state_settings() -> dict[str, Any]:
-    """The function's settings naming where the state is: there is none."""
-    return {}
-
-
-@pytest.fixture
-def environment(model_dir: Path) -> dict[str, str]:
-    """The environment of a function reading the test model."""
-    return {MODEL_DIR: str(model_dir)}
-{%- endif %}
-
-
-@pytest.fixture
-def call(model_dir: Path, predictor: Predictor, state_settings: dict[str, Any]) -> Call:
-    """Send an event through the function's routes; returns the status and the JSON body."""
-    function_settings = FunctionSettings(
-        model_dir=model_dir,
-        max_batch_size=MAX_BATCH_SIZE,
-        max_body_bytes=MAX_BODY_BYTES,
-        **state_settings,
-    )
-    app = create_app(function_settings, predictor, function_settings.state())
-
-    def send(event: dict[str, Any]) -> tuple[int, Any]:
-        response = respond(event, LocalContext(), function_settings, app)
-        return int(response["statusCode"]), json.loads(response["body"])
-
-    return send
+def environment(model_dir: Path, state_environment: dict[str, str]) -> dict[str, str]:
+    """The environment of a function reading the test model and the state, if any."""
+    return {MODEL_DIR: str(model_dir), **state_environment}
 
 
 def test_the_sample_event_is_answered_by_the_lambda_handler(
@@ -186,10 +64,10 @@ def test_the_sample_event_is_answered_by_the_lambda_handler(
 
 
 def test_predict_answers_what_the_model_predicts(
-    call: Call, predictor: Predictor, held_out: Dataset
+    call: Call, request_body: Body, predictor: Predictor, held_out: Dataset
 ) -> None:
     row = valid_row(held_out)
-    status, body = call(http_event(request(row)))
+    status, body = call(http_event(request_body(row)))
     assert status == 200
     assert [body] == expected(predictor, [row])
 
@@ -200,17 +78,20 @@ def test_predict_answers_what_the_model_predicts(
 @given(row=rows())
 def test_every_row_the_contract_allows_is_answered(
     call: Call,
+    request_body: Body,
     predictor: Predictor,
     filled: Callable[[dict[str, Any]], dict[str, Any]],
     row: dict[str, Any],
 ) -> None:
-    status, body = call(http_event(request(row)))
+    status, body = call(http_event(request_body(row)))
     assert status == 200, body
     assert [body] == expected(predictor, [filled(row)])
 
 
-def test_a_base64_encoded_body_is_decoded(call: Call, held_out: Dataset) -> None:
-    event = http_event(request(valid_row(held_out)))
+def test_a_base64_encoded_body_is_decoded(
+    call: Call, request_body: Body, held_out: Dataset
+) -> None:
+    event = http_event(request_body(valid_row(held_out)))
     event["body"] = base64.b64encode(event["body"].encode()).decode()
     event["isBase64Encoded"] = True
     status, _ = call(event)
@@ -218,10 +99,10 @@ def test_a_base64_encoded_body_is_decoded(call: Call, held_out: Dataset) -> None
 
 
 def test_predict_batch_answers_in_order(
-    call: Call, predictor: Predictor, held_out: Dataset
+    call: Call, request_body: Body, predictor: Predictor, held_out: Dataset
 ) -> None:
     bodies = complete_rows(held_out, 5)
-    status, body = call(http_event([request(row) for row in bodies], path="/predict/batch"))
+    status, body = call(http_event([request_body(row) for row in bodies], path="/predict/batch"))
     assert status == 200
     assert body == expected(predictor, bodies)
 
@@ -234,15 +115,6 @@ WRONG_TYPE: dict[str, tuple[Any, str]] = {
     "category": (12.5, "string_type"),
 }
 """A value of another type than each kind, and the error it gets (types are strict)."""
-{%- if not stateful %}
-NULL_TYPE = {
-    "number": "float_type",
-    "integer": "int_type",
-    "boolean": "bool_type",
-    "category": "string_type",
-}
-"""The error null gets where an input is not nullable."""
-{%- endif %}
 NAMES = [item.name for item in CONTRACT.inputs]
 NUMBERS = [item for item in CONTRACT.inputs if item.kind in ("number", "integer")]
 
@@ -250,15 +122,8 @@ NUMBERS = [item for item in CONTRACT.inputs if item.kind in ("number", "integer"
 def bad_fields() -> list[Any]:
     """Changes to a valid row, the field each one breaks and the error type it gets."""
     wrong, wrong_type = WRONG_TYPE[FIRST.kind]
-{%- if stateful %}
-    # A feature left out, or null, is one the request does not know: the state fills it in.
     changes = [
         pytest.param(lambda r: r.update(unknown=1.0), "unknown", "extra_forbidden", id="unknown"),
-{%- else %}
-    changes = [
-        pytest.param(lambda r: r.pop(FIRST.name), FIRST.name, "missing", id="missing"),
-        pytest.param(lambda r: r.update(unknown=1.0), "unknown", "extra_forbidden", id="unknown"),
-{%- endif %}
         pytest.param(
             lambda r: r.update({FIRST.name: wrong}), FIRST.name, wrong_type, id="wrong-type"
         ),
@@ -272,23 +137,13 @@ def bad_fields() -> list[Any]:
         )
         for item in NUMBERS[:1]
     ]
-{%- if not stateful %}
-    changes += [
-        pytest.param(
-            lambda r, name=item.name: r.update({name: None}),
-            item.name,
-            NULL_TYPE[item.kind],
-            id=f"null-{item.name}",
-        )
-        for item in [item for item in CONTRACT.inputs if not item.nullable][:1]
-    ]
-{%- endif %}
     return changes
 
 
 @pytest.mark.parametrize(("change", "field", "error_type"), bad_fields())
 def test_a_bad_field_gets_a_422_naming_it(
     call: Call,
+    request_body: Body,
     held_out: Dataset,
     change: Callable[[dict[str, Any]], Any],
     field: str,
@@ -296,13 +151,7 @@ def test_a_bad_field_gets_a_422_naming_it(
 ) -> None:
     body = valid_row(held_out)
     change(body)
-    status, answer = call(http_event(request(body)))
-    assert status == 422
-    (problem,) = answer["detail"]
-    assert problem["loc"][-1] == field
-    assert problem["type"] == error_type
-    assert problem["msg"]
-    assert "input" not in problem  # rejected values are not echoed back
+    assert_refused(*call(http_event(request_body(body))), field, error_type)
 
 
 @pytest.mark.parametrize("raw", ["{", "[1, 2]", "null", '"text"', ""], ids=repr)
@@ -333,8 +182,10 @@ def test_a_body_that_cannot_be_decoded_gets_the_422_of_malformed_json(
     assert call(http_event(raw="{"))[1]["detail"][0]["type"] == problem["type"]
 
 
-def test_a_body_that_is_not_json_gets_a_415(call: Call, held_out: Dataset) -> None:
-    event = http_event(request(valid_row(held_out)))
+def test_a_body_that_is_not_json_gets_a_415(
+    call: Call, request_body: Body, held_out: Dataset
+) -> None:
+    event = http_event(request_body(valid_row(held_out)))
     event["headers"]["content-type"] = "text/plain"
     status, answer = call(event)
     assert status == 415
@@ -342,10 +193,12 @@ def test_a_body_that_is_not_json_gets_a_415(call: Call, held_out: Dataset) -> No
 
 
 @pytest.mark.parametrize("item", NUMBERS[:1], ids=lambda item: item.name)
-def test_nan_and_infinity_get_a_422(call: Call, held_out: Dataset, item: Input) -> None:
+def test_nan_and_infinity_get_a_422(
+    call: Call, request_body: Body, held_out: Dataset, item: Input
+) -> None:
     for value in (math.nan, math.inf, -math.inf):
         # json.dumps writes them as NaN, Infinity and -Infinity, which Python's parser reads.
-        status, answer = call(http_event(request({**valid_row(held_out), item.name: value})))
+        status, answer = call(http_event(request_body({**valid_row(held_out), item.name: value})))
         assert status == 422, value
         assert answer["detail"][0]["loc"][-1] == item.name
 
@@ -357,14 +210,16 @@ def test_an_oversized_body_gets_a_413_before_it_is_parsed(call: Call) -> None:
 
 
 @pytest.mark.parametrize("size", [0, MAX_BATCH_SIZE + 1])
-def test_an_empty_or_oversized_batch_gets_a_422(call: Call, held_out: Dataset, size: int) -> None:
-    bodies = [request(valid_row(held_out))] * size
+def test_an_empty_or_oversized_batch_gets_a_422(
+    call: Call, request_body: Body, held_out: Dataset, size: int
+) -> None:
+    bodies = [request_body(valid_row(held_out))] * size
     status, _ = call(http_event(bodies, path="/predict/batch"))
     assert status == 422
 
 
-def test_an_unknown_route_gets_a_404(call: Call, held_out: Dataset) -> None:
-    status, _ = call(http_event(request(valid_row(held_out)), path="/nowhere"))
+def test_an_unknown_route_gets_a_404(call: Call, request_body: Body, held_out: Dataset) -> None:
+    status, _ = call(http_event(request_body(valid_row(held_out)), path="/nowhere"))
     assert status == 404
 
 
@@ -376,18 +231,18 @@ values = st.one_of(finite, st.none(), st.text(max_size=5), st.booleans(), st.int
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=st.dictionaries(st.sampled_from([*NAMES, "other"]), values))
-def test_no_body_gets_a_5xx(call: Call, body: dict[str, Any]) -> None:
-    status, _ = call(http_event(request(body)))
+def test_no_body_gets_a_5xx(call: Call, request_body: Body, body: dict[str, Any]) -> None:
+    status, _ = call(http_event(request_body(body)))
     assert status < 500
 
 
 def test_serving_never_imports_scikit_learn(
-    environment: dict[str, str], tmp_path: Path, held_out: Dataset
+    environment: dict[str, str], request_body: Body, tmp_path: Path, held_out: Dataset
 ) -> None:
     program = (
         "import json, sys\n"
-        "from {{ cookiecutter.__package_name }}.invoke import http_event, invoke\n"
-        f"event = http_event({json.dumps(request(valid_row(held_out)))!r})\n"
+        "from {{ cookiecutter.__package_name }}.local_lambda import http_event, invoke\n"
+        f"event = http_event({json.dumps(request_body(valid_row(held_out)))!r})\n"
         "assert invoke(event)['statusCode'] == 200\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
     )

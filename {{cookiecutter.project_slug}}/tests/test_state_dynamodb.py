@@ -19,8 +19,8 @@ from {{ cookiecutter.__package_name }}.entities import (
 )
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.function import FunctionSettings, create_app, respond
-from {{ cookiecutter.__package_name }}.invoke import LocalContext, http_event
 from {{ cookiecutter.__package_name }}.lambda_state import State
+from {{ cookiecutter.__package_name }}.local_lambda import LocalContext, http_event
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.schema import Features
 from {{ cookiecutter.__package_name }}.state_dynamodb import BATCH_GET_LIMIT, DynamoEntityStore, main

@@ -45,6 +45,8 @@ Problem = tuple[HTTPStatus, list[dict[str, Any]]]
 
 ENTITY_ID = "entity_id"
 """The column naming each row's entity."""
+ROW_ID = ENTITY_ID
+"""The column naming each row of an input file: its entity."""
 ENTITY_IDS = TypeAdapter(EntityId)
 CONTRACT = load_contract()
 

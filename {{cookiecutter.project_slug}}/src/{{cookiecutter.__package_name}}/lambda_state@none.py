@@ -24,6 +24,9 @@ Fill = Callable[[dict[str, Any]], dict[str, Any]]
 Problem = tuple[HTTPStatus, list[dict[str, Any]]]
 """An HTTP status and the problems it answers (`loc`, `msg`, `type` each)."""
 
+ROW_ID = "id"
+"""The column naming each row of the sample input file (copied through, as every column that
+is not an input is)."""
 CONTRACT = load_contract()
 
 
@@ -92,8 +95,8 @@ def sample_file(rows: int) -> tuple[list[str], list[dict[str, Any]]]:
     """The header and lines of a sample input file: `rows` rows of the training data with an
     `id` column, and one row whose numbers are not numbers, which lands in the rejects (needs
     the train extra)."""
-    lines = [{"id": f"sample-{i}", **row} for i, row in enumerate(sample_rows(rows))]
+    lines = [{ROW_ID: f"sample-{i}", **row} for i, row in enumerate(sample_rows(rows))]
     if CONTRACT.numbers:
         broken = dict.fromkeys((item.name for item in CONTRACT.numbers), "unknown")
-        lines.append({**lines[0], "id": "broken", **broken})
-    return ["id", *(item.name for item in CONTRACT.inputs)], lines
+        lines.append({**lines[0], ROW_ID: "broken", **broken})
+    return [ROW_ID, *(item.name for item in CONTRACT.inputs)], lines

@@ -1,27 +1,9 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
-"""Invoke a handler in this process with an event file, as Lambda would, and print its answer.
-
-    python -m {{ cookiecutter.__package_name }}.invoke events/predict.json
-    python -m {{ cookiecutter.__package_name }}.invoke events/scheduled.json
-    python -m {{ cookiecutter.__package_name }}.invoke --write-sample events/predict.json
-
-The event's shape picks the handler: `function.handler` for API Gateway (payload 2.0),
-`scheduled.handler` for an EventBridge `Scheduled Event`. No Docker, no AWS account.
-`--write-sample` writes the sample `POST /predict` event instead (`lambda_state.sample_request`:
-`make` rewrites events/predict.json with it whenever features.yaml changes).
-{%- if stateful %}
-
-Both functions read the entities' state from DynamoDB (the state table and AWS endpoint
-settings). `--emulate-state` runs them without AWS: it starts moto's DynamoDB emulator (the
-dev extra) in this process, creates the table and loads the sample entities into it before
-invoking.
-{%- endif %}
+"""Lambda in this process: the context a handler gets, the event API Gateway sends for a
+request, and the handler an event goes to. `invoke.py` runs them from the command line, the
+tests and the benchmark call them directly: no Docker, no AWS account.
 """
 
 import argparse
-{%- if stateful %}
-import contextlib
-{%- endif %}
 import json
 import sys
 import time
@@ -133,35 +115,8 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
     raise ValueError("not an API Gateway HTTP API (2.0) event nor an EventBridge scheduled event")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("event", type=Path, help="a JSON event file (see events/)")
-    parser.add_argument(
-        "--write-sample",
-        action="store_true",
-        help="write the sample POST /predict event to EVENT rather than invoke it",
-    )
-{%- if stateful %}
-    parser.add_argument(
-        "--emulate-state",
-        action="store_true",
-        help="read the state from a DynamoDB emulator holding the sample entities, not AWS",
-    )
-{%- endif %}
-    args = parser.parse_args(argv)
-    if args.write_sample:
-        write_sample(args.event)
-        print(f"wrote {args.event}")
-        return
-{%- if stateful %}
-    from .state_dynamodb import emulated_state
-
-    event = json.loads(args.event.read_text(encoding="utf-8"))
-    with emulated_state() if args.emulate_state else contextlib.nullcontext():
-        answer = invoke(event)
-{%- else %}
-    answer = invoke(json.loads(args.event.read_text(encoding="utf-8")))
-{%- endif %}
+def print_answer(answer: dict[str, Any]) -> None:
+    """Print the handler's answer as JSON, and exit with its status: 1 for a server error."""
     if isinstance(answer.get("body"), str):
         # An HTTP response: show its JSON body as JSON rather than as an escaped string.
         answer = {**answer, "body": json.loads(answer["body"])}
@@ -170,5 +125,13 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0 if status < 500 else 1)
 
 
-if __name__ == "__main__":
-    main()
+def command_line(doc: str) -> argparse.ArgumentParser:
+    """The arguments of `invoke` every project has: the event file, and `--write-sample`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
+    parser.add_argument("event", type=Path, help="a JSON event file (see events/)")
+    parser.add_argument(
+        "--write-sample",
+        action="store_true",
+        help="write the sample POST /predict event to EVENT rather than invoke it",
+    )
+    return parser
