@@ -1,51 +1,31 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """Messages/s and end-to-end latency through the {{ cookiecutter.broker }} broker in the settings, in one run:
 
-{%- if stateful %}
-- stateful: the consumer as it runs in production (batches of up to 100, one model call each),
-  each event naming one of 1000 entities and no features: the entity's state fills them in,
-  read through the cache (cold at the start of each round) from a SQLite store of its own;
-- scoring: the same consumer without the state: each event carries its whole row;
-{%- else %}
-- scoring: the consumer as it runs in production (batches of up to 100, one model call each);
-{%- endif %}
+- the workloads of `stream_workloads.py`, which says what each is: the consumer as it runs in
+  production among them, and `scoring`, the consumer given events that carry their whole row;
 - no scoring: the same consume-publish loop, with a constant prediction instead of the model;
 - one at a time: a naive consumer, one message, one model call and one publish per event.
 
 Latency runs from publishing an event to receiving its prediction, with the whole backlog
-published at once (the consumer runs flat out). Scoring and no scoring are measured in
+published at once (the consumer runs flat out). The workloads and no scoring are measured in
 alternating rounds and compared by their medians. Needs the broker running (`make bench`).
 """
 
 import asyncio
-import itertools
-import json
 import sys
-{%- if stateful %}
-import tempfile
-{%- endif %}
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from stream_workloads import MINIMUM_RATIOS, Workload, workloads
 
-from {{ package }}.broker import create_broker, declare_topics, publish, subscribe
-{%- if stateful %}
-from {{ package }}.consumer import Consumer, ScoredEvent, StreamSettings, parse, score
-{%- else %}
-from {{ package }}.consumer import Consumer, ScoredEvent, StreamSettings, parse
-{%- endif %}
-from {{ package }}.data import load_dataset
-from {{ package }}.predictor import Predictor
-from {{ package }}.schema import Features, Prediction
-{%- if stateful %}
-from {{ package }}.state import EntityStore, open_store
-from {{ package }}.state_cache import CachedEntityStore
-from {{ package }}.stream_state import EventState
-{%- endif %}
+from {{ cookiecutter.__package_name }}.broker import create_broker, declare_topics, publish, subscribe
+from {{ cookiecutter.__package_name }}.consumer import Consumer, ScoredEvent, StreamSettings, parse
+from {{ cookiecutter.__package_name }}.data import load_dataset
+from {{ cookiecutter.__package_name }}.delivery import Handler
+from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.schema import Features, Prediction
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 # The tests' helpers that remove the benchmark's topics afterwards, and turn the training
@@ -55,11 +35,6 @@ from contract_testing import complete_rows
 
 EVENTS = 5000
 ROUNDS = 3
-{%- if stateful %}
-ENTITIES = 1000
-"""Distinct entities among the events: each is read from the store once per round."""
-{%- endif %}
-Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
 
 
 class Unscored(Consumer):
@@ -75,50 +50,6 @@ class Unscored(Consumer):
         events, _ = parse(payloads)
         answers = (ScoredEvent(event_id=e.id, **self.constant.model_dump()) for e in events)
         return {self.settings.output_topic: [a.model_dump_json().encode() for a in answers]}
-{%- if stateful %}
-
-
-class Stateless(Consumer):
-    """The consumer's loop and model call without reading the state: every event carries its
-    whole row."""
-
-    def __init__(self, predictor: Predictor, settings: StreamSettings) -> None:
-        self.predictor = predictor
-        self.settings = settings
-
-    def handle(
-        self, payloads: Sequence[bytes], _unreadable: Sequence[tuple[bytes, str]] = ()
-    ) -> dict[str, list[bytes]]:
-        events, _ = parse(payloads)
-        rows = [Features.model_validate(event.features.model_dump()) for event in events]
-        scored, _ = score(self.predictor, events, rows)
-        return {self.settings.output_topic: [s.model_dump_json().encode() for s in scored]}
-
-
-def events(rows: Sequence[Mapping[str, object]]) -> list[bytes]:
-    """EVENTS events cycling through `rows`, each with its entity `entity-<n % ENTITIES>`."""
-    return [
-        json.dumps({"id": str(i), "entity_id": f"entity-{i % ENTITIES}", "features": row}).encode()
-        for i, row in zip(range(EVENTS), itertools.cycle(rows), strict=False)
-    ]
-
-
-def entity_events() -> list[bytes]:
-    """EVENTS events naming their entity only: its stored state gives every feature."""
-    return [
-        json.dumps({"id": str(i), "entity_id": f"entity-{i % ENTITIES}"}).encode()
-        for i in range(EVENTS)
-    ]
-{%- else %}
-
-
-def events(rows: Sequence[Mapping[str, object]]) -> list[bytes]:
-    """EVENTS events, cycling through `rows`."""
-    return [
-        json.dumps({"id": str(i), "features": row}).encode()
-        for i, row in zip(range(EVENTS), itertools.cycle(rows), strict=False)
-    ]
-{%- endif %}
 
 
 async def measure(
@@ -198,7 +129,6 @@ async def measure(
         flush=True,
     )
     return result
-{%- if stateful %}
 
 
 async def main() -> None:
@@ -206,88 +136,27 @@ async def main() -> None:
     predictor = Predictor.from_settings(settings)
     rows = complete_rows(load_dataset(settings.training_data), EVENTS)
     (constant,) = predictor.predict([Features.model_validate(rows[0])])
-    backlog = events(rows)
-    with tempfile.TemporaryDirectory() as directory:
-        store = open_store(f"sqlite:///{Path(directory) / 'entities.db'}")
-        store.put_many((f"entity-{i}", rows[i % len(rows)]) for i in range(ENTITIES))
-        try:
-            await compare(settings, predictor, constant, backlog, store)
-        finally:
-            store.close()
-
-
-async def compare(
-    settings: StreamSettings,
-    predictor: Predictor,
-    constant: Prediction,
-    backlog: list[bytes],
-    store: EntityStore,
-) -> None:
     print(f"{EVENTS} events through {settings.broker_url}, model {predictor.model_version}")
-
-    def stateful(s: StreamSettings) -> Handler:
-        # A cold cache each round: every entity is read from the store once.
-        state = CachedEntityStore(store, s.state_cache_size, s.state_cache_ttl_s)
-        return Consumer(predictor, s, EventState(state)).handle
-
-    variants: dict[str, tuple[Callable[[StreamSettings], Handler], list[bytes]]] = {
-        "stateful": (stateful, entity_events()),
-        "scoring": (lambda s: Stateless(predictor, s).handle, backlog),
-        "no scoring": (lambda s: Unscored(constant, s).handle, backlog),
-    }
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    # Alternating rounds, in swapped order each time: a drifting machine affects both alike.
-    for round_ in range(ROUNDS):
-        for name in sorted(variants, reverse=round_ % 2 == 1):
-            handler, messages = variants[name]
-            result = await measure(name, settings, handler, messages)
-            rates[name].append(result["per_second"])
-    await measure(
-        "one at a time",
-        settings.model_copy(update={"max_batch_size": 1}),
-        lambda s: Stateless(predictor, s).handle,
-        backlog,
-    )
-    with_state, scored, unscored = (float(np.median(rates[name])) for name in variants)
-    print(
-        f"medians of {ROUNDS} rounds: stateful {with_state:,.0f}, scoring {scored:,.0f},"
-        f" no scoring {unscored:,.0f} msg/s"
-    )
-    print(f"stateful / stateless: {with_state / scored:.2f}x (target: at least 0.7x)")
-    cost = 1 - scored / unscored
+    with workloads(predictor, rows, EVENTS) as scoring:
+        scored = scoring["scoring"]
+        variants: dict[str, Workload] = scoring | {
+            "no scoring": (lambda s: Unscored(constant, s).handle, scored[1])
+        }
+        rates: dict[str, list[float]] = {name: [] for name in variants}
+        # Alternating rounds, in swapped order each time: a drifting machine affects all alike.
+        for round_ in range(ROUNDS):
+            for name in sorted(variants, reverse=round_ % 2 == 1):
+                result = await measure(name, settings, *variants[name])
+                rates[name].append(result["per_second"])
+        await measure("one at a time", settings.model_copy(update={"max_batch_size": 1}), *scored)
+    medians = {name: float(np.median(rate)) for name, rate in rates.items()}
+    listed = ", ".join(f"{name} {rate:,.0f}" for name, rate in medians.items())
+    print(f"medians of {ROUNDS} rounds: {listed} msg/s")
+    for (name, baseline), target in MINIMUM_RATIOS.items():
+        ratio = medians[name] / medians[baseline]
+        print(f"{name} / {baseline}: {ratio:.2f}x (target: at least {target}x)")
+    cost = 1 - medians["scoring"] / medians["no scoring"]
     print(f"scoring costs {cost:.1%} of the loop's throughput (target: at most 10%)")
-{%- else %}
-
-
-async def main() -> None:
-    settings = StreamSettings(max_batch_size=100)
-    predictor = Predictor.from_settings(settings)
-    rows = complete_rows(load_dataset(settings.training_data), EVENTS)
-    (constant,) = predictor.predict([Features.model_validate(rows[0])])
-    backlog = events(rows)
-    print(f"{EVENTS} events through {settings.broker_url}, model {predictor.model_version}")
-    variants: dict[str, Callable[[StreamSettings], Handler]] = {
-        "scoring": lambda s: Consumer(predictor, s, s.open_state()).handle,
-        "no scoring": lambda s: Unscored(constant, s).handle,
-    }
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    # Alternating rounds, in swapped order each time: a drifting machine affects both alike.
-    for round_ in range(ROUNDS):
-        for name in sorted(variants, reverse=round_ % 2 == 1):
-            result = await measure(name, settings, variants[name], backlog)
-            rates[name].append(result["per_second"])
-    await measure(
-        "one at a time",
-        settings.model_copy(update={"max_batch_size": 1}),
-        lambda s: Consumer(predictor, s, s.open_state()).handle,
-        backlog,
-    )
-    scored, unscored = (float(np.median(rates[name])) for name in variants)
-    print(f"medians of {ROUNDS} rounds: scoring {scored:,.0f}, no scoring {unscored:,.0f} msg/s")
-    cost = 1 - scored / unscored
-    print(f"scoring costs {cost:.1%} of the loop's throughput (target: at most 10%)")
-
-{%- endif %}
 
 
 if __name__ == "__main__":

@@ -12,7 +12,15 @@ from faststream.kafka import TestKafkaBroker as TestBroker
 
 from {{ cookiecutter.__package_name }}.broker import BrokerSettings
 
-__all__ = ["KILL_TEST_SETTINGS", "TestBroker", "listen", "pending", "publish_raw", "remove_topics"]
+__all__ = [
+    "KILL_TEST_SETTINGS",
+    "TestBroker",
+    "handed_over",
+    "listen",
+    "pending",
+    "publish_raw",
+    "remove_topics",
+]
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -30,16 +38,12 @@ async def publish_raw(
 ) -> None:
     """Send the messages with aiokafka (None: a record without a value, a tombstone), each with
     a header that is not UTF-8, and wait until the cluster has them."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker_url, acks="all")
-    await producer.start()
-    try:
-        headers = [("content-type", b"application/json"), ("trace", b"\xff\xfe")]
+    headers = [("content-type", b"application/json"), ("trace", b"\xff\xfe")]
+    async with AIOKafkaProducer(bootstrap_servers=settings.broker_url, acks="all") as producer:
         sends = [
             await producer.send(topic, value, key=b"key", headers=headers) for value in messages
         ]
         await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
@@ -52,15 +56,18 @@ async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
-    try:
+    async with consumer:
         async with asyncio.timeout(60):
             while not consumer.assignment():
                 await asyncio.sleep(0.1)
         batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=3000)
-        return sum(len(records) for records in batches.values())
-    finally:
-        await consumer.stop()
+    return sum(len(records) for records in batches.values())
+
+
+async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
+    """Nothing to wait for: a restarted consumer resumes from the last committed offset, so
+    what the killed one held is read again at once, and its predictions are what the test
+    waits for."""
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:

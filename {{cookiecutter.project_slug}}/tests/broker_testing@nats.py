@@ -12,7 +12,15 @@ from nats.js.errors import NotFoundError
 
 from {{ cookiecutter.__package_name }}.broker import BrokerSettings, stream_name
 
-__all__ = ["KILL_TEST_SETTINGS", "TestBroker", "listen", "pending", "publish_raw", "remove_topics"]
+__all__ = [
+    "KILL_TEST_SETTINGS",
+    "TestBroker",
+    "handed_over",
+    "listen",
+    "pending",
+    "publish_raw",
+    "remove_topics",
+]
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -30,31 +38,27 @@ async def publish_raw(
 ) -> None:
     """Publish the messages to `topic` with nats-py (None: an empty payload), labelled JSON
     whatever they hold, and wait until JetStream has stored them."""
-    client = await nats.connect(settings.broker_url)
-    try:
+    async with await nats.connect(settings.broker_url) as client:
         jetstream = client.jetstream()
         stream, headers = stream_name(topic), {"Content-Type": "application/json"}
         for payload in messages:
             await jetstream.publish(topic, payload or b"", stream=stream, headers=headers)
-    finally:
-        await client.close()
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
     """Messages the durable consumer `group` has not had acknowledged yet."""
-    client = await nats.connect(settings.broker_url)
-    try:
+    async with await nats.connect(settings.broker_url) as client:
         info = await client.jetstream().consumer_info(stream_name(topic), group)
-        return (info.num_pending or 0) + (info.num_ack_pending or 0)
-    finally:
-        await client.close()
+    return (info.num_pending or 0) + (info.num_ack_pending or 0)
+
+
+async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
+    """Nothing to wait for: JetStream delivers what a killed consumer held to the live ones
+    after `ack_wait_s`, and their predictions are what the test waits for."""
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:
-    client = await nats.connect(settings.broker_url)
-    try:
+    async with await nats.connect(settings.broker_url) as client:
         for topic in topics:
             with contextlib.suppress(NotFoundError):
                 await client.jetstream().delete_stream(stream_name(topic))
-    finally:
-        await client.close()

@@ -10,7 +10,15 @@ from faststream.rabbit import TestRabbitBroker as TestBroker
 
 from {{ cookiecutter.__package_name }}.broker import BrokerSettings, queue
 
-__all__ = ["KILL_TEST_SETTINGS", "TestBroker", "listen", "pending", "publish_raw", "remove_topics"]
+__all__ = [
+    "KILL_TEST_SETTINGS",
+    "TestBroker",
+    "handed_over",
+    "listen",
+    "pending",
+    "publish_raw",
+    "remove_topics",
+]
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -29,8 +37,7 @@ async def publish_raw(
 ) -> None:
     """Publish persistent messages to the queue `topic` with aio-pika (None: an empty body),
     labelled JSON whatever they hold, and wait for the broker's confirms."""
-    connection = await aio_pika.connect(settings.broker_url)
-    try:
+    async with await aio_pika.connect(settings.broker_url) as connection:
         channel = await connection.channel()
         for body in messages:
             message = aio_pika.Message(
@@ -39,26 +46,23 @@ async def publish_raw(
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             )
             await channel.default_exchange.publish(message, routing_key=topic)
-    finally:
-        await connection.close()
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
     """Messages waiting in the queue `topic` (the group is the queue)."""
-    connection = await aio_pika.connect(settings.broker_url)
-    try:
+    async with await aio_pika.connect(settings.broker_url) as connection:
         channel = await connection.channel()
         declared = await channel.declare_queue(topic, passive=True)
         return declared.declaration_result.message_count or 0
-    finally:
-        await connection.close()
+
+
+async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
+    """Nothing to wait for: RabbitMQ requeues what a killed consumer held as soon as its
+    connection closes, and the predictions of those messages are what the test waits for."""
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:
-    connection = await aio_pika.connect(settings.broker_url)
-    try:
+    async with await aio_pika.connect(settings.broker_url) as connection:
         channel = await connection.channel()
         for topic in topics:
             await channel.queue_delete(topic)
-    finally:
-        await connection.close()

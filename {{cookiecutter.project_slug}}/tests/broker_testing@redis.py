@@ -1,6 +1,8 @@
 """Redis helpers for the consumer's tests: the in-memory broker, listeners, publishing with
 redis-py itself, what a group has left, clean-up."""
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -10,7 +12,15 @@ from redis.asyncio import Redis
 
 from {{ cookiecutter.__package_name }}.broker import BrokerSettings
 
-__all__ = ["KILL_TEST_SETTINGS", "TestBroker", "listen", "pending", "publish_raw", "remove_topics"]
+__all__ = [
+    "KILL_TEST_SETTINGS",
+    "TestBroker",
+    "handed_over",
+    "listen",
+    "pending",
+    "publish_raw",
+    "remove_topics",
+]
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -28,29 +38,33 @@ async def publish_raw(
 ) -> None:
     """XADD the messages to the stream `topic` with redis-py, each as a plain `__data__` field
     (None: an entry without one)."""
-    client = Redis.from_url(settings.broker_url)
-    try:
-        async with client.pipeline(transaction=False) as pipe:
-            for payload in messages:
-                pipe.xadd(topic, {"__data__": payload} if payload is not None else {"other": "x"})
-            await pipe.execute()
-    finally:
-        await client.aclose()
+    async with (
+        Redis.from_url(settings.broker_url) as client,
+        client.pipeline(transaction=False) as pipe,
+    ):
+        for payload in messages:
+            pipe.xadd(topic, {"__data__": payload} if payload is not None else {"other": "x"})
+        await pipe.execute()
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
     """Entries of `topic` that `group` has not acknowledged or not read yet."""
-    client = Redis.from_url(settings.broker_url)
-    try:
-        (info,) = [g for g in await client.xinfo_groups(topic) if g["name"] == group.encode()]
-        return int(info["pending"]) + int(info["lag"] or 0)
-    finally:
-        await client.aclose()
+    async with Redis.from_url(settings.broker_url) as client:
+        groups = await client.xinfo_groups(topic)
+    (info,) = [g for g in groups if g["name"] == group.encode()]
+    return int(info["pending"]) + int(info["lag"] or 0)
+
+
+async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
+    """Wait until no entry of `topic` is pending in `group`: entries a killed consumer held
+    unacknowledged stay pending until they have been idle for `reclaim_idle_ms` and a live
+    consumer of the group takes them over."""
+    deadline = time.monotonic() + timeout_s
+    while await pending(settings, topic, group):
+        assert time.monotonic() < deadline, "entries still pending: none reclaimed them"
+        await asyncio.sleep(1)
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:
-    client = Redis.from_url(settings.broker_url)
-    try:
+    async with Redis.from_url(settings.broker_url) as client:
         await client.delete(*topics)
-    finally:
-        await client.aclose()

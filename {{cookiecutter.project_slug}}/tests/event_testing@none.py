@@ -1,17 +1,10 @@
-"""Events as a project without per-entity state sends them, each carrying its whole row. A
-pytest plugin of test_consumer.py and test_consumer_broker.py, which take everything from it
-as fixtures."""
+"""Events as a project without per-entity state sends them, each carrying its whole row:
+what test_consumer.py and test_consumer_broker.py send."""
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.stream_state import EventState
-
-from contract_testing import CONTRACT, complete_rows
+from contract_testing import CONTRACT
 
 Row = dict[str, Any]
 Changes = dict[str, Any]
@@ -23,23 +16,6 @@ FIRST = CONTRACT.inputs[0].name
 def row_event(event_id: str, row: Row) -> bytes:
     """An event holding one row: each input of features.yaml by name."""
     return json.dumps({"id": event_id, "features": row}).encode()
-
-
-@pytest.fixture
-def event() -> Callable[[str, Row], bytes]:
-    return row_event
-
-
-@pytest.fixture
-def state() -> EventState:
-    """No state: events are scored as they come."""
-    return EventState()
-
-
-@pytest.fixture
-def model_row() -> Callable[[Row], Row]:
-    """The row the model scores for an event giving a row: that row."""
-    return dict
 
 
 class BrokerEvents:
@@ -63,14 +39,3 @@ class BrokerEvents:
     def refused(self, i: int, prefix: str = "") -> bytes:
         """Event `{prefix}{i}`, without the first input."""
         return self.event(i, prefix, {FIRST: None})
-
-
-@pytest.fixture
-def broker_events(held_out: Dataset) -> BrokerEvents:
-    return BrokerEvents(complete_rows(held_out, 50))
-
-
-@pytest.fixture
-def state_settings() -> dict[str, Any]:
-    """No state: nothing to set."""
-    return {}

@@ -30,10 +30,6 @@ from {{ cookiecutter.__package_name }}.stream_state import EventState
 from broker_testing import TestBroker, listen
 from contract_testing import CONTRACT, complete_rows, rows, valid_row
 
-# This project's kind of events (`event`), their state (`state`) and the row the model scores
-# for an event (`model_row`), as fixtures.
-pytest_plugins = ["event_testing"]
-
 Row = dict[str, Any]
 MakeEvent = Callable[[str, Row], bytes]
 

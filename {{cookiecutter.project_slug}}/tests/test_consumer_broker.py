@@ -1,5 +1,4 @@
-{%- set package = cookiecutter.__package_name -%}
-"""The consumer against a real {{ cookiecutter.broker }} server (`{{ package | upper }}_BROKER_URL`), each test
+"""The consumer against a real {{ cookiecutter.broker }} server (`{{ cookiecutter.__package_name | upper }}_BROKER_URL`), each test
 on its own topics: every event ends up as a prediction or a dead letter, also when hostile
 messages published with the broker's own client are mixed in and the consumer is killed
 mid-stream and restarted."""
@@ -18,36 +17,35 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from {{ package }}.broker import Broker, create_broker, declare_topics, publish
-from {{ package }}.consumer import (
+from {{ cookiecutter.__package_name }}.broker import Broker, create_broker, declare_topics, publish
+from {{ cookiecutter.__package_name }}.consumer import (
     READY_MESSAGE,
     DeadLetter,
     ScoredEvent,
     StreamSettings,
     build_consumer,
 )
-from {{ package }}.predictor import Predictor
-{%- if cookiecutter.framework == "scikit-learn" %}
-from {{ package }}.schema import FLOAT32_MAX
-{%- endif %}
+from {{ cookiecutter.__package_name }}.predictor import Predictor
 
-from broker_testing import KILL_TEST_SETTINGS, listen, pending, publish_raw, remove_topics
-{%- if cookiecutter.framework == "scikit-learn" %}
-from contract_testing import CONTRACT
-{%- endif %}
-
-if TYPE_CHECKING:  # for the type only: an import at run time would come before the plugin's
-    from event_testing import BrokerEvents
+from broker_testing import (
+    KILL_TEST_SETTINGS,
+    handed_over,
+    listen,
+    pending,
+    publish_raw,
+    remove_topics,
+)
+from event_testing import BrokerEvents
+from framework_testing import UNSCORABLE
 
 # This project's kind of events (`broker_events`) and the settings of their state
-# (`state_settings`), as fixtures.
-pytest_plugins = ["event_testing"]
+# (`state_settings`) are event_fixtures.py's fixtures.
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
-ENV_PREFIX = "{{ package | upper }}_"
+ENV_PREFIX = "{{ cookiecutter.__package_name | upper }}_"
 
 TIMEOUT_S = 150
 """Long enough for the broker's production redelivery delay (at most 60 s) after the kill."""
@@ -121,12 +119,12 @@ async def results(settings: StreamSettings) -> AsyncIterator[tuple[Broker, Resul
     await broker.stop()
 
 
-def events(made: "BrokerEvents", count: int) -> list[bytes]:
+def events(made: BrokerEvents, count: int) -> list[bytes]:
     """`count` events with ids `0`...; every tenth one refused."""
     return [made.refused(i) if i % 10 == 9 else made.event(i) for i in range(count)]
 
 
-def poison(made: "BrokerEvents", n: int) -> dict[str, bytes | None]:
+def poison(made: BrokerEvents, n: int) -> dict[str, bytes | None]:
     """The `n`th message of each kind the consumer cannot score, unique by its bytes."""
     good = made.event(n)
     return {
@@ -137,13 +135,7 @@ def poison(made: "BrokerEvents", n: int) -> dict[str, bytes | None]:
         "an array": b"[%d]" % n,
         made.refused_kind: made.refused(n, "refused-"),
         "truncated": good[: len(good) // 2],
-{%- if cookiecutter.framework == "scikit-learn" %}
-        "a model overflow": made.event(
-            n,
-            "overflow-",
-            {item.name: FLOAT32_MAX / 2 for item in CONTRACT.inputs if item.kind == "number"},
-        ),
-{%- endif %}
+        **{kind: made.event(n, "unscorable-", changes) for kind, changes in UNSCORABLE.items()},
         "no payload": None,
     }
 
@@ -152,7 +144,7 @@ async def test_scores_events_and_dead_letters_malformed_ones(
     settings: StreamSettings,
     results: tuple[Broker, Results],
     predictor: Predictor,
-    broker_events: "BrokerEvents",
+    broker_events: BrokerEvents,
 ) -> None:
     broker, seen = results
     state = settings.open_state()
@@ -176,7 +168,7 @@ async def test_scores_events_and_dead_letters_malformed_ones(
 def start_consumer(
     settings: StreamSettings, log: Path, **overrides: str
 ) -> subprocess.Popen[bytes]:
-    """`python -m {{ package }}.consumer` with the test's settings, once it is ready."""
+    """`python -m {{ cookiecutter.__package_name }}.consumer` with the test's settings, once it is ready."""
     variables = {name: str(value) for name, value in settings.model_dump().items()} | overrides
     environment = {
         **os.environ,
@@ -184,7 +176,7 @@ def start_consumer(
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "{{ package }}.consumer"],
+            [sys.executable, "-m", "{{ cookiecutter.__package_name }}.consumer"],
             env=environment,
             stdout=output,
             stderr=output,
@@ -198,9 +190,7 @@ def start_consumer(
     return process
 
 
-def mixed(
-    made: "BrokerEvents", start: int, count: int
-) -> tuple[list[bytes | None], dict[str, str]]:
+def mixed(made: BrokerEvents, start: int, count: int) -> tuple[list[bytes | None], dict[str, str]]:
     """Good events `start`... with every poison kind after every hundredth one, and the kind of
     each poison message that has a payload, by the payload in base64 (as dead letters hold it)."""
     messages: list[bytes | None] = []
@@ -213,22 +203,12 @@ def mixed(
                 if payload is not None:
                     kinds[base64.b64encode(payload).decode()] = kind
     return messages, kinds
-{%- if cookiecutter.broker == "redis" %}
-
-
-async def nothing_pending(settings: StreamSettings) -> None:
-    """Wait until no entry of the input stream is pending in the group (at most TIMEOUT_S)."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while await pending(settings, settings.input_topic, settings.consumer_group):
-        assert time.monotonic() < deadline, "entries still pending: none reclaimed them"
-        await asyncio.sleep(1)
-{%- endif %}
 
 
 async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
     settings: StreamSettings,
     results: tuple[Broker, Results],
-    broker_events: "BrokerEvents",
+    broker_events: BrokerEvents,
     tmp_path: Path,
 ) -> None:
     """Good events mixed with every kind of message the consumer cannot score, published with
@@ -262,11 +242,8 @@ async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
         await publish_raw(settings, settings.input_topic, after)
         consumer = start_consumer(settings, logs[1], **KILL_TEST_SETTINGS)
         await seen.wait_for(done)
-{%- if cookiecutter.broker == "redis" %}
-        # Entries the killed consumer held unacknowledged stay pending until they have been
-        # idle for `reclaim_idle_ms` and the restarted consumer takes them over.
-        await nothing_pending(settings)
-{%- endif %}
+        # What the killed consumer held unacknowledged, in the restarted one's hands.
+        await handed_over(settings, settings.input_topic, settings.consumer_group, TIMEOUT_S)
     finally:
         consumer.send_signal(signal.SIGTERM)
         exit_code = consumer.wait(timeout=30)

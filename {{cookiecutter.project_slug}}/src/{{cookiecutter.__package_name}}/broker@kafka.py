@@ -7,7 +7,7 @@ batch's results are published; a crash replays from the last committed offset.
 
 import asyncio
 import dataclasses
-import logging
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import ConsumerRecord  # type: ignore[import-untyped]
@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
-from .delivery import Backoff, Handler, undecoded
+from .delivery import Delivery, Handler, broker_options, undecoded
 from .settings import Settings
 
 Broker = KafkaBroker
@@ -35,9 +35,7 @@ class BrokerSettings(Settings):
 def create_broker(settings: BrokerSettings, graceful_timeout_s: float) -> KafkaBroker:
     return KafkaBroker(
         settings.broker_url.split(","),
-        graceful_timeout=graceful_timeout_s,
-        # A log line per message would cost more than scoring it.
-        log_level=logging.DEBUG,
+        **broker_options(graceful_timeout_s),
         # A prediction counts as published once every in-sync replica has it.
         acks="all",
         enable_idempotence=settings.idempotent_producer,
@@ -54,7 +52,8 @@ def subscribe(
     handle: Handler,
 ) -> None:
     """Score batches of records with `handle`, publish its results, then commit the offsets."""
-    backoff = Backoff()
+    delivery = Delivery(handle)
+    send = functools.partial(publish, broker)
 
     @broker.subscriber(
         topic,
@@ -72,10 +71,7 @@ def subscribe(
         records: tuple[ConsumerRecord, ...] = message.raw_message
         payloads = [record.value for record in records if record.value is not None]
         tombstones = [(b"", "a record without a value") for r in records if r.value is None]
-        async with backoff.publishing():
-            results = handle(payloads, tombstones)
-            for output_topic, messages in results.items():
-                await publish(broker, output_topic, messages)
+        await delivery.deliver(send, payloads, tombstones)
 
 
 async def parse_records(

@@ -7,7 +7,7 @@ crashed replica) is delivered again after `ack_wait_s`.
 
 import asyncio
 import contextlib
-import logging
+import functools
 import re
 from collections.abc import Sequence
 from typing import Annotated
@@ -19,7 +19,7 @@ from nats.js.api import ConsumerConfig
 from nats.js.errors import BadRequestError
 from pydantic import Field
 
-from .delivery import Backoff, Handler, undecoded
+from .delivery import Delivery, Handler, broker_options, undecoded
 from .settings import Settings
 
 Broker = NatsBroker
@@ -41,9 +41,7 @@ def stream_name(subject: str) -> str:
 def create_broker(settings: BrokerSettings, graceful_timeout_s: float) -> NatsBroker:
     return NatsBroker(
         settings.broker_url,
-        graceful_timeout=graceful_timeout_s,
-        # A log line per message would cost more than scoring it.
-        log_level=logging.DEBUG,
+        **broker_options(graceful_timeout_s),
     )
 
 
@@ -57,7 +55,8 @@ def subscribe(
     handle: Handler,
 ) -> None:
     """Score batches of messages with `handle`, publish its results, then acknowledge them."""
-    backoff = Backoff()
+    delivery = Delivery(handle)
+    send = functools.partial(publish, broker)
 
     @broker.subscriber(
         topic,
@@ -70,10 +69,7 @@ def subscribe(
     )
     async def consume(message: Annotated[NatsBatchMessage, Context("message")]) -> None:
         payloads = [msg.data for msg in message.raw_message]
-        async with backoff.publishing():
-            results = handle(payloads, [])
-            for output_topic, messages in results.items():
-                await publish(broker, output_topic, messages)
+        await delivery.deliver(send, payloads)
 
 
 async def declare_topics(broker: NatsBroker, topics: Sequence[str]) -> None:

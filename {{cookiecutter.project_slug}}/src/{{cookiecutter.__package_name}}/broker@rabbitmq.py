@@ -6,7 +6,7 @@ result is published, and one a crashed replica held is delivered to another.
 """
 
 import asyncio
-import logging
+import functools
 from collections.abc import Sequence
 
 from faststream import AckPolicy
@@ -14,7 +14,7 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import Field
 
-from .delivery import Backoff, Handler, undecoded
+from .delivery import Delivery, Handler, broker_options, undecoded
 from .settings import Settings
 
 Broker = RabbitBroker
@@ -31,9 +31,7 @@ class BrokerSettings(Settings):
 def create_broker(settings: BrokerSettings, graceful_timeout_s: float) -> RabbitBroker:
     return RabbitBroker(
         settings.broker_url,
-        graceful_timeout=graceful_timeout_s,
-        # A log line per message would cost more than scoring it.
-        log_level=logging.DEBUG,
+        **broker_options(graceful_timeout_s),
         default_channel=Channel(prefetch_count=settings.prefetch_count),
     )
 
@@ -56,14 +54,12 @@ def subscribe(
     acknowledge it.
 
     The queue is the group: every replica consuming it competes for its messages."""
-    backoff = Backoff()
+    delivery = Delivery(handle)
+    send = functools.partial(publish, broker)
 
     @broker.subscriber(queue(topic), ack_policy=AckPolicy.NACK_ON_ERROR, decoder=undecoded)
     async def consume(message: RabbitMessage) -> None:
-        async with backoff.publishing():
-            results = handle([message.body], [])
-            for output_topic, messages in results.items():
-                await publish(broker, output_topic, messages)
+        await delivery.deliver(send, [message.body])
 
 
 async def declare_topics(broker: RabbitBroker, topics: Sequence[str]) -> None:

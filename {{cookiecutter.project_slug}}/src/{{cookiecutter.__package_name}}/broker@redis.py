@@ -6,7 +6,6 @@ acknowledged are taken over by a live one (XAUTOCLAIM) after `reclaim_idle_ms`.
 """
 
 import asyncio
-import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -18,7 +17,7 @@ from faststream.redis.annotations import Pipeline, RedisBatchStreamMessage
 from faststream.redis.parser import BinaryMessageFormatV1
 from pydantic import Field
 
-from .delivery import Backoff, Handler, undecoded
+from .delivery import Delivery, Handler, broker_options, undecoded
 from .settings import Settings
 
 Broker = RedisBroker
@@ -37,9 +36,7 @@ class BrokerSettings(Settings):
 def create_broker(settings: BrokerSettings, graceful_timeout_s: float) -> RedisBroker:
     return RedisBroker(
         settings.broker_url,
-        graceful_timeout=graceful_timeout_s,
-        # A log line per message would cost more than scoring it.
-        log_level=logging.DEBUG,
+        **broker_options(graceful_timeout_s),
     )
 
 
@@ -54,7 +51,7 @@ def subscribe(
 ) -> None:
     """Score batches of new entries, and of entries abandoned by dead replicas, with `handle`;
     publish its results, then acknowledge the entries."""
-    backoff = Backoff()
+    delivery = Delivery(handle)
     for reclaim_idle_ms in (None, settings.reclaim_idle_ms):
         stream = StreamSub(
             topic,
@@ -75,13 +72,14 @@ def subscribe(
             entries = message.raw_message["data"]
             payloads = [BinaryMessageFormatV1.parse(e[DATA])[0] for e in entries if DATA in e]
             unreadable = [(b"", without_data(entry)) for entry in entries if DATA not in entry]
-            async with backoff.publishing():
-                results = handle(payloads, unreadable)
-                # One round trip for the whole batch's results.
-                for output_topic, messages in results.items():
-                    for body in messages:
-                        await broker.publish(body, stream=output_topic, pipeline=pipe)
+
+            async def send(output_topic: str, messages: Sequence[bytes]) -> None:
+                # One round trip for a topic's results (none for a topic without any).
+                for body in messages:
+                    await broker.publish(body, stream=output_topic, pipeline=pipe)
                 await pipe.execute()
+
+            await delivery.deliver(send, payloads, unreadable)
 
 
 DATA = b"__data__"

@@ -1,5 +1,6 @@
-"""What every broker module shares about delivering a batch: the handler's signature, the
-pacing of redeliveries, and leaving message bodies undecoded."""
+"""What every broker module shares about delivering a batch: the options its broker is created
+with, the handler's signature, publishing the handler's results with the redeliveries paced,
+and leaving message bodies undecoded."""
 
 import asyncio
 import contextlib
@@ -13,6 +14,16 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Sequence[bytes], Sequence[tuple[bytes, str]]], Mapping[str, Sequence[bytes]]]
 """Turns a batch's payloads, and the messages without one (raw bytes, why), into what to publish."""
+
+Publish = Callable[[str, Sequence[bytes]], Awaitable[None]]
+"""Publishes messages to a topic and returns once the broker has them."""
+
+
+def broker_options(graceful_timeout_s: float) -> dict[str, Any]:
+    """What every broker is created with: how long in-flight batches may take to finish on
+    SIGTERM, and a log level that keeps FastStream's line per message out of the logs (writing
+    it would cost more than scoring the message)."""
+    return {"graceful_timeout": graceful_timeout_s, "log_level": logging.DEBUG}
 
 
 async def undecoded(
@@ -51,3 +62,23 @@ class Backoff:
             await asyncio.sleep(delay)
             raise
         self.failures = 0
+
+
+class Delivery:
+    """A subscriber's work on each batch: `handle` turns it into messages by topic, `publish`
+    sends them, and only then may the broker module acknowledge the batch. A failure is paced
+    by a `Backoff` and raised, so that the broker delivers the batch again."""
+
+    def __init__(self, handle: Handler) -> None:
+        self.handle = handle
+        self.backoff = Backoff()
+
+    async def deliver(
+        self,
+        publish: Publish,
+        payloads: Sequence[bytes],
+        unreadable: Sequence[tuple[bytes, str]] = (),
+    ) -> None:
+        async with self.backoff.publishing():
+            for topic, messages in self.handle(payloads, unreadable).items():
+                await publish(topic, messages)
