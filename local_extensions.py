@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -292,6 +292,15 @@ def file_plan(context: dict[str, Any]) -> manifest.FilePlan:
     return manifest.plan(_resolved(context), context["__package_name"], manifests())
 
 
+def keeps(context: dict[str, Any], path: str) -> bool:
+    """Whether the project keeps `path` (`{package}` standing for the package), by the
+    manifests' rules: a shared file asks this rather than restating which strategies and
+    options have the file."""
+    wanted = PurePosixPath(path.format(package=context["__package_name"]))
+    removed = {PurePosixPath(gone) for gone in file_plan(context).remove}
+    return wanted not in removed and removed.isdisjoint(wanted.parents)
+
+
 def hook_data(context: dict[str, Any]) -> str:
     """What the generation hooks need, as JSON: the strategy, the paths to remove, the
     variants to move into place and the decision summary (engine.summary). The hooks read it
@@ -358,4 +367,5 @@ class DeployExtension(Extension):
             action=action,
             debian_package=debian_package,
             hook_data=hook_data,
+            keeps=keeps,
         )
