@@ -201,17 +201,15 @@ def test_every_allowed_name_length_is_ruff_clean(
 
 @pytest.mark.parametrize("directory", ["tmp", "a" * 70])
 def test_a_table_anywhere_is_ruff_clean(cookies_session, tmp_path: Path, directory: str) -> None:
-    """The table's path is written into settings.py: one under a temporary directory (which
-    bandit flags) or long enough to wrap still lints clean."""
+    """The table's path is the `training_data` setting's default, in pyproject.toml: one under
+    a temporary directory (which bandit flags in Python) or a long one still lints clean."""
     table = tmp_path / directory / "penguins.csv"
     table.parent.mkdir()
     shutil.copy(PENGUINS_CSV, table)
     result = cookies_session.bake(extra_context={"training_data": str(table), "target": "sex"})
     assert result.exit_code == 0, result.exception
-    assert (
-        str(table)
-        in (Path(result.project_path) / "src" / "customer_churn_model" / "settings.py").read_text()
-    )
+    pyproject = tomllib.loads((Path(result.project_path) / "pyproject.toml").read_text())
+    assert pyproject["tool"]["customer_churn_model"] == {"training_data": str(table)}
     assert_ruff_clean(Path(result.project_path))
 
 

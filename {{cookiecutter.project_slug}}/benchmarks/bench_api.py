@@ -51,6 +51,7 @@ from {{ cookiecutter.__package_name }}.artifact import load_pipeline
 from {{ cookiecutter.__package_name }}.contract import load_contract
 from {{ cookiecutter.__package_name }}.data import load_dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.__package_name }}.review import scratch_settings
 from {{ cookiecutter.__package_name }}.schema import Features
 
 SERVICE = "{{ cookiecutter.__package_name }}.api:create_app"
@@ -345,11 +346,14 @@ def main(argv: list[str] | None = None) -> None:
         with naive_model.open("wb") as file:
             pickle.dump(load_pipeline(model_dir), file)
         state_env, service_body = service_request(work, row)
+        # The service's predictions go to a scratch audit log, if it keeps one (review.py).
+        prefix = settings.model_config["env_prefix"]
+        review_env = {
+            f"{prefix}{name.upper()}": str(value) for name, value in scratch_settings(work).items()
+        }
         service_env = {
             "{{ cookiecutter.__package_name | upper }}_MODEL_DIR": str(model_dir),
-{%- if cookiecutter.legal_review == "yes" %}
-            "{{ cookiecutter.__package_name | upper }}_AUDIT_LOG_PATH": str(work / "audit.jsonl"),
-{%- endif %}
+            **review_env,
             **state_env,
         }
         if args.overload:

@@ -1,4 +1,3 @@
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 """Rows per second scored inside the database, next to scoring the same rows in Python.
 
     python benchmarks/bench_database.py [--rows 100000] [--postgres postgresql://...]
@@ -30,13 +29,11 @@ import psycopg
 from psycopg import sql
 
 from {{ cookiecutter.__package_name }}.artifact import load_metadata
-{%- if legal %}
-from {{ cookiecutter.__package_name }}.audit import AuditLog
-{%- endif %}
 from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.data import load_dataset
 from {{ cookiecutter.__package_name }}.db import DatabaseSettings, connect, migrate
 from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.review import scratch_settings
 from {{ cookiecutter.__package_name }}.sql import (
     CONTRACT,
     INPUT_TABLE,
@@ -168,14 +165,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    settings = DatabaseSettings()
+    settings = DatabaseSettings(**scratch_settings(Path(tempfile.mkdtemp())))
     _, metadata = load_metadata(settings.model_dir)
-{%- if legal %}
-    audit = Path(tempfile.mkdtemp()) / "predictions.jsonl"
-    predictor = Predictor.load(settings.model_dir, AuditLog(audit))
-{%- else %}
-    predictor = Predictor.load(settings.model_dir)
-{%- endif %}
+    predictor = Predictor.from_settings(settings)
     migrations = Path(tempfile.mkdtemp()) / "migrations"
     compile_model(settings.model_dir, migrations)
     columns = sample_rows(args.rows, settings.training_data)

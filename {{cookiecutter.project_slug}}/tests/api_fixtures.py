@@ -1,4 +1,3 @@
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 """Fixtures of the HTTP API's tests (a pytest plugin: conftest.py loads every *_fixtures.py)."""
 
 from collections.abc import AsyncIterator
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 
 from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app
 from {{ cookiecutter.__package_name }}.data import Dataset
+from {{ cookiecutter.__package_name }}.review import scratch_settings
 
 from api_testing import MAX_BATCH_SIZE, serving
 from contract_testing import complete_rows
@@ -32,9 +32,7 @@ def service_settings(
         # Behaviour, not speed, is tested here: a busy CI machine must not turn a slow
         # answer into a 504. The timeout test sets its own budget.
         request_timeout_ms=10_000,
-{%- if legal %}
-        audit_log_path=tmp_path / "audit" / "predictions.jsonl",
-{%- endif %}
+        **scratch_settings(tmp_path),
     )
     return with_state(settings, tmp_path, rows)
 

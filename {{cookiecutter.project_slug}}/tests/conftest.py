@@ -1,4 +1,3 @@
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 """Fixtures shared by the test modules: one model, trained once per session."""
 
 import os
@@ -9,12 +8,10 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.__package_name }}.artifact import Metadata, TrainingData
-{% if legal -%}
-from {{ cookiecutter.__package_name }}.audit import AuditLog
-{% endif -%}
 from {{ cookiecutter.__package_name }}.contract import MODEL_TYPE
 from {{ cookiecutter.__package_name }}.data import Dataset, load_dataset, split
 from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.review import Review, scratch_settings
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.train import export_onnx, fit, train
 
@@ -81,12 +78,8 @@ def mixed_predictor(mixed_model: MixedModel, tmp_path_factory: pytest.TempPathFa
         metrics={},
         contract=MIXED,
     )
-{%- if legal %}
-    audit_log = AuditLog(tmp_path_factory.mktemp("audit") / "predictions.jsonl")
-    return Predictor(mixed_model.session, metadata, mixed_model.rows, audit_log)
-{%- else %}
-    return Predictor(mixed_model.session, metadata)
-{%- endif %}
+    settings = Settings(**scratch_settings(tmp_path_factory.mktemp("mixed-review")))
+    return Predictor(mixed_model.session, metadata, Review.of(mixed_model.rows, settings))
 
 
 @pytest.fixture(scope="session")
@@ -99,21 +92,11 @@ def model_dir(models_dir: Path) -> Path:
 def held_out() -> Dataset:
     """The rows the model was not trained on."""
     return split(load_dataset(Settings().training_data))[1]
-{%- if legal %}
-
-
-@pytest.fixture
-def audit_log(tmp_path: Path) -> AuditLog:
-    return AuditLog(tmp_path / "audit" / "predictions.jsonl")
-
-
-@pytest.fixture
-def predictor(model_dir: Path, audit_log: AuditLog) -> Predictor:
-    return Predictor.load(model_dir, audit_log)
-{%- else %}
 
 
 @pytest.fixture(scope="session")
-def predictor(model_dir: Path) -> Predictor:
-    return Predictor.load(model_dir)
-{%- endif %}
+def predictor(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+    """The predictor of `model_dir`, its answers reviewed as the project's are (review.py),
+    out of the project's own files."""
+    settings = Settings(**scratch_settings(tmp_path_factory.mktemp("review")))
+    return Predictor.load(model_dir, settings)

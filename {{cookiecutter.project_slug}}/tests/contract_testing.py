@@ -142,3 +142,13 @@ class MixedModel:
 def close_to(expected: Any) -> Any:
     """`expected` as pytest.approx within float32 rounding (`RTOL`, `ATOL`)."""
     return pytest.approx(expected, rel=RTOL, abs=ATOL)
+
+
+def constant_columns(count: int, value: float) -> Columns:
+    """`count` rows: every number `value`, every category its first level."""
+    return Columns(
+        np.full((count, len(CONTRACT.numbers)), value, dtype=np.float32),
+        np.array(
+            [[item.levels[0] for item in CONTRACT.categories if item.levels]] * count, dtype=object
+        ).reshape(count, len(CONTRACT.categories)),
+    )

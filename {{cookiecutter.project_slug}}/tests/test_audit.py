@@ -1,9 +1,24 @@
 import json
+from pathlib import Path
+
+import pytest
 
 from {{ cookiecutter.__package_name }}.audit import AuditLog, input_digest
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.__package_name }}.predictor import Predictor
+from {{ cookiecutter.__package_name }}.settings import Settings
+
+
+@pytest.fixture
+def audit_log(tmp_path: Path) -> AuditLog:
+    return AuditLog(tmp_path / "audit" / "predictions.jsonl")
+
+
+@pytest.fixture
+def predictor(model_dir: Path, audit_log: AuditLog) -> Predictor:
+    """A predictor of its own, auditing to a log of its own: each test reads the whole log."""
+    return Predictor.load(model_dir, Settings(audit_log_path=audit_log.path))
 
 
 def read(log: AuditLog) -> list[dict[str, object]]:

@@ -1,5 +1,3 @@
-{%- set classification = cookiecutter.model_type != "regression" -%}
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 import subprocess
 import sys
 from pathlib import Path
@@ -16,19 +14,13 @@ from {{ cookiecutter.__package_name }}.features import FEATURE_NAMES, model_fram
 from {{ cookiecutter.__package_name }}.predictor import Predictor, UnscorableInputError, score_accepted
 from {{ cookiecutter.__package_name }}.schema import FLOAT32_MAX, Features
 
-from contract_testing import CONTRACT, MixedModel, complete_rows, rows
-
-LABELS = CONTRACT.labels
-
-
-def constant_columns(count: int, value: float) -> Columns:
-    """`count` rows: every number `value`, every category its first level."""
-    return Columns(
-        np.full((count, len(CONTRACT.numbers)), value, dtype=np.float32),
-        np.array(
-            [[item.levels[0] for item in CONTRACT.categories if item.levels]] * count, dtype=object
-        ).reshape(count, len(CONTRACT.categories)),
-    )
+from answers_testing import (
+    answers,
+    answers_shape,
+    assert_answers_like_the_pipeline,
+    assert_well_formed,
+)
+from contract_testing import CONTRACT, MixedModel, complete_rows, constant_columns, rows
 
 
 def test_onnx_serving_equals_the_fitted_pipeline_on_held_out_data(
@@ -39,16 +31,7 @@ def test_onnx_serving_equals_the_fitted_pipeline_on_held_out_data(
 
     predictions = predictor.predict_columns(held_out.columns)
 
-{%- if classification %}
-    labels = [LABELS[label] for label in pipeline.predict(frame)]
-    assert [prediction.label for prediction in predictions] == labels
-    served = np.array([list(prediction.probabilities.values()) for prediction in predictions])
-    np.testing.assert_allclose(served, pipeline.predict_proba(frame), rtol=0, atol=1e-6)
-{%- else %}
-    served = np.array([prediction.value for prediction in predictions])
-    expected = pipeline.predict(frame)
-    assert np.max(np.abs(served - expected) / np.maximum(1.0, np.abs(expected))) <= 1e-6
-{%- endif %}
+    assert_answers_like_the_pipeline(predictions, pipeline, frame)
 
 
 def test_validated_rows_and_columns_get_the_same_predictions(
@@ -97,21 +80,14 @@ def test_predictions_name_the_model_version(predictor: Predictor, held_out: Data
 
     assert prediction.model_version == predictor.model_version
     assert predictor.feature_names == FEATURE_NAMES
-{%- if classification %}
-    assert set(prediction.probabilities) == set(LABELS)
-    assert sum(prediction.probabilities.values()) == pytest.approx(1, abs=1e-5)
-{%- endif %}
+    assert_well_formed(prediction)
 
 
 def test_scores_are_the_predictions_as_arrays(predictor: Predictor, held_out: Dataset) -> None:
     scores = predictor.score(held_out.columns)
 
     assert scores.predictions() == predictor.predict_columns(held_out.columns)
-{%- if classification %}
-    assert scores.probabilities.shape == (len(held_out), len(LABELS))
-{%- else %}
-    assert scores.values.shape == (len(held_out),)
-{%- endif %}
+    assert answers(scores).shape == answers_shape(len(held_out))
 
 
 def test_no_rows_give_no_predictions(predictor: Predictor) -> None:
@@ -156,27 +132,7 @@ def test_inputs_that_overflow_the_model_are_refused_or_answered_never_with_nan(
 
     assert set(refused) <= {2}
     assert all("inputs so far outside" in reason for reason in refused.values())
-{%- if classification %}
-    assert np.isfinite(scores.probabilities).all()
-{%- else %}
-    assert np.isfinite(scores.values).all()
-{%- endif %}
-{%- if cookiecutter.framework != "scikit-learn" %}
-
-
-def test_trees_score_the_most_extreme_inputs(predictor: Predictor) -> None:
-    columns = constant_columns(2, FLOAT32_MAX)
-    columns.numbers[1] = -FLOAT32_MAX
-
-    _, scores, refused = score_accepted(predictor, columns)
-
-    assert refused == {}
-{%- if classification %}
-    assert np.isfinite(scores.probabilities).all()
-{%- else %}
-    assert np.isfinite(scores.values).all()
-{%- endif %}
-{%- endif %}
+    assert np.isfinite(answers(scores)).all()
 
 
 def test_columns_of_the_wrong_width_are_refused(predictor: Predictor) -> None:
@@ -185,23 +141,6 @@ def test_columns_of_the_wrong_width_are_refused(predictor: Predictor) -> None:
 
     with pytest.raises(ValueError, match=r"expected \d+ number and \d+ category columns"):
         predictor.predict_columns(wider)
-{%- if legal %}
-
-
-def test_explanation_is_zero_at_the_reference_and_names_every_feature(
-    predictor: Predictor, model_dir: Path
-) -> None:
-    mean = predictor._reference_numbers
-    shifted = mean.copy()
-    shifted[0] += 10 * np.abs(shifted[0]) + 1
-    categories = np.stack([predictor._reference_categories] * 2)
-
-    at_mean, moved = predictor.predict_columns(Columns(np.stack([mean, shifted]), categories))
-
-    assert list(at_mean.explanation) == list(FEATURE_NAMES)
-    assert all(value == 0 for value in at_mean.explanation.values())
-    assert all(value == 0 for name, value in moved.explanation.items() if name != FEATURE_NAMES[0])
-{%- endif %}
 
 
 def test_serving_imports_neither_scikit_learn_nor_the_training_stack() -> None:

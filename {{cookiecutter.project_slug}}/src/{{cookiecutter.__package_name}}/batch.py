@@ -41,6 +41,7 @@ from pydantic import Field
 from .batch_columns import output_columns
 from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input, load_contract
 from .predictor import Predictor, score_accepted
+from .review import explanation_columns
 from .schema import Scores
 from .settings import Settings
 
@@ -243,16 +244,9 @@ def predict(
 
 
 def prediction_columns(scores: Scores) -> dict[str, pa.Array | npt.NDArray[Any]]:
-    """Scores as columns: the model type's outputs (batch_columns.py){% if cookiecutter.legal_review == "yes" %}, and one explanation
-    column per feature{% endif %}."""
-{%- if cookiecutter.legal_review == "yes" %}
-    columns = output_columns(scores)
-    for index, name in enumerate(scores.feature_names):
-        columns[f"explanation_{name}"] = scores.explanations[:, index].astype(np.float64)
-    return columns
-{%- else %}
-    return output_columns(scores)
-{%- endif %}
+    """Scores as columns: the model type's outputs (batch_columns.py), then the columns of
+    the answers' review (review.py)."""
+    return output_columns(scores) | explanation_columns(scores)
 
 
 def score_chunk(

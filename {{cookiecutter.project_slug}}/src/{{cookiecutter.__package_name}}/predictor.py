@@ -1,4 +1,3 @@
-{%- set legal = cookiecutter.legal_review == "yes" -%}
 """Scores rows with the exported ONNX model.
 
 Serving needs onnxruntime, numpy and pydantic only: scikit-learn and the training framework
@@ -13,11 +12,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from .artifact import MODEL_FILE, ArtifactError, Metadata, load_metadata{% if legal %}, load_reference{% endif %}
-{%- if legal %}
-from .audit import AuditLog
-{%- endif %}
+from .artifact import MODEL_FILE, ArtifactError, Metadata, load_metadata
 from .contract import MISSING_LEVEL, Columns
+from .review import Review, ReviewSettings
 from .schema import Features, Prediction, Scores
 from .scores import empty_outputs
 from .settings import Settings
@@ -42,10 +39,7 @@ class Predictor:
         self,
         session: ort.InferenceSession,
         metadata: Metadata,
-{%- if legal %}
-        reference: Columns,
-        audit_log: AuditLog,
-{%- endif %}
+        review: Review,
     ) -> None:
         self._session = session
         self._metadata = metadata
@@ -59,23 +53,12 @@ class Predictor:
         self._required_categories = np.array(
             [not item.nullable for item in contract.categories], dtype=bool
         )
-{%- if legal %}
-        # What an input is set to when its contribution is measured: the training mean of a
-        # number, the most frequent training level of a category.
-        self._reference_numbers = np.nanmean(reference.numbers, axis=0).astype(np.float32)
-        self._reference_categories = np.array(
-            [
-                max(set(column.tolist()), key=column.tolist().count) if len(column) else ""
-                for column in reference.categories.T
-            ],
-            dtype=object,
-        )
-        self._audit_log = audit_log
-{%- endif %}
+        self._review = review
 
     @classmethod
-    def load(cls, model_dir: Path{% if legal %}, audit_log: AuditLog{% endif %}) -> Self:
-        """Load the artifact at `model_dir` (a version directory or the `current` pointer).
+    def load(cls, model_dir: Path, settings: ReviewSettings) -> Self:
+        """Load the artifact at `model_dir` (a version directory or the `current` pointer),
+        its answers reviewed as `settings` say (review.py).
 
         Raises ArtifactError when it is missing, was made with other library versions or
         takes other inputs than features.yaml describes.
@@ -92,20 +75,12 @@ class Predictor:
             )
         except Exception as error:
             raise ArtifactError(f"cannot load {directory / MODEL_FILE}: {error}") from error
-{%- if legal %}
-        return cls(session, metadata, load_reference(directory), audit_log)
-{%- else %}
-        return cls(session, metadata)
-{%- endif %}
+        return cls(session, metadata, Review.load(directory, settings))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        """The predictor the settings describe{% if legal %}, auditing to `settings.audit_log_path`{% endif %}."""
-{%- if legal %}
-        return cls.load(settings.model_dir, AuditLog(settings.audit_log_path))
-{%- else %}
-        return cls.load(settings.model_dir)
-{%- endif %}
+        """The predictor the settings describe."""
+        return cls.load(settings.model_dir, settings)
 
     @property
     def model_version(self) -> str:
@@ -162,47 +137,15 @@ class Predictor:
                 "inputs that features.yaml does not allow to be null are missing",
             )
         batch = Columns(numbers, categories)
-{%- if legal %}
-        # The rows and, per row, one copy per input with that input set to its reference
-        # value: the explanations come from the same single model call.
-        ablated = self._ablated(batch)
-        outputs = self._run(
-            Columns(
-                np.concatenate([numbers, ablated.numbers]),
-                np.concatenate([categories, ablated.categories]),
-            )
-        )
-        scores = Scores.of(self.model_version, self._contract, outputs, self.feature_names)
-{%- else %}
-        scores = Scores.of(self.model_version, self._contract, self._run(batch))
-{%- endif %}
+        scores = self._review.score(self._run, self._metadata, batch)
         overflowed = scores.overflowed()
         if overflowed.any():
             raise UnscorableInputError(
                 np.flatnonzero(overflowed),
                 "inputs so far outside the training range that the model's output is not finite",
             )
-{%- if legal %}
-        self._audit_log.record(self.feature_names, batch, scores)
-{%- endif %}
+        self._review.record(batch, scores)
         return scores
-{%- if legal %}
-
-    def _ablated(self, batch: Columns) -> Columns:
-        """Per row, one copy per input (model order) with that input at its reference value."""
-        rows, width = len(batch), len(self._feature_names)
-        numbers_width = batch.numbers.shape[1]
-        numbers = np.repeat(batch.numbers[:, np.newaxis, :], width, axis=1)
-        categories = np.repeat(batch.categories[:, np.newaxis, :], width, axis=1)
-        own = np.arange(numbers_width)
-        numbers[:, own, own] = self._reference_numbers
-        own = np.arange(width - numbers_width)
-        categories[:, numbers_width + own, own] = self._reference_categories
-        return Columns(
-            numbers.reshape(rows * width, numbers_width),
-            categories.reshape(rows * width, width - numbers_width),
-        )
-{%- endif %}
 
     def _run(self, batch: Columns) -> list[npt.NDArray[Any]]:
         """The model's outputs for `batch`; no call for zero rows (some converted models
