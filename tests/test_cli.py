@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -301,8 +302,9 @@ def test_private_names_and_the_data_answers_are_accepted(template: Path, tmp_pat
         "country": ("category", True),
         "visits": ("integer", False),
     }
-    settings = project / "src" / "customer_churn_model" / "settings.py"
-    assert str(table) in settings.read_text()
+    # The project's default training data (settings.py reads it from pyproject.toml).
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["tool"]["customer_churn_model"]["training_data"] == str(table)
 
 
 def test_a_parquet_training_table_gives_the_same_contract_as_its_csv(

@@ -92,7 +92,9 @@ def test_documented_command_regenerates_with_changed_options(
     assert (project / "src/fraud_scorer/audit.py").exists()
 
     said = regenerate(template, project, "legal_review=no")
-    assert "  removes: src/fraud_scorer/audit.py, tests/test_audit.py\n" in said
+    assert (
+        "  removes: src/fraud_scorer/audit.py, tests/test_audit.py, tests/test_review.py\n" in said
+    )
     assert not (project / "src/fraud_scorer/audit.py").exists()
 
 
