@@ -171,6 +171,11 @@ def test_python_is_ruff_clean_and_formatted(baked, combination: Combination) -> 
     assert_ruff_clean(baked(combination))
 
 
+@pytest.mark.parametrize("combination", selected(COMBINATIONS), ids=lambda c: c.id)
+def test_the_package_has_no_import_cycle(baked, combination: Combination) -> None:
+    assert lint_tools.import_cycles(baked(combination)) == []
+
+
 def assert_ruff_clean(project: Path) -> None:
     for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
         result = subprocess.run(

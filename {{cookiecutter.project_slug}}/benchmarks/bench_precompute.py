@@ -37,7 +37,9 @@ from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.store_duckdb import DuckDBStore
 from {{ cookiecutter.__package_name }}.store_postgres import PostgresStore
 from {{ cookiecutter.__package_name }}.store_rows import prediction_columns
-from {{ cookiecutter.__package_name }}.stores import Pending, Rejected, Scored, Store, Tables, quoted
+from {{ cookiecutter.__package_name }}.store_source import Store
+from {{ cookiecutter.__package_name }}.store_state import Pending, Tables
+from {{ cookiecutter.__package_name }}.stores import Rejected, Scored, quoted
 
 Batches = list[tuple[Scored, Rejected]]
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"

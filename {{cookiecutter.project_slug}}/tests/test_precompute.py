@@ -15,11 +15,13 @@ from pydantic import ValidationError
 
 from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.data import Dataset, load_dataset
-from {{ cookiecutter.__package_name }}.precompute import PrecomputeSettings, load_sample, main, run
+from {{ cookiecutter.__package_name }}.precompute import PrecomputeSettings, main, run
+from {{ cookiecutter.__package_name }}.precompute_state import load_sample
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.store_duckdb import DuckDBStore
-from {{ cookiecutter.__package_name }}.stores import ENTITY_TYPES, Rejected, Scored, Tables
+from {{ cookiecutter.__package_name }}.store_state import Tables
+from {{ cookiecutter.__package_name }}.stores import ENTITY_TYPES, Rejected, Scored
 
 from contract_testing import CONTRACT, first, rows, valid_row
 from precompute_testing import approximately, as_stored, stored_predictions

@@ -7,11 +7,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from {{ cookiecutter.__package_name }}.data import load_dataset
-from {{ cookiecutter.__package_name }}.precompute import load_sample, main, run
+from {{ cookiecutter.__package_name }}.precompute import main, run
+from {{ cookiecutter.__package_name }}.precompute_state import load_sample
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.store_parquet import ParquetStore
-from {{ cookiecutter.__package_name }}.stores import Rejected, Scored, StoreError, Tables, open_store
+from {{ cookiecutter.__package_name }}.store_source import open_store
+from {{ cookiecutter.__package_name }}.store_state import Tables
+from {{ cookiecutter.__package_name }}.stores import Rejected, Scored, StoreError
 
 from precompute_testing import FIELDS, approximately, as_stored, stored_row
 

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.__package_name }}.precompute import load_sample, run
+from {{ cookiecutter.__package_name }}.precompute import run
+from {{ cookiecutter.__package_name }}.precompute_state import load_sample
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.store_postgres import PostgresStore
-from {{ cookiecutter.__package_name }}.stores import StoreError, Tables
+from {{ cookiecutter.__package_name }}.store_state import Tables
+from {{ cookiecutter.__package_name }}.stores import StoreError
 
 from contract_testing import CONTRACT, first
 from postgres_testing import LOCAL_POSTGRES, own_schema

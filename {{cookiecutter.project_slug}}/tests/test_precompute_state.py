@@ -11,13 +11,13 @@ import pytest
 
 from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.data import Dataset
-from {{ cookiecutter.__package_name }}.precompute import UNKNOWN_ENTITY, main, run
+from {{ cookiecutter.__package_name }}.precompute import main, run
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.store_duckdb import DuckDBStore
 from {{ cookiecutter.__package_name }}.store_parquet import ParquetStore
 from {{ cookiecutter.__package_name }}.store_postgres import PostgresStore
-from {{ cookiecutter.__package_name }}.store_rows import state_table
-from {{ cookiecutter.__package_name }}.stores import StoreError, Tables, quoted
+from {{ cookiecutter.__package_name }}.store_state import UNKNOWN_ENTITY, Tables, state_table
+from {{ cookiecutter.__package_name }}.stores import StoreError, quoted
 
 from contract_testing import CONTRACT, complete_rows, first_name
 from postgres_testing import LOCAL_POSTGRES, own_schema

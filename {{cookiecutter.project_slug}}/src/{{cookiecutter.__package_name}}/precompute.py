@@ -1,13 +1,8 @@
-{%- set package = cookiecutter.__package_name -%}
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The precompute job: score every entity once and write the predictions to the store.
 
-    {{ package }}-precompute load-sample   # the training data as the entities table
-{%- if stateful %}
-    {{ package }}-precompute load-state state.csv   # store the state of its entities
-{%- endif %}
-    {{ package }}-precompute run           # score what has no current prediction, then check
-    {{ package }}-precompute check         # the completeness check alone
+    {{ cookiecutter.__package_name }}-precompute load-sample   # the training data as the entities table
+    {{ cookiecutter.__package_name }}-precompute run           # score what has no current prediction, then check
+    {{ cookiecutter.__package_name }}-precompute check         # the completeness check alone
 
 The run is safe to repeat: entities that already have a prediction (or a reject) from the
 current model version are skipped, so a rerun after a crash scores only what is left, and
@@ -19,30 +14,16 @@ The entities table has one column per input of features.yaml (`stores.ENTITY_TYP
 entity is rejected, with the reason, for a NULL where features.yaml says `nullable: false`, a
 number that is NaN, infinite or beyond float32, an id that occurs twice, or a row the model
 refuses; a NULL where the input is nullable is scored as missing, and a category level never
-seen in training is scored as none of the known levels.
-{%- if stateful %}
-
-The per-entity state (`state_table`, see stores.py; `load-sample` stores the training data's
-rows as the state of its entities too) fills the inputs an entity's row leaves NULL; where
-both have a value, the row's wins. An entity with no stored state is rejected with that
-reason. A prediction made before the entity's state last changed is not current: the next
-run scores the entity again, with the new state.
-{%- endif %}
+seen in training is scored as none of the known levels. What the per-entity state adds is in
+precompute_state.py (its settings and commands) and store_state.py (its tables and rejects).
 """
 
 import argparse
-{%- if stateful %}
-import csv
-{%- endif %}
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-{%- if stateful %}
-from typing import Any
-{%- endif %}
 
 import numpy as np
 import numpy.typing as npt
@@ -50,33 +31,18 @@ from pydantic import Field
 
 from . import output_columns
 from .artifact import ArtifactError
-from .contract import MISSING_LEVEL, Columns, Contract, load_contract{% if stateful %}, parse_text{% endif %}
+from .contract import MISSING_LEVEL, Columns, Contract
+from .precompute_state import StateSettings, add_state_commands
 from .predictor import Predictor, score_accepted
 from .schema import FLOAT32_MAX
-from .settings import Settings
-{%- if stateful %}
-from .store_rows import state_table
-{%- endif %}
-from .stores import (
-    IDENTIFIER,
-    Completeness,
-    Pending,
-    Rejected,
-    Scored,
-    Store,
-    StoreError,
-    Tables,
-    open_store,
-)
+from .store_source import Store, open_store
+from .store_state import Pending, Tables
+from .stores import IDENTIFIER, Completeness, Rejected, Scored, StoreError
 
-PROG = "{{ package }}-precompute"
-SAMPLE_ID_PREFIX = "sample-"
-{%- if stateful %}
-UNKNOWN_ENTITY = "no state is stored for this entity"
-{%- endif %}
+PROG = "{{ cookiecutter.__package_name }}-precompute"
 
 
-class PrecomputeSettings(Settings):
+class PrecomputeSettings(StateSettings):
     """Settings of the precompute job, on top of the shared ones."""
 
     source: str = "data/entities.duckdb"
@@ -86,11 +52,6 @@ class PrecomputeSettings(Settings):
     entities_table: str = Field(default="entities", pattern=IDENTIFIER)
     """The entities to score: an entity id column and one column per input of features.yaml."""
     entity_id_column: str = Field(default="entity_id", pattern=IDENTIFIER)
-{%- if stateful %}
-    state_table: str = Field(default="entity_features", pattern=f"{IDENTIFIER}|^$")
-    """The per-entity state that fills the inputs an entity's row leaves NULL (one column
-    per input). Empty: the entities table gives every input and no state is read."""
-{%- endif %}
     predictions_table: str = Field(default="predictions", pattern=IDENTIFIER)
     rejects_table: str = Field(default="prediction_rejects", pattern=IDENTIFIER)
     batch_size: int = Field(default=50_000, ge=1)
@@ -104,9 +65,7 @@ class PrecomputeSettings(Settings):
             predictions=self.predictions_table,
             rejects=self.rejects_table,
             entity_id=self.entity_id_column,
-{%- if stateful %}
-            state=self.state_table,
-{%- endif %}
+            **self.state_tables(),
         )
 
 
@@ -140,18 +99,8 @@ def problems(batch: Pending, contract: Contract) -> list[str | None]:
         | too_large.any(axis=1)
         | (copies > 1)
     )
-{%- if stateful %}
-    unknown = ~np.array(batch.known, dtype=bool)
-    flagged |= unknown
-{%- endif %}
     reasons: list[str | None] = [None] * len(batch.entity_ids)
     for row in np.flatnonzero(flagged).tolist():
-{%- if stateful %}
-        if unknown[row]:
-            # Nothing filled its inputs: what they lack says nothing more.
-            reasons[row] = UNKNOWN_ENTITY
-            continue
-{%- endif %}
         found = []
         if copies[row] > 1:
             found.append(f"entity id occurs {copies[row]} times in the source")
@@ -166,6 +115,9 @@ def problems(batch: Pending, contract: Contract) -> list[str | None]:
             if inputs := [contract.numbers[i].name for i in np.flatnonzero(mask).tolist()]:
                 found.append(f"{label}: {', '.join(inputs)}")
         reasons[row] = "; ".join(found)
+    # Rejected for the entity itself: what its inputs lack says nothing more.
+    for row, reason in batch.entity_rejects().items():
+        reasons[row] = reason
     return reasons
 
 
@@ -217,58 +169,6 @@ def run(predictor: Predictor, store: Store, batch_size: int, *, rescore: bool = 
         scored += len(predictions.entity_ids)
         rejected += len(rejects.entity_ids)
     return RunCounts(scored, rejected, time.perf_counter() - started)
-{%- if stateful %}
-
-
-def load_sample(
-    store: Store, training_data: Path | None = None, *, with_state: bool = False
-) -> int:
-    """The training data (the sample data set by default) as the entities table, one entity
-    per row: `sample-0`, ...; `with_state`: as their stored state too."""
-{%- else %}
-
-
-def load_sample(store: Store, training_data: Path | None = None) -> int:
-    """The training data (the sample data set by default) as the entities table, one entity
-    per row: `sample-0`, ..."""
-{%- endif %}
-    from .data import load_dataset  # reading the training data needs the train extra
-
-    columns = load_dataset(training_data).columns
-    entity_ids = [f"{SAMPLE_ID_PREFIX}{row}" for row in range(len(columns))]
-{%- if stateful %}
-    contract = load_contract()
-    store.load_entities(contract, entity_ids, columns)
-    if with_state:
-        # The same rows as each entity's stored state.
-        values = columns.by_input(contract)
-        store.load_state(contract, state_table(contract, entity_ids, values))
-{%- else %}
-    store.load_entities(load_contract(), entity_ids, columns)
-{%- endif %}
-    return len(entity_ids)
-{%- if stateful %}
-
-
-def read_state_csv(path: Path, contract: Contract) -> tuple[list[str], dict[str, list[Any]]]:
-    """The entity ids and input values of a CSV file with an `entity_id` column and a column
-    per input it stores (an empty cell, or an absent column, stores nothing)."""
-    with path.open(newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file))
-    columns = set(rows[0]) if rows else set()
-    names = {item.name for item in contract.inputs}
-    if "entity_id" not in columns or not columns - {"entity_id"} <= names:
-        unknown = sorted(columns - names - {"entity_id"})
-        raise ValueError(
-            f"{path}: the columns are entity_id and inputs of features.yaml;"
-            f" {'no entity_id' if 'entity_id' not in columns else f'unknown: {unknown}'}"
-        )
-    values = {
-        item.name: [parse_text(item, row.get(item.name)) for row in rows]
-        for item in contract.inputs
-    }
-    return [row["entity_id"] for row in rows], values
-{%- endif %}
 
 
 def report(result: Completeness, settings: PrecomputeSettings, model_version: str) -> str:
@@ -301,12 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rescore", action="store_true", help="score every entity again, not only the pending"
     )
     commands.add_parser("check", help="check that every entity has a current prediction")
-{%- if stateful %}
-    load_state = commands.add_parser(
-        "load-state", help="store the state of the entities of a CSV file (entity_id + inputs)"
-    )
-    load_state.add_argument("csv", type=Path)
-{%- endif %}
+    state_commands = add_state_commands(commands)
     arguments = parser.parse_args(argv)
     settings = PrecomputeSettings()
 
@@ -316,29 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .data import DataError  # reading the training data needs the train extra
 
             try:
-{%- if stateful %}
-                with_state = bool(settings.state_table)
-                rows = load_sample(store, settings.training_data, with_state=with_state)
-{%- else %}
-                rows = load_sample(store, settings.training_data)
-{%- endif %}
+                rows = settings.load_sample(store)
             except DataError as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 2
             print(f"loaded {rows} entities into {settings.entities_table}, {store.location}")
             return 0
-{%- if stateful %}
-        if arguments.command == "load-state":
-            contract = load_contract()
-            try:
-                entity_ids, values = read_state_csv(arguments.csv, contract)
-            except (OSError, ValueError) as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 2
-            store.load_state(contract, state_table(contract, entity_ids, values))
-            print(f"stored the state of {len(entity_ids)} entities in {store.location}")
-            return 0
-{%- endif %}
+        if arguments.command in state_commands:
+            return state_commands[arguments.command](arguments, store)
         try:
             predictor = Predictor.from_settings(settings)
         except ArtifactError as error:

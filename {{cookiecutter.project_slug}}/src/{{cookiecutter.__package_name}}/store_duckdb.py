@@ -1,22 +1,15 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The embedded default store: a DuckDB database file."""
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from .contract import Columns, Contract
-from .store_rows import (
-    completeness,
-    entity_table,
-    pending_batch,
-    prediction_columns,
-    reject_columns,
-)
+from .contract import Contract
+from .store_rows import completeness
 from .store_sql import SqlStore
-from .stores import Completeness, Pending, Rejected, Scored, Tables
+from .store_state import Pending, Tables, pending_batch
+from .stores import Completeness, Staged
 
 
 class DuckDBStore(SqlStore):
@@ -30,14 +23,10 @@ class DuckDBStore(SqlStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = duckdb.connect(str(path))
 
-    def prepare(self) -> None:
-        self.require_entities()
-        for statement in self.create_statements():
-            self.connection.execute(statement)
-
     def pending(
         self, contract: Contract, model_version: str, batch_size: int, *, rescore: bool
     ) -> Iterator[Pending]:
+        """The entities without a current prediction or reject (all of them with `rescore`)."""
         query = self.pending_query(contract, rescore=rescore)
         params = None if rescore else {"version": model_version}
         # A second connection reads while the first one writes each batch.
@@ -49,57 +38,28 @@ class DuckDBStore(SqlStore):
         finally:
             reader.close()
 
-    def save(self, scored: Scored, rejected: Rejected) -> None:
+    def write(self, before: Sequence[str], staged: Sequence[Staged], after: Sequence[str]) -> None:
+        """In one transaction: run `before`, register each staged Arrow table under its name,
+        then run `after`."""
         connection = self.connection
         connection.begin()
         try:
-            connection.register("staged_predictions", pa.table(prediction_columns(scored)))
-            connection.register("staged_rejects", pa.table(reject_columns(rejected)))
-            for statement in self.upserts("staged_predictions", "staged_rejects"):
+            for statement in before:
+                connection.execute(statement)
+            for table in staged:
+                connection.register(table.name, table.rows)
+            for statement in after:
                 connection.execute(statement)
             connection.commit()
         except BaseException:
             connection.rollback()
             raise
         finally:
-            connection.unregister("staged_predictions")
-            connection.unregister("staged_rejects")
-
-    def load_entities(
-        self, contract: Contract, entity_ids: Sequence[str], columns: Columns
-    ) -> None:
-        entities = entity_table(contract, entity_ids, columns)
-        connection = self.connection
-        connection.begin()
-        try:
-            for statement in self.entities_statements(contract):
-                connection.execute(statement)
-            connection.register("staged_entities", entities)
-            connection.execute(self.sql("INSERT INTO {entities} SELECT * FROM staged_entities"))
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        finally:
-            connection.unregister("staged_entities")
-{%- if stateful %}
-
-    def load_state(self, contract: Contract, state: pa.Table) -> None:
-        connection = self.connection
-        connection.begin()
-        try:
-            connection.execute(self.state_statement(contract))
-            connection.register("staged_state", state)
-            connection.execute(self.state_upsert(contract, "staged_state"))
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        finally:
-            connection.unregister("staged_state")
-{%- endif %}
+            for table in staged:
+                connection.unregister(table.name)
 
     def check(self, model_version: str, show: int) -> Completeness:
+        """Compare the entities with the current predictions and rejects."""
         self.require_entities()
         counts, missing, rejects = (
             self.connection.execute(query, {"version": model_version}).fetchall()

@@ -1,29 +1,25 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """A directory of Parquet files, for a source system that exchanges files."""
 
 from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
-{%- if stateful %}
-import pyarrow as pa
-import pyarrow.compute as pc
-{%- endif %}
 import pyarrow.parquet as pq
 
 from .contract import Columns, Contract
 from .store_duckdb import DuckDBStore
 from .store_rows import entity_table
 from .store_sql import SqlStore
-from .stores import Completeness, Rejected, Scored, StoreError, Tables, quoted
+from .store_state import StateFile, Tables
+from .stores import Completeness, Rejected, Scored, StoreError, quoted
 
 READ_FILE = "INSERT INTO {table} SELECT * FROM read_parquet({file})"
 CLEAR = "DELETE FROM {table}"
 WRITE_FILE = "COPY (SELECT * FROM {table} ORDER BY entity_id) TO {file} (FORMAT parquet)"
-ENTITIES_VIEW = "CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet({file})"
+VIEW = "CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet({file})"
 
 
-class ParquetStore(DuckDBStore):
+class ParquetStore(StateFile, DuckDBStore):
     """A directory of Parquet files, for a source system that exchanges files.
 
     The entities are read from `<entities>.parquet`. The predictions and rejects live in an
@@ -38,7 +34,7 @@ class ParquetStore(DuckDBStore):
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.connection = duckdb.connect()
-        for name in (tables.entities, tables.predictions, tables.rejects{% if stateful %}, tables.state{% endif %}):
+        for name in tables.names:
             if "." in name:
                 schema = quoted(name.split(".")[0])
                 self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -46,20 +42,15 @@ class ParquetStore(DuckDBStore):
     def file(self, table: str) -> Path:
         return self.directory / f"{table}.parquet"
 
+    def view(self, table: str, file: Path) -> None:
+        self.execute(VIEW, table, file)
+
     def prepare(self) -> None:
         entities = self.file(self.tables.entities)
         if not entities.exists():
             raise StoreError(f"no entities to score: {entities} does not exist")
-        self.execute(ENTITIES_VIEW, self.tables.entities, entities)
-{%- if stateful %}
-        if self.tables.state:
-            state = self.file(self.tables.state)
-            if not state.exists():
-                raise StoreError(
-                    f"no per-entity state: {state} does not exist (load-state stores it)"
-                )
-            self.execute(ENTITIES_VIEW, self.tables.state, state)
-{%- endif %}
+        self.view(self.tables.entities, entities)
+        self.view_state()
         super().prepare()
         # The files are the store: what is in memory is replaced by what they hold.
         for table in (self.tables.predictions, self.tables.rejects):
@@ -80,19 +71,6 @@ class ParquetStore(DuckDBStore):
         temporary = self.directory / f".{self.tables.entities}.parquet.tmp"
         pq.write_table(entity_table(contract, entity_ids, columns), temporary)
         temporary.replace(self.file(self.tables.entities))
-{%- if stateful %}
-
-    def load_state(self, contract: Contract, state: pa.Table) -> None:
-        """Rewrite `<state>.parquet`: its other entities' rows, then these."""
-        file = self.file(self.tables.state)
-        if file.exists():
-            stored = pq.read_table(file).select(state.column_names).cast(state.schema)
-            kept = stored.filter(pc.invert(pc.is_in(stored["entity_id"], state["entity_id"])))
-            state = pa.concat_tables([kept, state])
-        temporary = self.directory / f".{self.tables.state}.parquet.tmp"
-        pq.write_table(state, temporary)
-        temporary.replace(file)
-{%- endif %}
 
     def check(self, model_version: str, show: int) -> Completeness:
         self.prepare()

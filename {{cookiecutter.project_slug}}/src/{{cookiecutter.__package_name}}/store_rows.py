@@ -1,18 +1,15 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
-"""The rows the stores stage and read, as Arrow tables and column lists, and the pending
-batches and check results built from what their queries return."""
+"""The rows the stores stage and read, as Arrow tables and column lists, and the inputs and
+check results built from what their queries return."""
 
-from collections.abc import {% if stateful %}Mapping, {% endif %}Sequence
-{%- if stateful %}
-from datetime import UTC, datetime
-{%- endif %}
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from .contract import Columns, Contract
-from .stores import Completeness, Pending, Rejected, Scored
+from .stores import Completeness, Rejected, Scored
 
 ARROW_TYPES = {
     "number": pa.float64(),
@@ -23,14 +20,11 @@ ARROW_TYPES = {
 """The Arrow type of each kind of input."""
 
 
-def pending_batch(contract: Contract, columns: Sequence[Any], rows: int) -> Pending:
-    """A `Pending` from the query's columns: id, missing, copies,{% if stateful %} known,{% endif %} then the inputs in model
+def read_inputs(
+    contract: Contract, values: Sequence[Any], rows: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]:
+    """The numbers and the categories of a batch from the query's input columns, in model
     order (the numbers, then the categories)."""
-{%- if stateful %}
-    entity_ids, missing, copies, known, *values = columns
-{%- else %}
-    entity_ids, missing, copies, *values = columns
-{%- endif %}
     width = len(contract.numbers)
     numbers = np.empty((rows, width), dtype=np.float64)
     for index, column in enumerate(values[:width]):
@@ -39,16 +33,7 @@ def pending_batch(contract: Contract, columns: Sequence[Any], rows: int) -> Pend
     categories = np.empty((rows, len(contract.categories)), dtype=object)
     for index, column in enumerate(values[width:]):
         categories[:, index] = list(column)
-    return Pending(
-        entity_ids=list(entity_ids),
-        numbers=numbers,
-        categories=categories,
-        missing=list(missing),
-        copies=[int(count) for count in copies],
-{%- if stateful %}
-        known=[bool(flag) for flag in known],
-{%- endif %}
-    )
+    return numbers, categories
 
 
 def completeness(counts: Sequence[Any], missing: list[Any], rejects: list[Any]) -> Completeness:
@@ -72,26 +57,6 @@ def prediction_columns(scored: Scored) -> dict[str, list[Any]]:
         "model_version": [scored.model_version] * len(scored.entity_ids),
         "scored_at": [scored.scored_at] * len(scored.entity_ids),
     }
-{%- if stateful %}
-
-
-def state_table(
-    contract: Contract,
-    entity_ids: Sequence[str],
-    values: Mapping[str, Sequence[Any]],
-    updated_at: datetime | None = None,
-) -> pa.Table:
-    """The stored state of entities as the state table holds it: the entity id, when it was
-    stored (now, by default), then each input's values (None where none is stored)."""
-    stamp = updated_at or datetime.now(UTC)
-    table = {
-        "entity_id": pa.array(entity_ids, pa.string()),
-        "updated_at": pa.array([stamp] * len(entity_ids), pa.timestamp("us", tz="UTC")),
-    }
-    for item in contract.inputs:
-        table[item.name] = pa.array(values[item.name], ARROW_TYPES[item.kind])
-    return pa.table(table)
-{%- endif %}
 
 
 def entity_table(contract: Contract, entity_ids: Sequence[str], columns: Columns) -> pa.Table:

@@ -1,12 +1,27 @@
-{%- set stateful = cookiecutter.stateful == "yes" -%}
 """The SQL the stores share: the tables' columns, the query that reads the pending entities,
-the upserts and the completeness check, with the store's table names quoted into them."""
+the upserts and the completeness check, with the store's table names quoted into them, and
+what the stores do through them (each store writes in its own way: `SqlStore.write`)."""
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from . import output_columns
-from .contract import Contract, Input
-from .stores import ENTITY_TYPES, StoreError, Tables, quoted
+from .contract import Columns, Contract
+from .store_rows import entity_table, prediction_columns, reject_columns
+from .store_state import (
+    COUNTS,
+    FIRST_REJECTS,
+    MISSING,
+    NOT_CURRENT,
+    PENDING,
+    SOURCE_IDS,
+    StateSql,
+    Tables,
+)
+from .stores import CREATE, ENTITY_TYPES, UPSERT, Rejected, Scored, Staged, StoreError, quoted
 
 PREDICTION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("entity_id", "TEXT PRIMARY KEY"),
@@ -15,13 +30,6 @@ PREDICTION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("scored_at", "TIMESTAMPTZ NOT NULL"),
 )
 """Name and SQL type (`{json}`: the store's JSON type) of each column of the predictions."""
-{%- if stateful %}
-STATE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("entity_id", "TEXT PRIMARY KEY"),
-    ("updated_at", "TIMESTAMPTZ NOT NULL"),
-)
-"""The state table's first columns; one per input of features.yaml follows (ENTITY_TYPES)."""
-{%- endif %}
 REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("entity_id", "TEXT PRIMARY KEY"),
     ("reason", "TEXT NOT NULL"),
@@ -29,136 +37,13 @@ REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rejected_at", "TIMESTAMPTZ NOT NULL"),
 )
 
-CREATE = "CREATE TABLE IF NOT EXISTS {table} ({columns})"
-UPSERT = (
-    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}"
-    " ON CONFLICT (entity_id) DO UPDATE SET {updates}"
-)
 # A scored entity's old reject goes, and so does a rejected entity's stale prediction.
 DELETE_STAGED = "DELETE FROM {table} WHERE entity_id IN (SELECT entity_id FROM {staging})"
-{%- if stateful %}
-# Each entity's stored state (`{state}`, one column per input) fills the inputs its row leaves
-# NULL; `known` says whether any is stored. A prediction or reject made before the entity's
-# state last changed is not current: the next run scores the entity again.
-PENDING = """
-SELECT entity_id, missing, copies, known, {features} FROM (
-    SELECT
-        CAST(e.{entity_id} AS TEXT) AS entity_id,
-        concat_ws(', ', {missing}) AS missing,
-        count(*) OVER (PARTITION BY e.{entity_id}) AS copies,
-        row_number() OVER (PARTITION BY e.{entity_id}) AS nth,
-        {known} AS known,
-        {updated} AS state_updated_at,
-        {casts}
-    FROM {entities} AS e{join}
-    WHERE e.{entity_id} IS NOT NULL
-) AS source
-WHERE nth = 1
-"""
-NOT_CURRENT = """
-  AND NOT EXISTS (
-    SELECT 1 FROM {predictions} AS p
-    WHERE p.entity_id = source.entity_id AND p.model_version = {version}
-      AND (source.state_updated_at IS NULL OR p.scored_at >= source.state_updated_at))
-  AND NOT EXISTS (
-    SELECT 1 FROM {rejects} AS r
-    WHERE r.entity_id = source.entity_id AND r.model_version = {version}
-      AND (source.state_updated_at IS NULL OR r.rejected_at >= source.state_updated_at))
-"""
-SOURCE_IDS = """
-SELECT DISTINCT CAST(e.{entity_id} AS TEXT) AS entity_id, {updated} AS state_updated_at
-FROM {entities} AS e{join}
-WHERE e.{entity_id} IS NOT NULL
-"""
-COUNTS = """
-SELECT
-    (SELECT count(*) FROM ids),
-    (SELECT count(*) FROM ids WHERE EXISTS (
-        SELECT 1 FROM {predictions} AS p
-        WHERE p.entity_id = ids.entity_id AND p.model_version = {version}
-          AND (ids.state_updated_at IS NULL OR p.scored_at >= ids.state_updated_at))),
-    (SELECT count(*) FROM ids WHERE EXISTS (
-        SELECT 1 FROM {rejects} AS r
-        WHERE r.entity_id = ids.entity_id AND r.model_version = {version}
-          AND (ids.state_updated_at IS NULL OR r.rejected_at >= ids.state_updated_at))),
-    (SELECT count(*) FROM {entities} WHERE {entity_id} IS NULL)
-"""
-MISSING = """
-SELECT entity_id FROM ids
-WHERE NOT EXISTS (
-    SELECT 1 FROM {predictions} AS p
-    WHERE p.entity_id = ids.entity_id AND p.model_version = {version}
-      AND (ids.state_updated_at IS NULL OR p.scored_at >= ids.state_updated_at))
-  AND NOT EXISTS (
-    SELECT 1 FROM {rejects} AS r
-    WHERE r.entity_id = ids.entity_id AND r.model_version = {version}
-      AND (ids.state_updated_at IS NULL OR r.rejected_at >= ids.state_updated_at))
-"""
-FIRST_REJECTS = """
-SELECT r.entity_id, r.reason FROM {rejects} AS r JOIN ids ON ids.entity_id = r.entity_id
-WHERE r.model_version = {version}
-  AND (ids.state_updated_at IS NULL OR r.rejected_at >= ids.state_updated_at)
-ORDER BY r.entity_id LIMIT {limit}
-"""
-{%- else %}
-PENDING = """
-SELECT entity_id, missing, copies, {features} FROM (
-    SELECT
-        CAST(e.{entity_id} AS TEXT) AS entity_id,
-        concat_ws(', ', {missing}) AS missing,
-        count(*) OVER (PARTITION BY e.{entity_id}) AS copies,
-        row_number() OVER (PARTITION BY e.{entity_id}) AS nth,
-        {casts}
-    FROM {entities} AS e
-    WHERE e.{entity_id} IS NOT NULL
-) AS source
-WHERE nth = 1
-"""
-NOT_CURRENT = """
-  AND NOT EXISTS (
-    SELECT 1 FROM {predictions} AS p
-    WHERE p.entity_id = source.entity_id AND p.model_version = {version})
-  AND NOT EXISTS (
-    SELECT 1 FROM {rejects} AS r
-    WHERE r.entity_id = source.entity_id AND r.model_version = {version})
-"""
-SOURCE_IDS = (
-    "SELECT DISTINCT CAST({entity_id} AS TEXT) AS entity_id FROM {entities}"
-    " WHERE {entity_id} IS NOT NULL"
-)
-COUNTS = """
-SELECT
-    (SELECT count(*) FROM ids),
-    (SELECT count(*) FROM ids WHERE EXISTS (
-        SELECT 1 FROM {predictions} AS p
-        WHERE p.entity_id = ids.entity_id AND p.model_version = {version})),
-    (SELECT count(*) FROM ids WHERE EXISTS (
-        SELECT 1 FROM {rejects} AS r
-        WHERE r.entity_id = ids.entity_id AND r.model_version = {version})),
-    (SELECT count(*) FROM {entities} WHERE {entity_id} IS NULL)
-"""
-MISSING = """
-SELECT entity_id FROM ids
-WHERE NOT EXISTS (
-    SELECT 1 FROM {predictions} AS p
-    WHERE p.entity_id = ids.entity_id AND p.model_version = {version})
-  AND NOT EXISTS (
-    SELECT 1 FROM {rejects} AS r
-    WHERE r.entity_id = ids.entity_id AND r.model_version = {version})
-"""
-FIRST_REJECTS = """
-SELECT r.entity_id, r.reason FROM {rejects} AS r
-WHERE r.model_version = {version} AND r.entity_id IN (SELECT entity_id FROM ids)
-ORDER BY r.entity_id LIMIT {limit}
-"""
-{%- endif %}
-
-
 ENTITIES_EXIST = "SELECT 1 FROM {entities} LIMIT 0"
 
 
-class SqlStore:
-    """The SQL both databases share; subclasses connect, read batches and stage rows."""
+class SqlStore(StateSql, ABC):
+    """The SQL both databases share; subclasses connect, read batches and write."""
 
     json_type = "JSON"
     placeholder = "$version"
@@ -169,6 +54,35 @@ class SqlStore:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
 
+    @abstractmethod
+    def write(self, before: Sequence[str], staged: Sequence[Staged], after: Sequence[str]) -> None:
+        """In one transaction: run `before`, stage `staged`, then run `after`."""
+
+    def prepare(self) -> None:
+        """Create the predictions and rejects tables unless they exist."""
+        self.require_entities()
+        self.write(self.create_statements(), [], [])
+
+    def save(self, scored: Scored, rejected: Rejected) -> None:
+        """Upsert one batch's predictions and rejects in one transaction."""
+        staged = [
+            Staged(
+                "staged_predictions", self.tables.predictions, pa.table(prediction_columns(scored))
+            ),
+            Staged("staged_rejects", self.tables.rejects, pa.table(reject_columns(rejected))),
+        ]
+        self.write([], staged, self.upserts("staged_predictions", "staged_rejects"))
+
+    def load_entities(
+        self, contract: Contract, entity_ids: Sequence[str], columns: Columns
+    ) -> None:
+        """Replace the entities table with these rows (the sample data, tests, benchmarks)."""
+        staged = Staged(
+            "staged_entities", self.tables.entities, entity_table(contract, entity_ids, columns)
+        )
+        insert = self.sql("INSERT INTO {entities} SELECT * FROM staged_entities")
+        self.write(self.entities_statements(contract), [staged], [insert])
+
     def sql(self, template: str, **names: str) -> str:
         """`template` with the store's table names quoted and `{version}` as a parameter."""
         return template.format(
@@ -177,40 +91,9 @@ class SqlStore:
             rejects=quoted(self.tables.rejects),
             entity_id=quoted(self.tables.entity_id),
             version=self.placeholder,
-{%- if stateful %}
-            **self.state_sql(),
-{%- endif %}
+            **self.state_names(),
             **names,
         )
-{%- if stateful %}
-
-    def state_sql(self) -> dict[str, str]:
-        """The join of the entities (`e`) with their state (`s`), or what stands for it when
-        no state is read."""
-        if not self.tables.state:
-            return {"join": "", "known": "TRUE", "updated": "CAST(NULL AS TIMESTAMPTZ)"}
-        return {
-            "join": f" LEFT JOIN {quoted(self.tables.state)} AS s"
-            f" ON s.entity_id = CAST(e.{quoted(self.tables.entity_id)} AS TEXT)",
-            "known": "s.entity_id IS NOT NULL",
-            "updated": "s.updated_at",
-        }
-
-    def state_statement(self, contract: Contract) -> str:
-        inputs = [(quoted(item.name), ENTITY_TYPES[item.kind]) for item in contract.inputs]
-        columns = ", ".join(f"{name} {kind}" for name, kind in [*STATE_COLUMNS, *inputs])
-        return self.sql(CREATE, table=quoted(self.tables.state), columns=columns)
-
-    def state_upsert(self, contract: Contract, staging: str) -> str:
-        columns = [name for name, _ in STATE_COLUMNS] + [quoted(i.name) for i in contract.inputs]
-        return self.sql(
-            UPSERT,
-            table=quoted(self.tables.state),
-            staging=staging,
-            columns=", ".join(columns),
-            updates=", ".join(f"{c} = excluded.{c}" for c in columns[1:]),
-        )
-{%- endif %}
 
     def require_entities(self) -> None:
         """Refuse, in one line, a store whose entities table does not exist."""
@@ -220,17 +103,7 @@ class SqlStore:
             raise StoreError(
                 f"no entities to score: there is no table {self.tables.entities} in {self.location}"
             ) from error
-{%- if stateful %}
-        if not self.tables.state:
-            return
-        try:
-            self.connection.execute(f"SELECT 1 FROM {quoted(self.tables.state)} LIMIT 0")  # noqa: S608
-        except self.missing_table_errors as error:
-            raise StoreError(
-                f"no per-entity state: there is no table {self.tables.state} in {self.location}"
-                " (load-state stores it)"
-            ) from error
-{%- endif %}
+        self.require_state()
 
     def create_statements(self) -> list[str]:
         return [
@@ -246,33 +119,12 @@ class SqlStore:
 
     def pending_query(self, contract: Contract, *, rescore: bool) -> str:
         """The pending entities' id, NULL inputs, copies, then their inputs in model order."""
-        names = [quoted(item.name) for item in contract.inputs]
         model_order = [*contract.numbers, *contract.categories]
-{%- if stateful %}
-        if self.tables.state:
-            # The row's value where it has one, else the stored one.
-            null = "e.{0} IS NULL AND s.{0} IS NULL"
-            casts = [f"COALESCE({read_as(i)}, {read_as(i, 's')})" for i in model_order]
-        else:
-            null = "e.{0} IS NULL"
-            casts = [read_as(item) for item in model_order]
         return self.sql(
             PENDING + ("" if rescore else NOT_CURRENT),
             features=", ".join(quoted(item.name) for item in model_order),
-            missing=", ".join(f"CASE WHEN {null.format(n)} THEN '{n[1:-1]}' END" for n in names),
-            casts=", ".join(
-                f"{cast} AS {quoted(item.name)}"
-                for cast, item in zip(casts, model_order, strict=True)
-            ),
+            **self.input_names(contract),
         )
-{%- else %}
-        return self.sql(
-            PENDING + ("" if rescore else NOT_CURRENT),
-            features=", ".join(quoted(item.name) for item in model_order),
-            missing=", ".join(f"CASE WHEN e.{n} IS NULL THEN '{n[1:-1]}' END" for n in names),
-            casts=", ".join(f"{read_as(item)} AS {quoted(item.name)}" for item in model_order),
-        )
-{%- endif %}
 
     def entities_statements(self, contract: Contract) -> list[str]:
         columns = ", ".join(
@@ -308,23 +160,3 @@ class SqlStore:
             ids + self.sql(MISSING) + f"ORDER BY entity_id LIMIT {int(show)}",
             ids + self.sql(FIRST_REJECTS, limit=str(int(show))),
         )
-{%- if stateful %}
-
-
-def read_as(item: Input, table: str = "e") -> str:
-    """A column of the entities (`e`) or of the state (`s`) as the job reads it: a float (the
-    model's float32 block), or text."""
-    column = f"{table}.{quoted(item.name)}"
-{%- else %}
-
-
-def read_as(item: Input) -> str:
-    """An entity column as the job reads it: a float (the model's float32 block), or text."""
-    column = f"e.{quoted(item.name)}"
-{%- endif %}
-    if item.kind == "category":
-        return f"CAST({column} AS TEXT)"
-    if item.kind == "boolean":
-        # PostgreSQL casts a BOOLEAN to an INTEGER, not to a float.
-        return f"CAST(CAST({column} AS INTEGER) AS DOUBLE PRECISION)"
-    return f"CAST({column} AS DOUBLE PRECISION)"
