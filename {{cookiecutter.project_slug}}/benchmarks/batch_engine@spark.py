@@ -40,5 +40,6 @@ def one_process(path: Path, output_dir: Path, chunk_rows: int, predictor: Predic
     started = time.perf_counter()
     for part, batch in enumerate(pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)):
         chunk = pa.Table.from_batches([batch])
-        output.commit(part, *score_chunk(chunk, part, predictor, settings.run_id))
+        # No rows rejected for their entity: the Spark engine reads no per-entity state.
+        output.commit(part, *score_chunk(chunk, part, predictor, settings.run_id, {}))
     return time.perf_counter() - started

@@ -13,17 +13,16 @@ For each input size (Parquet files of the sample data's rows repeated, in row gr
   (what the job calls), without the job's validation, rejects and commit protocol;
 - naive: pandas `DataFrame.apply` calling the model row by row, on `--naive-rows` rows only,
   extrapolated to the input size (it is far too slow to run in full);
-- what the engine adds for the side-by-side (batch_engine.py), and the job on rows whose
-  entities' stored state completes them, where the project keeps per-entity state
-  (batch_state.py).
+- the engine's own references, if it has any (batch_engine.py), and the job on rows that
+  name their entities, if the project keeps per-entity state (batch_state.py).
 
     make bench                                   # or: python benchmarks/bench_batch.py --help
 
 Targets: the job sustains at least 0.8 of the raw limit's rows per second, and its peak
 memory stays flat as the input grows tenfold (it is bounded by the chunk size). The job's
 fixed startup (what it holds and the input it is timed on: batch_engine.py) is printed, and
-the job's figures are shown with and without it. With a legal review, the job and the core
-limit audit every row as the project does (batch_audit.py says what that costs).
+the job's figures are shown with and without it. The job and the core limit audit their
+predictions as the project does, into the scratch directory (batch_audit.py).
 """
 
 import argparse
