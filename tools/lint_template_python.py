@@ -1,7 +1,7 @@
 """ruff on the template's Python as it stands: the first, seconds-long tier of `make test`.
 
-Every Python file a project can get that carries no Jinja tag (tests/branched_python.yaml
-lists the ones that still do) is copied with its names substituted, not baked: the package
+Every Python file a project can get (none carries a Jinja tag:
+tests/test_template_layout.py) is copied with its names substituted, not baked: the package
 name and its upper-case form, the distribution name, and any other `{{ ... }}` as a number.
 The generated projects' own ruff settings (pyproject.toml's [tool.ruff] tables) are applied,
 for the shortest and the longest package name a project can have, so a line that only fits

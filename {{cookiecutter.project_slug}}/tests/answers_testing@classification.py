@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from {{ cookiecutter.__package_name }}.contract import Contract
 from {{ cookiecutter.__package_name }}.schema import Prediction, Scores
 
 from contract_testing import CONTRACT
@@ -36,3 +37,9 @@ def assert_well_formed(prediction: Prediction) -> None:
     """A probability for each class, summing to one."""
     assert set(prediction.probabilities) == set(LABELS)
     assert sum(prediction.probabilities.values()) == pytest.approx(1, abs=1e-5)
+
+
+def chance_level(contract: Contract) -> tuple[str, float]:
+    """The metric a model that learnt something beats, and what guessing scores on it: the
+    accuracy of picking one of the classes at random."""
+    return "accuracy", 1 / len(contract.labels)

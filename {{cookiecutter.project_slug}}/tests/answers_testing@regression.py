@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from {{ cookiecutter.__package_name }}.contract import Contract
 from {{ cookiecutter.__package_name }}.schema import Prediction, Scores
 
 
@@ -30,3 +31,9 @@ def assert_answers_like_the_pipeline(
 def assert_well_formed(prediction: Prediction) -> None:
     """A finite value."""
     assert math.isfinite(prediction.value)
+
+
+def chance_level(contract: Contract) -> tuple[str, float]:
+    """The metric a model that learnt something beats, and what guessing scores on it: the
+    r2 of predicting the mean, whatever the inputs."""
+    return "r2", 0.0
