@@ -21,14 +21,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from {{ cookiecutter.__package_name }}.batch import (
-    InputError,
     RunMismatchError,
     file_fingerprint,
     fingerprint_digest,
     predict,
     prediction_columns,
-    validate,
 )
+from {{ cookiecutter.__package_name }}.batch_validation import InputError, validate
 from {{ cookiecutter.__package_name }}.contract import Columns, parse_contract
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.engine_{{ cookiecutter.__batch_engine }} import EngineSettings, run

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from {{ cookiecutter.__package_name }}.batch import InputError, RunMismatchError
+from {{ cookiecutter.__package_name }}.batch import RunMismatchError
+from {{ cookiecutter.__package_name }}.batch_validation import InputError
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.engine_pandas import EngineSettings, run
 from {{ cookiecutter.__package_name }}.predictor import Predictor

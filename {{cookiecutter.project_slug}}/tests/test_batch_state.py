@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from {{ cookiecutter.__package_name }}.batch import InputError, prediction_columns
+from {{ cookiecutter.__package_name }}.batch import prediction_columns
+from {{ cookiecutter.__package_name }}.batch_validation import InputError
 from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.data import Dataset
 from {{ cookiecutter.__package_name }}.engine_{{ cookiecutter.__batch_engine }} import EngineSettings, run

@@ -28,7 +28,6 @@ from pydantic import Field
 
 from .batch import (
     BatchSettings,
-    InputError,
     PartCounts,
     RunOutput,
     RunSummary,
@@ -37,6 +36,7 @@ from .batch import (
     run_identity,
     score_chunk,
 )
+from .batch_validation import InputError
 from .predictor import Predictor
 from .state_join import StateSettings
 

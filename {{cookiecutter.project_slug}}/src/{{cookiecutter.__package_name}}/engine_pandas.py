@@ -25,7 +25,6 @@ import pyarrow.dataset as ds
 
 from .batch import (
     BatchSettings,
-    InputError,
     RunOutput,
     RunSummary,
     check_counts,
@@ -34,6 +33,7 @@ from .batch import (
     run_identity,
     score_chunk,
 )
+from .batch_validation import InputError
 from .predictor import Predictor
 from .state_join import StateSettings
 

@@ -33,7 +33,6 @@ from pyspark.sql import SparkSession
 
 from .batch import (
     BatchSettings,
-    InputError,
     RunOutput,
     RunSummary,
     check_counts,
@@ -42,6 +41,7 @@ from .batch import (
     run_identity,
     score_chunk,
 )
+from .batch_validation import InputError
 from .predictor import Predictor
 
 ENGINE = "spark"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .batch import MISSING, NOT_A_NUMBER, OUT_OF_RANGE
+from .batch_validation import MISSING, NOT_A_NUMBER, OUT_OF_RANGE
 from .contract import MISSING_LEVEL, Contract, load_contract
 from .data import load_dataset
 from .settings import Settings

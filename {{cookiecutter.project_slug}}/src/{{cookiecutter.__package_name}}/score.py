@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .artifact import ArtifactError
-from .batch import InputError, RunMismatchError
+from .batch import RunMismatchError
+from .batch_validation import InputError
 from .engine_{{ cookiecutter.__batch_engine }} import EngineSettings, add_input_arguments, run
 from .predictor import Predictor
 from .state_join import add_state_arguments

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .batch import MISSING, InputError, decoded
+from .batch_validation import MISSING, InputError, decoded
 from .contract import Contract, Input, load_contract
 from .entities import SAMPLE_ENTITY_ID
 from .settings import Settings
