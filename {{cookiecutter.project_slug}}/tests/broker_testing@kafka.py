@@ -15,6 +15,7 @@ from {{ cookiecutter.__package_name }}.broker import BrokerSettings
 __all__ = [
     "KILL_TEST_SETTINGS",
     "TestBroker",
+    "handed_over",
     "listen",
     "pending",
     "publish_raw",
@@ -61,6 +62,12 @@ async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
                 await asyncio.sleep(0.1)
         batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=3000)
     return sum(len(records) for records in batches.values())
+
+
+async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
+    """Nothing to wait for: a restarted consumer resumes from the last committed offset, so
+    what the killed one held is read again at once, and its predictions are what the test
+    waits for."""
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:

@@ -13,6 +13,7 @@ from {{ cookiecutter.__package_name }}.broker import BrokerSettings, queue
 __all__ = [
     "KILL_TEST_SETTINGS",
     "TestBroker",
+    "handed_over",
     "listen",
     "pending",
     "publish_raw",
@@ -53,6 +54,11 @@ async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
         channel = await connection.channel()
         declared = await channel.declare_queue(topic, passive=True)
         return declared.declaration_result.message_count or 0
+
+
+async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
+    """Nothing to wait for: RabbitMQ requeues what a killed consumer held as soon as its
+    connection closes, and the predictions of those messages are what the test waits for."""
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:

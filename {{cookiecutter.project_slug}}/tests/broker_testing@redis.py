@@ -1,6 +1,8 @@
 """Redis helpers for the consumer's tests: the in-memory broker, listeners, publishing with
 redis-py itself, what a group has left, clean-up."""
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -13,6 +15,7 @@ from {{ cookiecutter.__package_name }}.broker import BrokerSettings
 __all__ = [
     "KILL_TEST_SETTINGS",
     "TestBroker",
+    "handed_over",
     "listen",
     "pending",
     "publish_raw",
@@ -50,6 +53,16 @@ async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
         groups = await client.xinfo_groups(topic)
     (info,) = [g for g in groups if g["name"] == group.encode()]
     return int(info["pending"]) + int(info["lag"] or 0)
+
+
+async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
+    """Wait until no entry of `topic` is pending in `group`: entries a killed consumer held
+    unacknowledged stay pending until they have been idle for `reclaim_idle_ms` and a live
+    consumer of the group takes them over."""
+    deadline = time.monotonic() + timeout_s
+    while await pending(settings, topic, group):
+        assert time.monotonic() < deadline, "entries still pending: none reclaimed them"
+        await asyncio.sleep(1)
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:

@@ -33,6 +33,7 @@ from {{ cookiecutter.__package_name }}.predictor import Predictor
 
 from broker_testing import (
     KILL_TEST_SETTINGS,
+    handed_over,
     listen,
     pending,
     publish_raw,
@@ -204,14 +205,6 @@ def mixed(made: BrokerEvents, start: int, count: int) -> tuple[list[bytes | None
     return messages, kinds
 
 
-async def nothing_pending(settings: StreamSettings) -> None:
-    """Wait until the consumer group has no message left unacknowledged."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while await pending(settings, settings.input_topic, settings.consumer_group):
-        assert time.monotonic() < deadline, "messages still pending: none was handed over"
-        await asyncio.sleep(0.5)
-
-
 async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
     settings: StreamSettings,
     results: tuple[Broker, Results],
@@ -249,10 +242,8 @@ async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
         await publish_raw(settings, settings.input_topic, after)
         consumer = start_consumer(settings, logs[1], **KILL_TEST_SETTINGS)
         await seen.wait_for(done)
-        # What the killed consumer held unacknowledged, in the restarted one's hands: the
-        # broker hands it over (at once, or after its ack wait or idle time) even when the
-        # killed one had already published its predictions.
-        await nothing_pending(settings)
+        # What the killed consumer held unacknowledged, in the restarted one's hands.
+        await handed_over(settings, settings.input_topic, settings.consumer_group, TIMEOUT_S)
     finally:
         consumer.send_signal(signal.SIGTERM)
         exit_code = consumer.wait(timeout=30)
