@@ -1,7 +1,9 @@
 """NATS helpers for the consumer's tests: the in-memory broker, listeners, publishing with
 nats-py itself, what a durable consumer has left, clean-up."""
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -53,8 +55,13 @@ async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
 
 
 async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
-    """Nothing to wait for: JetStream delivers what a killed consumer held to the live ones
-    after `ack_wait_s`, and their predictions are what the test waits for."""
+    """Wait until nothing is pending in `group`: JetStream delivers what a killed consumer held
+    to a live one after `ack_wait_s`, even when the killed one had published its predictions
+    (which is all the test waits for before this)."""
+    deadline = time.monotonic() + timeout_s
+    while await pending(settings, topic, group):
+        assert time.monotonic() < deadline, "messages still pending: none was handed over"
+        await asyncio.sleep(1)
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:

@@ -1,6 +1,8 @@
 """RabbitMQ helpers for the consumer's tests: the in-memory broker, listeners, publishing
 with aio-pika itself, what a queue holds, clean-up."""
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -57,8 +59,13 @@ async def pending(settings: BrokerSettings, topic: str, group: str) -> int:
 
 
 async def handed_over(settings: BrokerSettings, topic: str, group: str, timeout_s: float) -> None:
-    """Nothing to wait for: RabbitMQ requeues what a killed consumer held as soon as its
-    connection closes, and the predictions of those messages are what the test waits for."""
+    """Wait until no message is ready in the queue: RabbitMQ requeues what a killed consumer held
+    as soon as its connection closes, even when the killed one had published its predictions
+    (which is all the test waits for before this)."""
+    deadline = time.monotonic() + timeout_s
+    while await pending(settings, topic, group):
+        assert time.monotonic() < deadline, "messages still pending: none was handed over"
+        await asyncio.sleep(1)
 
 
 async def remove_topics(settings: BrokerSettings, topics: list[str]) -> None:
