@@ -3,6 +3,7 @@ version; malformed events become dead letters without holding up the others."""
 
 import asyncio
 import base64
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from hypothesis import settings as examples
 
 from {{ cookiecutter.__package_name }}.broker import publish
 from {{ cookiecutter.__package_name }}.consumer import (
+    PAYLOAD_PREFIX_BYTES,
+    Consumer,
     DeadLetter,
     ScoredEvent,
     StreamSettings,
@@ -69,6 +72,36 @@ def test_parse_dead_letters_every_unreadable_payload(payload: bytes, error: str)
     assert error in letter.error
     assert letter.event_id is None
     assert base64.b64decode(letter.payload) == payload
+
+
+def test_a_lone_surrogate_is_dead_lettered_and_the_rest_of_the_batch_scored(
+    predictor: Predictor, held_out: Dataset, state: EventState, event: MakeEvent
+) -> None:
+    row = valid_row(held_out)
+    lone_id = b'{"id": "\\ud800", "features": {}}'
+    payloads = [event("before", row), lone_id, event("\ud800", row), event("after", row)]
+    settings = StreamSettings()
+    published = Consumer(predictor, settings, state).handle(payloads)
+    predictions = [json.loads(body) for body in published[settings.output_topic]]
+    letters = [
+        DeadLetter.model_validate_json(body) for body in published[settings.dead_letter_topic]
+    ]
+    assert [p["event_id"] for p in predictions] == ["before", "after"]
+    assert [letter.event_id for letter in letters] == ["\\ud800", "\\ud800"]
+    assert all("Invalid JSON" in letter.error for letter in letters)
+    assert [base64.b64decode(letter.payload) for letter in letters] == payloads[1:3]
+
+
+def test_a_dead_letter_is_small_whatever_its_message_holds() -> None:
+    many_keys = {str(key): 0 for key in range(100_000)}
+    payload = json.dumps({"id": "keys", "features": many_keys, "pad": "x" * 1_000_000}).encode()
+    _, (letter,) = parse([payload])
+    assert len(letter.model_dump_json()) < 100_000
+    assert "; 99,996 more: Extra inputs are not permitted" in letter.error
+    assert len(letter.error) < 1_000
+    assert base64.b64decode(letter.payload) == payload[:PAYLOAD_PREFIX_BYTES]
+    assert letter.payload_size == len(payload)
+    assert letter.payload_sha256 == hashlib.sha256(payload).hexdigest()
 
 
 @pytest.mark.anyio

@@ -6,6 +6,7 @@ mid-stream and restarted."""
 import asyncio
 import base64
 import collections
+import hashlib
 import json
 import os
 import re
@@ -127,8 +128,14 @@ def events(made: BrokerEvents, count: int) -> list[bytes]:
 def poison(made: BrokerEvents, n: int) -> dict[str, bytes | None]:
     """The `n`th message of each kind the consumer cannot score, unique by its bytes."""
     good = made.event(n)
+    many_keys = b"{" + b",".join(b'"%d":0' % key for key in range(100_000)) + b"}"
     return {
         "not UTF-8": b'{"id": "\xff\xfe", "features": {}}' + b" " * n,
+        "a lone surrogate id": b'{"id": "\\ud800", "features": {}}' + b" " * n,
+        "a lone surrogate in a good event": made.event(n, "\ud800-"),
+        # Under 1 MiB, the largest message a broker takes by default (Kafka, NATS).
+        "900 kB": b'{"id": "large-%d", "features": {}, "pad": "%s"}' % (n, b"x" * 900_000),
+        "100,000 keys": b'{"id": "keys-%d", "features": %s}' % (n, many_keys),
         "not JSON": b"not json %d" % n,
         "nested too deep": b'{"id": "n%d", "features": %s}' % (n, b"[" * 5000 + b"]" * 5000),
         "null": b"null" + b" " * n,
@@ -192,7 +199,7 @@ def start_consumer(
 
 def mixed(made: BrokerEvents, start: int, count: int) -> tuple[list[bytes | None], dict[str, str]]:
     """Good events `start`... with every poison kind after every hundredth one, and the kind of
-    each poison message that has a payload, by the payload in base64 (as dead letters hold it)."""
+    each poison message that has a payload, by the payload's sha256 (as dead letters hold it)."""
     messages: list[bytes | None] = []
     kinds: dict[str, str] = {}
     for i in range(start, start + count):
@@ -201,7 +208,7 @@ def mixed(made: BrokerEvents, start: int, count: int) -> tuple[list[bytes | None
             for kind, payload in poison(made, i).items():
                 messages.append(payload)
                 if payload is not None:
-                    kinds[base64.b64encode(payload).decode()] = kind
+                    kinds[hashlib.sha256(payload).hexdigest()] = kind
     return messages, kinds
 
 
@@ -222,13 +229,15 @@ async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
     empty = [sum(m is None for m in before), sum(m is None for m in after)]
     good = {str(i) for i in range(count)}
 
+    nothing = hashlib.sha256(b"").hexdigest()
+
     def letters() -> collections.Counter[str]:
-        return collections.Counter(d.payload for d in seen.dead_letters)
+        return collections.Counter(d.payload_sha256 for d in seen.dead_letters)
 
     def done() -> bool:
         dead = letters()
         predicted = {p.event_id for p in seen.predictions}
-        return predicted >= good and dead.keys() >= kinds.keys() and dead[""] >= sum(empty)
+        return predicted >= good and dead.keys() >= kinds.keys() and dead[nothing] >= sum(empty)
 
     # Started first, the consumer creates its group (or queue) before any event arrives.
     logs = [tmp_path / "first.log", tmp_path / "restarted.log"]
@@ -250,6 +259,7 @@ async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
     assert exit_code == 0, "SIGTERM must drain and exit cleanly"
     left = await pending(settings, settings.input_topic, settings.consumer_group)
     log_bytes = sum(log.stat().st_size for log in logs)
+    log_lines = [line for log in logs for line in log.read_text().splitlines()]
 
     dead = letters()
     by_kind = collections.Counter(kinds.get(key, "no payload") for key in dead.elements())
@@ -262,7 +272,11 @@ async def test_every_poison_kind_is_dead_lettered_once_through_a_kill(
     # Exactly once, but for what the killed consumer held unacknowledged (at-least-once).
     assert all(dead[key] == 1 for key in poison_after)
     assert all(1 <= dead[key] <= 2 for key in poison_before)
-    assert sum(empty) <= dead[""] <= sum(empty) + empty[0]
+    assert sum(empty) <= dead[nothing] <= sum(empty) + empty[0]
     assert all(d.event_id is None or d.event_id not in good for d in seen.dead_letters)
     assert len(seen.predictions) - count <= settings.max_batch_size * 4, "replayed at the kill"
     assert log_bytes < 200_000, "a log line per dead letter, not per redelivery"
+    assert max(map(len, log_lines)) < 3_000, "a reason names a few problems, not all"
+    assert not [line for line in log_lines if "is being executed" in line]
+    # Every dead letter is small, whatever its message held.
+    assert max(len(d.model_dump_json()) for d in seen.dead_letters) < 100_000

@@ -10,13 +10,19 @@ read as an event is never retried: it becomes a dead letter and is acknowledged 
 What an event carries and how its feature row is made (from the event alone, or completed
 from its entity's stored state) is `stream_state.py`'s: an event it refuses is a dead letter
 with its reason.
+
+Nothing a message holds can keep its dead letter from being written: its texts are escaped
+(a lone surrogate becomes `\\ud800`) and bounded (a reason names the first few problems and
+counts the others), and its payload is kept as a prefix with its size and sha256, so that a
+dead letter stays far below any broker's message size limit (Kafka's producer: 1 MiB).
 """
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from faststream import FastStream
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
@@ -72,30 +78,55 @@ class ScoredEvent(Prediction):
     event_id: str = Field(description="The source event's id: the idempotency key.")
 
 
+PAYLOAD_PREFIX_BYTES = 65_536
+"""Most bytes of a payload its dead letter keeps."""
+TEXT_CHARS = 1_000
+"""Most characters of a dead letter's event id and reason."""
+PLACES_SHOWN = 5
+"""Places of each kind of problem an invalid event's reason names; the others are counted."""
+
+
 class DeadLetter(BaseModel):
     """An event that could not be scored."""
 
-    event_id: str | None = Field(description="The event's id, when it could be read.")
+    event_id: str | None = Field(description="The event's id, when it could be read (escaped).")
     error: str = Field(description="Why it could not be scored.")
-    payload: str = Field(description="The original payload's bytes, base64-encoded.")
+    payload: str = Field(description="The payload's first bytes (at most 64 KiB), base64-encoded.")
+    payload_size: int = Field(description="The payload's size in bytes.")
+    payload_sha256: str = Field(description="The SHA-256 of the whole payload, in hex.")
 
 
 def parse(payloads: Sequence[bytes]) -> tuple[list[Event], list[DeadLetter]]:
     """The valid events among the payloads, and dead letters for the others: payloads that
-    are not UTF-8, not JSON, nested too deeply, not an object, or miss or mistype a field."""
+    are not UTF-8, not JSON (a lone surrogate, `\\ud800`, is not), nested too deeply, not an
+    object, or miss or mistype a field."""
     events: list[Event] = []
     dead_letters: list[DeadLetter] = []
     for payload in payloads:
         try:
             events.append(Event.from_payload(payload))
         except ValidationError as error:
-            details = "; ".join(
-                f"{'.'.join(map(str, item['loc'])) or 'event'}: {item['msg']}"
+            details = summary(
+                (".".join(map(str, item["loc"])) or "event", item["msg"])
                 for item in error.errors(include_input=False)
             )
             error_text = f"invalid event: {details}"
             dead_letters.append(dead_letter(payload, error_text, readable_id(payload)))
     return events, dead_letters
+
+
+def summary(problems: Iterable[tuple[str, str]]) -> str:
+    """Each kind of problem (where, what) with the first few places it occurs and a count of
+    the others: an event with 100,000 unknown keys gets a reason of a few lines."""
+    places: dict[str, list[str]] = {}
+    for where, what in problems:
+        places.setdefault(what, []).append(where)
+    parts: list[str] = []
+    for what, wheres in places.items():
+        parts += [f"{where}: {what}" for where in wheres[:PLACES_SHOWN]]
+        if len(wheres) > PLACES_SHOWN:
+            parts.append(f"{len(wheres) - PLACES_SHOWN:,} more: {what}")
+    return "; ".join(parts)
 
 
 def readable_id(payload: bytes) -> str | None:
@@ -109,7 +140,23 @@ def readable_id(payload: bytes) -> str | None:
 
 
 def dead_letter(payload: bytes, error: str, event_id: str | None = None) -> DeadLetter:
-    return DeadLetter(event_id=event_id, error=error, payload=base64.b64encode(payload).decode())
+    """The dead letter of `payload`, which any broker can carry whatever the payload holds."""
+    return DeadLetter(
+        event_id=None if event_id is None else writable(event_id),
+        error=writable(error),
+        payload=base64.b64encode(payload[:PAYLOAD_PREFIX_BYTES]).decode(),
+        payload_size=len(payload),
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+    )
+
+
+def writable(text: str) -> str:
+    """`text` as Unicode that can be written (a lone surrogate escaped: `\\ud800`), cut to
+    `TEXT_CHARS` characters."""
+    text = text.encode(errors="backslashreplace").decode()
+    if len(text) <= TEXT_CHARS:
+        return text
+    return f"{text[:TEXT_CHARS]}... ({len(text):,} characters)"
 
 
 def score(

@@ -1,6 +1,6 @@
 """What every broker module shares about delivering a batch: the options its broker is created
-with, the handler's signature, publishing the handler's results with the redeliveries paced,
-and leaving message bodies undecoded."""
+with (its logger among them), the handler's signature, publishing the handler's results with
+the redeliveries paced, and leaving message bodies undecoded."""
 
 import asyncio
 import contextlib
@@ -19,11 +19,29 @@ Publish = Callable[[str, Sequence[bytes]], Awaitable[None]]
 """Publishes messages to a topic and returns once the broker has them."""
 
 
+class QuietTaskCallbacks(logging.Filter):
+    """Drops FastStream's `callback for Task-N is being executed...` line, which a subscriber
+    writes at INFO each time one of its tasks ends (NATS's pull subscriber: hundreds a minute
+    while busy)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("callback for ")
+
+
+broker_logger = logging.getLogger(f"{__package__}.broker")
+"""The broker's lines (FastStream's), which go where the consumer's own go."""
+broker_logger.addFilter(QuietTaskCallbacks())
+
+
 def broker_options(graceful_timeout_s: float) -> dict[str, Any]:
     """What every broker is created with: how long in-flight batches may take to finish on
-    SIGTERM, and a log level that keeps FastStream's line per message out of the logs (writing
-    it would cost more than scoring the message)."""
-    return {"graceful_timeout": graceful_timeout_s, "log_level": logging.DEBUG}
+    SIGTERM, and a logger that keeps FastStream's line per message (at DEBUG: writing it would
+    cost more than scoring the message) and its task callbacks out of the logs."""
+    return {
+        "graceful_timeout": graceful_timeout_s,
+        "log_level": logging.DEBUG,
+        "logger": broker_logger,
+    }
 
 
 async def undecoded(

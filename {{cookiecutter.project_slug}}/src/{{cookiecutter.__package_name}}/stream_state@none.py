@@ -21,7 +21,11 @@ class EventFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1, description="The event's id, carried into the prediction.")
+    id: str = Field(
+        min_length=1,
+        max_length=256,
+        description="The event's id, carried into the prediction (which stays small).",
+    )
     features: Features
 
 

@@ -36,7 +36,11 @@ class StateSettings(Settings):
 class EventFields(EntityRequest):
     """An event to score: its id, its entity and the features it knows about it."""
 
-    id: str = Field(min_length=1, description="The event's id, carried into the prediction.")
+    id: str = Field(
+        min_length=1,
+        max_length=256,
+        description="The event's id, carried into the prediction (which stays small).",
+    )
 
 
 E = TypeVar("E", bound=EventFields)
