@@ -117,6 +117,7 @@ WRONG_TYPE: dict[str, tuple[Any, str]] = {
 """A value of another type than each kind, and the error it gets (types are strict)."""
 NAMES = [item.name for item in CONTRACT.inputs]
 NUMBERS = [item for item in CONTRACT.inputs if item.kind in ("number", "integer")]
+CATEGORIES = [item for item in CONTRACT.inputs if item.kind == "category"]
 
 
 def bad_fields() -> list[Any]:
@@ -136,6 +137,16 @@ def bad_fields() -> list[Any]:
             id=f"beyond-float32-{item.name}",
         )
         for item in NUMBERS[:1]
+    ]
+    changes += [
+        pytest.param(
+            # Valid JSON (json.dumps writes it as the escape \ud800), but no character.
+            lambda r, name=item.name: r.update({name: "\ud800"}),
+            item.name,
+            "string_unicode",
+            id=f"lone-surrogate-{item.name}",
+        )
+        for item in CATEGORIES[:1]
     ]
     return changes
 
@@ -201,6 +212,30 @@ def test_nan_and_infinity_get_a_422(
         status, answer = call(http_event(request_body({**valid_row(held_out), item.name: value})))
         assert status == 422, value
         assert answer["detail"][0]["loc"][-1] == item.name
+
+
+@pytest.mark.parametrize("sign", ["", "-"])
+def test_an_integer_of_5000_digits_gets_a_422_naming_its_field(
+    call: Call, request_body: Body, held_out: Dataset, sign: str
+) -> None:
+    name = FIRST.name
+    raw = json.dumps(request_body({**valid_row(held_out), name: "<value>"}))
+    status, answer = call(http_event(raw=raw.replace('"<value>"', sign + "7" * 5000)))
+    assert status == 422
+    (problem,) = answer["detail"]
+    assert problem["loc"][-1] == name
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_a_key_given_twice_gets_a_422_naming_it(
+    call: Call, request_body: Body, held_out: Dataset, path: str
+) -> None:
+    body = request_body(valid_row(held_out))
+    first = next(iter(body))
+    # The first key again, at the end of the object: JSON parsers let the last one win.
+    raw = json.dumps(body)[:-1] + f", {json.dumps(first)}: {json.dumps(body[first])}}}"
+    status, answer = call(http_event(raw=raw if path == "/predict" else f"[{raw}]", path=path))
+    assert_refused(status, answer, first, "duplicate_key")
 
 
 def test_an_oversized_body_gets_a_413_before_it_is_parsed(call: Call) -> None:

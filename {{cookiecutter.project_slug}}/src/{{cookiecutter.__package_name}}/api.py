@@ -38,7 +38,7 @@ from .middleware import (
 from .predictor import Predictor, UnscorableInputError
 from .request_rows import RESPONSES as REQUEST_RESPONSES
 from .request_rows import RequestRows, RowRequest, open_request_rows
-from .schema import Features, Prediction
+from .schema import Features, Prediction, described, read_json
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,22 +70,38 @@ class ServiceSettings(Settings):
     stops."""
 
 
+def decode_json(body: bytes) -> Any:
+    """The JSON value of a body (`read_json`) that must be UTF-8 text of bounded nesting:
+    anything else raises the same JSONDecodeError as malformed JSON (a 422), not a 400 nor
+    a 500."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        message = f"the body is not UTF-8 text: {error.reason}"
+        raise json.JSONDecodeError(message, "", error.start) from error
+    try:
+        return read_json(text)
+    except RecursionError as error:
+        raise json.JSONDecodeError("the body is nested too deeply", text, 0) from error
+
+
+DECODE_ON_LOOP_BYTES = 64 * 1024
+"""Larger bodies are decoded in a worker thread: meanwhile the event loop serves other
+requests, and the latency budget, which covers decoding, can answer 504 on time."""
+
+
 class StrictJSONRequest(Request):
-    """A request whose JSON body must be UTF-8 text of bounded nesting: anything else is
-    the same json_invalid error as malformed JSON (422), not a 400 nor a 500."""
+    """A request whose JSON body is read by `decode_json`."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError as error:
-                message = f"the body is not UTF-8 text: {error.reason}"
-                raise json.JSONDecodeError(message, "", error.start) from error
-            try:
-                self._json = json.loads(text)
-            except RecursionError as error:
-                raise json.JSONDecodeError("the body is nested too deeply", text, 0) from error
+            if len(body) > DECODE_ON_LOOP_BYTES:
+                self._json = await anyio.to_thread.run_sync(
+                    decode_json, body, abandon_on_cancel=True
+                )
+            else:
+                self._json = decode_json(body)
         return self._json
 
 
@@ -138,7 +154,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     **REQUEST_RESPONSES,
     status.HTTP_413_CONTENT_TOO_LARGE: {"description": "The request body is too large."},
     status.HTTP_422_UNPROCESSABLE_CONTENT: {
-        "description": "The body is not JSON (or not UTF-8), or a field is invalid."
+        "description": "The body is not JSON (or not UTF-8), a key is given twice in one"
+        " object, a field is invalid, or rows lie so far outside the training range that the"
+        " model's output would not be finite (`unscorable_input`)."
     },
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "description": "The model is not loaded, or the service is at capacity.",
@@ -226,12 +244,8 @@ def build_router(settings: ServiceSettings, metrics: Metrics) -> APIRouter:
 
 
 async def reject_invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 naming each bad field; the rejected values are not echoed back (a NaN would
-    not even serialise to JSON)."""
-    detail = [
-        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-        for item in error.errors()
-    ]
+    """422 naming each bad field."""
+    detail = [described(item) for item in error.errors()]
     return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 

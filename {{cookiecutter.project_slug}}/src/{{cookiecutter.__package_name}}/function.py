@@ -35,7 +35,7 @@ from pydantic import Field
 
 from .lambda_state import REJECTIONS, LambdaSettings, Problem, Request, State
 from .predictor import Predictor, UnscorableInputError
-from .schema import Prediction
+from .schema import Prediction, described, read_json
 
 SERVICE = "{{ cookiecutter.project_slug }}"
 
@@ -68,7 +68,7 @@ def create_app(
     settings: FunctionSettings, predictor: Predictor, state: State
 ) -> APIGatewayHttpResolver:
     """The routes of the function, scoring with `predictor` what `state` completes."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=read_json)
 
     def score(requests: list[Request]) -> list[Prediction]:
         predictions = predictor.predict(state.features(requests))
@@ -87,11 +87,8 @@ def create_app(
         return score(requests)
 
     def reject_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-        """422 naming each bad field; the rejected values are not echoed back."""
-        detail = [
-            {"loc": list(item["loc"]), "msg": item.get("msg", ""), "type": item["type"]}
-            for item in error.errors()
-        ]
+        """422 naming each bad field."""
+        detail = [described(item) for item in error.errors()]
         return problem(HTTPStatus.UNPROCESSABLE_ENTITY, detail)
 
     def reject_unsupported_content_type(

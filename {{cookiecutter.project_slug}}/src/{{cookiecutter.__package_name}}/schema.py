@@ -4,11 +4,18 @@ both defined in scores.py).
 `Features` is built from the feature contract (features.yaml) when this module is imported:
 one required field per input, typed strictly by its kind, so a caller gets a 422 naming the
 field rather than a silent conversion (`true` or `"17.5"` is not a number).
+
+`read_json` reads a request body for validation to judge all of it: a key given twice and an
+integer too long to convert become values no field accepts, so the 422 names the field.
 """
 
+import json
+import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic_core import PydanticCustomError
 
 from .contract import Contract, Input, load_contract
 from .scores import Prediction as Prediction
@@ -21,7 +28,26 @@ Float32 = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-FLOAT32_MAX,
 """A finite number that float32 holds (an integer is a number too; a boolean is not)."""
 Integer = Annotated[int, Strict(), Field(ge=-int(FLOAT32_MAX), le=int(FLOAT32_MAX))]
 Boolean = Annotated[bool, Strict()]
-Category = Annotated[str, Strict()]
+
+
+def unicode_text(text: str) -> str:
+    """`text`, if it is Unicode text: a lone surrogate (`"\\ud800"` is valid JSON) is no
+    character, and the model, which reads text as UTF-8, cannot take it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # The message does not quote the text: a lone surrogate cannot be written as UTF-8.
+        raise PydanticCustomError(
+            "string_unicode",
+            "Input should be Unicode text: a lone surrogate (U+D800 to U+DFFF) is not a character",
+        ) from error
+    return text
+
+
+Category = Annotated[str, Strict(), AfterValidator(unicode_text)]
+"""Text; `""` is the missing level to the model (contract.MISSING_LEVEL), as null is."""
+RequiredCategory = Annotated[str, Strict(), Field(min_length=1), AfterValidator(unicode_text)]
+"""A category features.yaml does not allow to be missing: neither null nor `""`."""
 KIND_TYPES: dict[str, Any] = {
     "number": Float32,
     "integer": Integer,
@@ -35,10 +61,11 @@ def field_of(item: Input) -> tuple[Any, Any]:
     description = item.description or f"column {item.column!r} of the training data"
     if item.levels:
         description += f"; one of {', '.join(item.levels)} (another level scores as none of them)"
+    category = item.kind == "category"
     if item.nullable:
-        description += "; null when missing"
-    value_type = KIND_TYPES[item.kind] | None if item.nullable else KIND_TYPES[item.kind]
-    return value_type, Field(description=description)
+        description += '; null or "" when missing' if category else "; null when missing"
+        return KIND_TYPES[item.kind] | None, Field(description=description)
+    return RequiredCategory if category else KIND_TYPES[item.kind], Field(description=description)
 
 
 def features_model(contract: Contract) -> type[BaseModel]:
@@ -58,3 +85,50 @@ if TYPE_CHECKING:
     Features = BaseModel
 else:
     Features = features_model(load_contract())
+
+
+class DuplicateKey:
+    """What a key given twice in one JSON object reads as (JSON parsers let the last value
+    win, silently): no field accepts it, so validation names the field, and `described`
+    says why."""
+
+
+DUPLICATE_KEY = DuplicateKey()
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, each key given more than once mapped to `DUPLICATE_KEY`."""
+    result = dict(pairs)
+    if len(result) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                result[key] = DUPLICATE_KEY
+            seen.add(key)
+    return result
+
+
+def read_integer(text: str) -> int | float:
+    """A JSON integer. One too long for Python to convert (over 4,300 digits) lies far
+    beyond any range a field allows: it reads as the infinite number of its sign, which
+    validation refuses naming the field (rather than the whole body failing to parse)."""
+    return int(text) if len(text) <= sys.get_int_max_str_digits() else float(text)
+
+
+def read_json(text: str) -> Any:
+    """The JSON value of a request body, for validation to judge: keys given twice and
+    integers of any length included."""
+    return json.loads(text, object_pairs_hook=unique_keys, parse_int=read_integer)
+
+
+def described(error: Mapping[str, Any]) -> dict[str, Any]:
+    """One validation error as the caller reads it: where, why and its type; never the
+    rejected value (a NaN would not even serialise to JSON)."""
+    location = list(error["loc"])
+    if error.get("input") is DUPLICATE_KEY:
+        message = "the key is given more than once in its JSON object"
+        return {"loc": location, "msg": message, "type": "duplicate_key"}
+    message = error.get("msg", "")
+    if error["type"] == "json_invalid" and "error" in error.get("ctx", {}):
+        message = f"{message}: {error['ctx']['error']}"
+    return {"loc": location, "msg": message, "type": error["type"]}
