@@ -16,6 +16,10 @@ from pydantic_settings import (
 from .review import ReviewSettings
 from .state_store import StateStoreSettings
 
+PROJECT_FILE = Path(__file__).resolve().parents[2] / "pyproject.toml"
+"""The project's pyproject.toml, wherever a command runs from (an installed wheel, as in an
+image, has none: its defaults are the environment's)."""
+
 
 class Settings(StateStoreSettings, ReviewSettings):
     """Settings every entry point shares. Strategy entry points extend this class."""
@@ -43,11 +47,11 @@ class Settings(StateStoreSettings, ReviewSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The environment and `.env` first, then pyproject.toml (in the working directory)."""
+        """The environment and `.env` first, then the project's pyproject.toml."""
         return (
             init_settings,
             env_settings,
             dotenv_settings,
             file_secret_settings,
-            PyprojectTomlConfigSettingsSource(settings_cls),
+            PyprojectTomlConfigSettingsSource(settings_cls, PROJECT_FILE),
         )
