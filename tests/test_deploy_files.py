@@ -4,7 +4,12 @@ reachable by the project's own pods only, and every migration in the database im
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +26,20 @@ PROJECTS = {
     "batch-dask": {**BATCH, "data_volume": "high", "caller": "file_based"},
     "batch-spark": {"deployment_strategy": "batch", "batch_engine": "spark"},
     "precompute": {"deployment_strategy": "precompute"},
+    "stream": {"deployment_strategy": "stream"},
+    "stream-legal": {"deployment_strategy": "stream", "legal_review": "yes"},
 }
+HARDENED = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+"""The securityContext every container of every manifest has, whatever code it runs."""
+SKIPPED_EVERYWHERE = "CKV_K8S_21"
+"""The one checkov check no manifest passes (none names a namespace), each says so at its top;
+every other skip is an annotation of the resource it concerns, with its reason."""
+SKIP = re.compile(r"CKV2?_K8S_\d+=\S.*")
 CREDENTIALS = re.compile(r"\w+://[^\s/@:]+:[^\s/@]+@")
 
 
@@ -40,10 +58,17 @@ def bake(cookies_session) -> Callable[[str], Path]:
     return bake
 
 
+def manifest_files(project: Path) -> list[Path]:
+    """The Kubernetes manifests: deploy/ (batch, precompute) and k8s/ (stream)."""
+    return [
+        path for folder in ("deploy", "k8s") for path in sorted((project / folder).rglob("*.yaml"))
+    ]
+
+
 def manifests(project: Path) -> list[dict[str, Any]]:
     return [
         document
-        for path in sorted((project / "deploy").rglob("*.yaml"))
+        for path in manifest_files(project)
         for document in yaml.safe_load_all(path.read_text(encoding="utf-8"))
     ]
 
@@ -54,6 +79,15 @@ def pod_specs(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield spec["jobTemplate"]["spec"]["template"]["spec"]
     elif document["kind"] in {"Job", "Deployment"}:
         yield spec["template"]["spec"]
+
+
+def pod_templates(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The pods a ConfigMap describes for others to start (Spark's executors: Spark sets
+    their image)."""
+    if document["kind"] == "ConfigMap":
+        for name, text in document.get("data", {}).items():
+            if name.endswith(".yaml") and (pod := yaml.safe_load(text))["kind"] == "Pod":
+                yield pod["spec"]
 
 
 @pytest.mark.parametrize("name", PROJECTS)
@@ -169,6 +203,61 @@ def test_spark_executors_run_the_project_image_and_only_its_pods_reach_them(bake
     (peer,) = rule["from"]
     (expression,) = peer["podSelector"]["matchExpressions"]
     assert expression["values"] == ["score", "spark-executor"]
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_every_container_runs_as_non_root_on_a_read_only_root_without_capabilities(
+    bake, name: str
+) -> None:
+    containers = [
+        container
+        for document in manifests(bake(name))
+        for pod in [*pod_specs(document), *pod_templates(document)]
+        for container in [*pod["containers"], *pod.get("initContainers", [])]
+    ]
+    assert containers
+    for container in containers:
+        context = container.get("securityContext", {})
+        assert {key: context.get(key) for key in HARDENED} == HARDENED, container["name"]
+
+
+def checkov() -> str:
+    found = shutil.which(
+        "checkov", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    assert found, "checkov is missing: make install (pyproject.toml pins it in the dev extras)"
+    return found
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_checkov_passes_every_manifest_but_the_checks_it_skips_with_a_reason(
+    bake, name: str
+) -> None:
+    files = manifest_files(bake(name))
+    for path in files:
+        header = path.read_text(encoding="utf-8").split("\napiVersion:", 1)[0]
+        assert SKIPPED_EVERYWHERE in header, f"{path.name} does not explain {SKIPPED_EVERYWHERE}"
+    skips = [
+        value
+        for document in manifests(bake(name))
+        for key, value in document["metadata"].get("annotations", {}).items()
+        if key.startswith("checkov.io/skip")
+    ]
+    assert all(SKIP.fullmatch(value) for value in skips), skips
+    command = [checkov(), "--framework", "kubernetes", "--skip-download", "--quiet", "--compact"]
+    command += ["--skip-check", SKIPPED_EVERYWHERE, "--output", "json"]
+    result = subprocess.run(
+        [*command, *(argument for path in files for argument in ("--file", str(path)))],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    (summary,) = [r["summary"] for r in (report if isinstance(report, list) else [report])]
+    assert summary["resource_count"] > 0 and summary["parsing_errors"] == 0, summary
+    assert summary["failed"] == 0, result.stdout
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_database_image_carries_every_committed_migration(bake) -> None:

@@ -49,6 +49,10 @@ TEAM_TABLE = Path(__file__).with_name("data") / "team_table.csv"
 """A small table of our own making, as a team's might be: 120 rows, yes/no booleans, a text
 column of 15 levels with a few rows each, gaps, an ID and a date column (left out), two rows
 without a target, names that are no identifiers. Combinations name it `{team_table}`."""
+SQL_KEYWORDS = Path(__file__).with_name("data") / "sql_keywords.csv"
+"""A table whose columns are SQL keywords (`select`, `order`, `from`, `user`, `table`, the
+target `limit`) and whose `user` levels hold backslashes, one of them
+`z\\'); DROP TABLE model_input; --`. Combinations name it `{sql_keywords}`."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,11 @@ class Combination:
 
 
 def with_data(answer: str) -> str:
-    return answer.replace("{penguins}", str(PENGUINS_CSV)).replace("{team_table}", str(TEAM_TABLE))
+    return (
+        answer.replace("{penguins}", str(PENGUINS_CSV))
+        .replace("{team_table}", str(TEAM_TABLE))
+        .replace("{sql_keywords}", str(SQL_KEYWORDS))
+    )
 
 
 def load_combinations() -> list[Combination]:

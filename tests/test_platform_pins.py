@@ -118,3 +118,11 @@ def test_the_filters_give_the_pinned_references() -> None:
     assert local_extensions.service_image("postgres") == PINS["images"]["services"]["postgres"]
     for runtime, tag in PINS["images"]["lambda_python"].items():
         assert local_extensions.lambda_image(runtime) == str(tag)
+
+
+@pytest.mark.parametrize("name", PINS["images"]["services"])
+def test_every_service_image_is_pinned_to_a_release_not_a_floating_tag(name: str) -> None:
+    # `postgres:16` moves with every 16.x release: a CI run would test another server than
+    # the last one did. A release has a minor version at least (`16.10`, `7.4.6-alpine`).
+    tag = PINS["images"]["services"][name].rpartition(":")[2]
+    assert re.match(r"\d+\.\d+", tag), f"{name}: {tag} is a floating tag"

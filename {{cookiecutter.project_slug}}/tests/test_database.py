@@ -50,6 +50,7 @@ from {{ cookiecutter.__package_name }}.sql_outputs import (
     difference,
     prediction_row,
 )
+from {{ cookiecutter.__package_name }}.sql_syntax import quoted, text
 from {{ cookiecutter.__package_name }}.train import train
 
 from contract_testing import complete_rows, rows
@@ -60,6 +61,8 @@ ONNX_TOLERANCE = 1e-5
 
 NAMES = [item.name for item in CONTRACT.inputs]
 """The input table's columns after `id`."""
+HOSTILE_TEXTS = ("a\\b", "z\\'); DROP TABLE model_input; --", "it's", "tab\\tend\\", "\\")
+"""Strings whose backslashes and quotes escape a literal that is written carelessly."""
 
 
 @pytest.fixture(scope="session")
@@ -222,6 +225,46 @@ def test_postgres_function_and_trigger_score_like_the_view(
     assert called == view
 
 
+def test_names_and_strings_mean_the_same_under_either_string_setting(database: Database) -> None:
+    """SQL keywords are names like any other, and a string reads back as it was written,
+    in DuckDB and in PostgreSQL with `standard_conforming_strings` on and off."""
+    names = ["select", "order", "user", 'say "when"']
+    table = quoted("from")
+    database.execute(f"CREATE TABLE {table} ({', '.join(f'{quoted(n)} TEXT' for n in names)})")
+    stored = HOSTILE_TEXTS[: len(names)]
+    database.insert_many(f"INSERT INTO {table} VALUES ({', '.join('?' * len(names))})", [stored])
+    matches = " AND ".join(f"{quoted(n)} = {text(v)}" for n, v in zip(names, stored, strict=True))
+    for setting in ("on", "off") if database.dialect == "postgres" else ("",):
+        if setting:
+            database.execute(f"SET standard_conforming_strings = {setting}")
+        written = database.query(f"SELECT {', '.join(text(value) for value in HOSTILE_TEXTS)}")
+        assert written == [HOSTILE_TEXTS], setting
+        assert database.query(f"SELECT count(*) FROM {table} WHERE {matches}") == [(1,)], setting
+
+
+def test_postgres_scores_like_python_with_standard_conforming_strings_off(
+    postgres_url: str, migrations_dir: Path, model_dir: Path, held_out: Dataset
+) -> None:
+    """With `standard_conforming_strings=off` (where a backslash in '...' is an escape) in
+    the session that migrates and scores: every level, with a backslash or not, scores as in
+    Python, and a level made to escape its literal is only an unseen level."""
+    records = complete_rows(held_out, 20)
+    for item in CONTRACT.categories:
+        records += [
+            records[0] | {item.name: level} for level in (*(item.levels or ()), *HOSTILE_TEXTS)
+        ]
+    with connect(postgres_url) as database:
+        database.execute("SET standard_conforming_strings = off")
+        create_input_table(database)
+        migrate(database, migrations_dir)
+        insert(database, as_values(records))
+        actual = scored(database)
+        filled = database.query(f"SELECT {PREDICTION_COLUMN} FROM {INPUT_TABLE} ORDER BY id")
+    columns = Columns.from_records(CONTRACT, records)
+    assert difference(expected(load_pipeline(model_dir), columns), actual) <= TOLERANCE
+    assert filled == [row[:1] for row in actual]
+
+
 @pytest.fixture(scope="session")
 def two_versions(
     migrations_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -285,8 +328,8 @@ def test_sql_that_differs_from_the_model_is_refused(migrations_dir: Path, model_
     _, metadata = load_metadata(model_dir)
     up = (migrations_dir / "duckdb" / f"{metadata.version}.up.sql").read_text(encoding="utf-8")
     last = OUTPUTS[-1]
-    assert f"END AS {last}" in up
-    up = up.replace(f"END AS {last}", f"END + 1e-6 AS {last}")
+    assert f"END AS {quoted(last)}" in up
+    up = up.replace(f"END AS {quoted(last)}", f"END + 1e-6 AS {quoted(last)}")
     tampered = Migration(metadata.version, "duckdb", up, "")
     with pytest.raises(CompileError, match="differs from the fitted pipeline"):
         check_parity(load_pipeline(model_dir), tampered)

@@ -13,7 +13,7 @@ default) or `postgresql://user@host:5432/database` (add
 Applied versions are recorded in the `model_migrations` table.
 """
 
-# Every SQL name in the queries below is a constant of this package, never input.
+# Every SQL name below is quoted and every string a literal of sql_syntax.text (or a parameter).
 # ruff: noqa: S608
 
 import argparse
@@ -42,6 +42,7 @@ from .sql import (
     ranged,
     values,
 )
+from .sql_syntax import quoted, text
 
 LEDGER = "model_migrations"
 
@@ -173,9 +174,10 @@ def available(migrations_dir: Path, dialect: Dialect) -> list[str]:
 def applied(database: Database) -> list[str]:
     """Model versions applied to the database, oldest first (the last one is current)."""
     database.execute(
-        f"CREATE TABLE IF NOT EXISTS {LEDGER} (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        f"CREATE TABLE IF NOT EXISTS {quoted(LEDGER)}"
+        ' ("version" TEXT PRIMARY KEY, "applied_at" TEXT NOT NULL)'
     )
-    return [row[0] for row in database.query(f"SELECT version FROM {LEDGER} ORDER BY version")]
+    return [row[0] for row in database.query(f'SELECT "version" FROM {quoted(LEDGER)} ORDER BY 1')]
 
 
 def read(migrations_dir: Path, dialect: Dialect, version: str, kind: str) -> str:
@@ -199,7 +201,8 @@ def migrate(database: Database, migrations_dir: Path) -> list[str]:
     for version in pending:
         database.transaction(
             read(migrations_dir, database.dialect, version, "up"),
-            f"INSERT INTO {LEDGER} VALUES ('{version}', '{datetime.now(UTC).isoformat()}')",
+            f"INSERT INTO {quoted(LEDGER)}"
+            f" VALUES ({text(version)}, {text(datetime.now(UTC).isoformat())})",
         )
     return pending
 
@@ -214,7 +217,7 @@ def rollback(database: Database, migrations_dir: Path) -> tuple[str, str]:
         # Re-applying the previous version points the stable view and function back at it.
         read(migrations_dir, database.dialect, previous, "up"),
         read(migrations_dir, database.dialect, current, "down"),
-        f"DELETE FROM {LEDGER} WHERE version = '{current}'",
+        f'DELETE FROM {quoted(LEDGER)} WHERE "version" = {text(current)}',
     )
     return current, previous
 
@@ -242,18 +245,19 @@ def load_sample(database: Database, training_data: Path | None = None) -> int:
         refused[names.index(numbers[0].name)] = 10**12
     else:
         refused[next((i for i, item in enumerate(CONTRACT.inputs) if not item.nullable), 0)] = None
-    database.execute(f"DELETE FROM {INPUT_TABLE}")
+    database.execute(f"DELETE FROM {quoted(INPUT_TABLE)}")
     database.insert_many(INSERT, [[index, *row] for index, row in enumerate([*rows, refused])])
     return len(rows) + 1
 
 
 def show(database: Database, limit: int) -> str:
     """The first scored rows, the rejected ones and a count, as a text table."""
-    rows = database.query(f"SELECT * FROM {VIEW} ORDER BY id LIMIT {int(limit)}")
+    view = quoted(VIEW)
+    rows = database.query(f'SELECT * FROM {view} ORDER BY "id" LIMIT {int(limit)}')
     rejected = database.query(
-        f"SELECT * FROM {VIEW} WHERE reason IS NOT NULL ORDER BY id LIMIT {int(limit)}"
+        f'SELECT * FROM {view} WHERE "reason" IS NOT NULL ORDER BY "id" LIMIT {int(limit)}'
     )
-    total, failed = database.query(f"SELECT count(*), count(reason) FROM {VIEW}")[0]
+    total, failed = database.query(f'SELECT count(*), count("reason") FROM {view}')[0]
     header = describe(database)
     table = [header, *[[format_value(value) for value in row] for row in [*rows, *rejected]]]
     widths = [max(len(line[index]) for line in table) for index in range(len(header))]
@@ -267,7 +271,7 @@ def show(database: Database, limit: int) -> str:
 
 def describe(database: Database) -> list[str]:
     if database.dialect == "duckdb":
-        return [row[0] for row in database.query(f"DESCRIBE SELECT * FROM {VIEW}")]
+        return [row[0] for row in database.query(f"DESCRIBE SELECT * FROM {quoted(VIEW)}")]
     return [
         row[0]
         for row in database.query(

@@ -17,7 +17,7 @@ answers differently from the Python model. What the SQL answers (`OUTPUTS`) is t
 type's, in sql_outputs.py.
 """
 
-# Every SQL name in the queries below is a constant of this package, never input.
+# Every SQL name below is quoted and every string a literal of sql_syntax.text.
 # ruff: noqa: S608
 
 from dataclasses import dataclass
@@ -34,7 +34,7 @@ from .features import model_frame
 from .settings import Settings
 from .sql_outputs import (
     MISMATCH,
-    OUTPUT_COLUMNS,
+    OUTPUT_TYPES,
     OUTPUTS,
     PREDICTION_COLUMN,
     PREDICTION_TYPE,
@@ -43,6 +43,7 @@ from .sql_outputs import (
     overflow_margin,
     predictions,
 )
+from .sql_syntax import portable, quoted, text
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -63,7 +64,8 @@ SQL_TYPES = {"number": "FLOAT8", "integer": "BIGINT", "boolean": "BOOLEAN", "cat
 INPUT_TABLE = "model_input"
 """The application's table: an `id` key and one column per input of features.yaml."""
 INSERT = (
-    f"INSERT INTO {INPUT_TABLE} ({', '.join(['id', *(item.name for item in CONTRACT.inputs)])})"
+    f"INSERT INTO {quoted(INPUT_TABLE)}"
+    f" ({', '.join(quoted(name) for name in ['id', *(item.name for item in CONTRACT.inputs)])})"
     f" VALUES ({', '.join('?' * (len(CONTRACT.inputs) + 1))})"
 )
 """Inserts one row of the input table: its id, then every input in contract order."""
@@ -99,10 +101,6 @@ def object_suffix(version: str) -> str:
 def literal(value: float) -> str:
     """A float as an SQL literal both DuckDB and PostgreSQL read as FLOAT8, exactly."""
     return f"CAST({float(value)!r} AS FLOAT8)"
-
-
-def text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def ranged(contract: Contract) -> tuple[Input, ...]:
@@ -171,7 +169,9 @@ def translatable(pipeline: "Pipeline") -> dict[Dialect, str]:
     parsed = orbital.parse_pipeline(pipeline, features=columns)
     projection = orbital.ResultsProjection(select=["id", "reason"])
     return {
-        dialect: orbital.export_sql("scorable", parsed, dialect=dialect, projection=projection)
+        dialect: portable(
+            orbital.export_sql("scorable", parsed, dialect=dialect, projection=projection)
+        )
         for dialect in DIALECTS
     }
 
@@ -192,36 +192,37 @@ def scoring_query(
     fence = "MATERIALIZED " if dialect == "postgres" else ""
     checks = [check for item in CONTRACT.inputs for check in input_checks(item, ranges)]
     reason = "CASE\n    " + "\n    ".join(checks) + "\n  END"
-    features = ", ".join(NAMES)
+    features = ", ".join(quoted(name) for name in NAMES)
     masked = ", ".join(
-        f"CASE WHEN reason IS NULL THEN {model_input(item)} END AS {item.name}"
+        f'CASE WHEN "reason" IS NULL THEN {model_input(item)} END AS {quoted(item.name)}'
         for item in (*CONTRACT.numbers, *CONTRACT.categories)
     )
     projected = ",\n  ".join(
-        f"CASE WHEN scored.reason IS NULL THEN {expression} END AS {column}"
+        f'CASE WHEN "scored"."reason" IS NULL THEN {expression} END AS {quoted(column)}'
         for expression, column in zip(output_expressions(), OUTPUTS, strict=True)
     )
     return (
-        f"WITH checked AS {fence}(\n"
-        f"  SELECT id, {features},\n  {reason} AS reason\n  FROM {source}\n),\n"
-        f"scorable AS {fence}(SELECT id, reason, {masked} FROM checked)\n"
-        f"SELECT scored.id,\n  {projected},\n  {text(version)} AS model_version,\n  scored.reason\n"
-        f"FROM (\n{model}\n) AS scored"
+        f'WITH "checked" AS {fence}(\n'
+        f'  SELECT "id", {features},\n  {reason} AS "reason"\n  FROM {source}\n),\n'
+        f'"scorable" AS {fence}(SELECT "id", "reason", {masked} FROM "checked")\n'
+        f'SELECT "scored"."id",\n  {projected},\n  {text(version)} AS "model_version",\n'
+        f'  "scored"."reason"\n'
+        f'FROM (\n{model}\n) AS "scored"'
     )
 
 
 def input_checks(item: Input, ranges: dict[str, tuple[float, float]]) -> list[str]:
     """The CASE branches that give a row of this input its `reason` not to be scored."""
-    name = item.name
+    name, column = item.name, quoted(item.name)
     checks = []
     if not item.nullable:
-        empty = f" OR {name} = ''" if item.kind == "category" else ""
-        checks.append(f"WHEN {name} IS NULL{empty} THEN {text(f'{name} is missing')}")
+        empty = f" OR {column} = ''" if item.kind == "category" else ""
+        checks.append(f"WHEN {column} IS NULL{empty} THEN {text(f'{name} is missing')}")
     if name in ranges:
         # NaN and the infinities are outside every range.
         low, high = ranges[name]
         checks.append(
-            f"WHEN NOT ({name} BETWEEN {literal(low)} AND {literal(high)})"
+            f"WHEN NOT ({column} BETWEEN {literal(low)} AND {literal(high)})"
             f" THEN {text(f'{name} is outside the accepted range [{low:.6g}, {high:.6g}]')}"
         )
     return checks
@@ -230,17 +231,18 @@ def input_checks(item: Input, ranges: dict[str, tuple[float, float]]) -> list[st
 def model_input(item: Input) -> str:
     """An input as the compiled model takes it: FLOAT8, or the text of a category (a missing
     one is the missing level, as in training)."""
+    column = quoted(item.name)
     if item.kind == "category":
-        return f"COALESCE({item.name}, {text(MISSING_LEVEL)})"
+        return f"COALESCE({column}, {text(MISSING_LEVEL)})"
     if item.kind == "boolean":
         # PostgreSQL casts a BOOLEAN to an INTEGER, not to a FLOAT8.
-        return f"CAST(CAST({item.name} AS INTEGER) AS FLOAT8)"
-    return f"CAST({item.name} AS FLOAT8)"
+        return f"CAST(CAST({column} AS INTEGER) AS FLOAT8)"
+    return f"CAST({column} AS FLOAT8)"
 
 
 def declarations(contract: Contract) -> str:
-    """`name TYPE` of every input, in contract order."""
-    return ", ".join(f"{item.name} {SQL_TYPES[item.kind]}" for item in contract.inputs)
+    """`"name" TYPE` of every input, in contract order."""
+    return ", ".join(f"{quoted(item.name)} {SQL_TYPES[item.kind]}" for item in contract.inputs)
 
 
 def migrations(
@@ -253,52 +255,57 @@ def migrations(
     """The DuckDB and PostgreSQL migrations of one model version."""
     suffix = object_suffix(version)
     header = f"-- Model {version}, compiled from its fitted pipeline by orbital.\n"
-    view = f"{VIEW}_{suffix}"
-    duckdb_view = scoring_query(model["duckdb"], INPUT_TABLE, version, ranges, "duckdb")
+    table, stable_view = quoted(INPUT_TABLE), quoted(VIEW)
+    view = quoted(f"{VIEW}_{suffix}")
+    duckdb_view = scoring_query(model["duckdb"], table, version, ranges, "duckdb")
     duckdb_up = (
         f"{header}CREATE OR REPLACE VIEW {view} AS\n{duckdb_view};\n"
-        f"CREATE OR REPLACE VIEW {VIEW} AS SELECT * FROM {view};\n"
+        f"CREATE OR REPLACE VIEW {stable_view} AS SELECT * FROM {view};\n"
     )
     duckdb_down = f"{header}DROP VIEW IF EXISTS {view};\n"
 
-    function = f"{FUNCTION}_{suffix}"
+    function, stable_function = quoted(f"{FUNCTION}_{suffix}"), quoted(FUNCTION)
     parameters = declarations(CONTRACT)
     positional = ", ".join(f"${index}" for index in range(1, len(NAMES) + 1))
-    returns = f"TABLE ({OUTPUT_COLUMNS}, model_version TEXT, reason TEXT)"
+    outputs = [f"{quoted(name)} {kind}" for name, kind in zip(OUTPUTS, OUTPUT_TYPES, strict=True)]
+    returns = f'TABLE ({", ".join(outputs)}, "model_version" TEXT, "reason" TEXT)'
     arguments = ", ".join(
-        f"${index} AS {item.name}" for index, item in enumerate(CONTRACT.inputs, 1)
+        f"${index} AS {quoted(item.name)}" for index, item in enumerate(CONTRACT.inputs, 1)
     )
-    row = f"(SELECT CAST(NULL AS BIGINT) AS id, {arguments}) AS arguments"
-    columns = ", ".join([*OUTPUTS, "model_version", "reason"])
+    row = f'(SELECT CAST(NULL AS BIGINT) AS "id", {arguments}) AS "arguments"'
+    columns = ", ".join(quoted(name) for name in [*OUTPUTS, "model_version", "reason"])
     postgres_function = scoring_query(model["postgres"], row, version, ranges, "postgres")
-    postgres_view = scoring_query(model["postgres"], INPUT_TABLE, version, ranges, "postgres")
+    postgres_view = scoring_query(model["postgres"], table, version, ranges, "postgres")
     postgres_up = (
         f"{header}CREATE OR REPLACE FUNCTION {function}({parameters})\n"
         f"RETURNS {returns}\nLANGUAGE sql IMMUTABLE PARALLEL SAFE AS $score$\n"
-        f"SELECT {columns} FROM (\n{postgres_function}\n) AS scores\n$score$;\n"
+        f'SELECT {columns} FROM (\n{postgres_function}\n) AS "scores"\n$score$;\n'
         f"CREATE OR REPLACE VIEW {view} AS\n{postgres_view};\n"
-        f"CREATE OR REPLACE VIEW {VIEW} AS SELECT * FROM {view};\n"
-        f"CREATE OR REPLACE FUNCTION {FUNCTION}({parameters})\n"
+        f"CREATE OR REPLACE VIEW {stable_view} AS SELECT * FROM {view};\n"
+        f"CREATE OR REPLACE FUNCTION {stable_function}({parameters})\n"
         f"RETURNS {returns}\nLANGUAGE sql STABLE PARALLEL SAFE AS $score$\n"
         f"SELECT * FROM {function}({positional})\n$score$;\n"
     )
     if trigger:
-        arguments = ", ".join(f"NEW.{item.name}" for item in CONTRACT.inputs)
+        trigger_name = quoted(TRIGGER)
+        prediction = quoted(PREDICTION_COLUMN)
+        arguments = ", ".join(f"NEW.{quoted(item.name)}" for item in CONTRACT.inputs)
         postgres_up += (
-            f"ALTER TABLE {INPUT_TABLE}\n"
-            f"  ADD COLUMN IF NOT EXISTS {PREDICTION_COLUMN} {PREDICTION_TYPE},\n"
-            "  ADD COLUMN IF NOT EXISTS prediction_model_version TEXT,\n"
-            "  ADD COLUMN IF NOT EXISTS prediction_reason TEXT;\n"
-            f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $fill$\n"
+            f"ALTER TABLE {table}\n"
+            f"  ADD COLUMN IF NOT EXISTS {prediction} {PREDICTION_TYPE},\n"
+            '  ADD COLUMN IF NOT EXISTS "prediction_model_version" TEXT,\n'
+            '  ADD COLUMN IF NOT EXISTS "prediction_reason" TEXT;\n'
+            f"CREATE OR REPLACE FUNCTION {trigger_name}() RETURNS trigger\n"
+            "LANGUAGE plpgsql AS $fill$\n"
             "BEGIN\n"
-            f"  SELECT scores.{OUTPUTS[0]}, scores.model_version, scores.reason\n"
-            f"  INTO NEW.{PREDICTION_COLUMN}, NEW.prediction_model_version, NEW.prediction_reason\n"
-            f"  FROM {FUNCTION}({arguments}) AS scores;\n"
+            f'  SELECT "scores".{quoted(OUTPUTS[0])}, "scores"."model_version", "scores"."reason"\n'
+            f'  INTO NEW.{prediction}, NEW."prediction_model_version", NEW."prediction_reason"\n'
+            f'  FROM {stable_function}({arguments}) AS "scores";\n'
             "  RETURN NEW;\n"
             "END\n$fill$;\n"
-            f"CREATE OR REPLACE TRIGGER {TRIGGER}\n"
-            f"  BEFORE INSERT OR UPDATE OF {', '.join(NAMES)} ON {INPUT_TABLE}\n"
-            f"  FOR EACH ROW EXECUTE FUNCTION {TRIGGER}();\n"
+            f"CREATE OR REPLACE TRIGGER {trigger_name}\n"
+            f"  BEFORE INSERT OR UPDATE OF {', '.join(quoted(name) for name in NAMES)} ON {table}\n"
+            f"  FOR EACH ROW EXECUTE FUNCTION {trigger_name}();\n"
         )
     postgres_down = f"{header}DROP VIEW IF EXISTS {view};\nDROP FUNCTION IF EXISTS {function};\n"
     return [
@@ -334,7 +341,7 @@ def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
         )
         connection.execute(migration.up)
         actual = connection.execute(
-            f"SELECT {', '.join(OUTPUTS)} FROM {VIEW} ORDER BY id"
+            f'SELECT {", ".join(map(quoted, OUTPUTS))} FROM {quoted(VIEW)} ORDER BY "id"'
         ).fetchall()
     finally:
         connection.close()
@@ -351,8 +358,8 @@ def create_input_table(connection: "SupportsExecute") -> None:
     """The input table as the sample data and the tests use it: `id` and the inputs, each
     typed by its kind (FLOAT8, BIGINT, BOOLEAN or TEXT)."""
     connection.execute(
-        f"CREATE TABLE IF NOT EXISTS {INPUT_TABLE}"
-        f" (id BIGINT PRIMARY KEY, {declarations(CONTRACT)})"
+        f"CREATE TABLE IF NOT EXISTS {quoted(INPUT_TABLE)}"
+        f' ("id" BIGINT PRIMARY KEY, {declarations(CONTRACT)})'
     )
 
 

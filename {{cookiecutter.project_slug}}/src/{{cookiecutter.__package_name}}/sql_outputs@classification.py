@@ -13,6 +13,7 @@ from .contract import MISSING_LEVEL, Columns, Contract, load_contract
 from .contract_inference import identifier
 from .features import model_frame
 from .schema import Prediction
+from .sql_syntax import text
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 LABELS = load_contract().labels
 OUTPUTS: tuple[str, ...] = ("label", *(f"probability_{identifier(label)}" for label in LABELS))
 """The prediction columns, followed in every object by `model_version` and `reason`."""
-OUTPUT_COLUMNS = ", ".join(["label TEXT", *(f"{column} FLOAT8" for column in OUTPUTS[1:])])
+OUTPUT_TYPES: tuple[str, ...] = ("TEXT", *("FLOAT8" for _ in LABELS))
+"""The SQL type of each of `OUTPUTS`."""
 PREDICTION_COLUMN = "predicted_label"
 """The column of the input table the optional trigger fills, of type `PREDICTION_TYPE`."""
 PREDICTION_TYPE = "TEXT"
@@ -32,10 +34,9 @@ EXP_LIMIT = 700.0
 
 def output_expressions() -> list[str]:
     """The outputs over orbital's result, `scored`, in `OUTPUTS` order."""
-    quoted = ("'" + name.replace("'", "''") + "'" for name in LABELS)
-    label = " ".join(f"WHEN {index} THEN {text}" for index, text in enumerate(quoted))
-    return [f"CASE scored.output_label {label} END"] + [
-        f'scored."output_probability.{index}"' for index in range(len(LABELS))
+    label = " ".join(f"WHEN {index} THEN {text(name)}" for index, name in enumerate(LABELS))
+    return [f'CASE "scored"."output_label" {label} END'] + [
+        f'"scored"."output_probability.{index}"' for index in range(len(LABELS))
     ]
 
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 OUTPUTS: tuple[str, ...] = ("value",)
 """The prediction columns, followed in every object by `model_version` and `reason`."""
-OUTPUT_COLUMNS = "value FLOAT8"
+OUTPUT_TYPES: tuple[str, ...] = ("FLOAT8",)
+"""The SQL type of each of `OUTPUTS`."""
 PREDICTION_COLUMN = "predicted_value"
 """The column of the input table the optional trigger fills, of type `PREDICTION_TYPE`."""
 PREDICTION_TYPE = "FLOAT8"
@@ -27,7 +28,7 @@ MISMATCH = ""
 
 def output_expressions() -> list[str]:
     """The outputs over orbital's result, `scored`, in `OUTPUTS` order."""
-    return ["scored.variable"]
+    return ['"scored"."variable"']
 
 
 def overflow_margin(
