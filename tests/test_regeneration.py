@@ -137,6 +137,7 @@ def test_documented_command_regenerates_with_changed_answers(
         "tests/postgres_testing.py",
         "tests/request_testing.py",
         "tests/test_api.py",
+        "tests/test_api_input.py",
         "tests/test_api_requests.py",
         "tests/test_state.py",
     ]
