@@ -13,11 +13,12 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .artifact import ArtifactSettings
 from .review import ReviewSettings
 from .state_store import StateStoreSettings
 
 
-class Settings(StateStoreSettings, ReviewSettings):
+class Settings(StateStoreSettings, ReviewSettings, ArtifactSettings):
     """Settings every entry point shares. Strategy entry points extend this class."""
 
     model_config = SettingsConfigDict(
