@@ -36,6 +36,7 @@ from {{ cookiecutter.__package_name }}.features import model_frame
 from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.review import scratch_settings
 from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.train import main as train_main
 
 KEY = SecretStr("a signing key long enough to be one, for tests")
 OTHER_KEY = SecretStr("another signing key, just as long as the first")
@@ -360,16 +361,39 @@ def test_metadata_changed_after_signing_is_refused(signed_models: Path) -> None:
     assert f"is not the signature of {directory / METADATA_FILE}" in one_line(refused)
 
 
+SIGNING_KEY_VARIABLE = "{{ cookiecutter.__package_name | upper }}_MODEL_SIGNING_KEY"
+
+
 def test_the_signing_key_is_read_from_the_environment_by_default(
     version_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    variable = "{{ cookiecutter.__package_name | upper }}_MODEL_SIGNING_KEY"
-    monkeypatch.setenv(variable, KEY.get_secret_value())
+    monkeypatch.setenv(SIGNING_KEY_VARIABLE, KEY.get_secret_value())
 
     with pytest.raises(ArtifactError, match="not loading an unsigned model version"):
         load_metadata(version_copy)
 
 
+def test_training_signs_the_version_when_the_key_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SIGNING_KEY_VARIABLE, KEY.get_secret_value())
+
+    assert train_main(["--models-dir", str(tmp_path)]) == 0
+
+    directory, _ = load_metadata(tmp_path / POINTER_FILE)
+    assert (directory / SIGNATURE_FILE).is_file()
+    with pytest.raises(ArtifactError, match="is not the signature of"):
+        load_metadata(directory, ArtifactSettings(model_signing_key=OTHER_KEY))
+
+
 def test_a_short_signing_key_is_refused() -> None:
     with pytest.raises(ValidationError, match="at least 32 characters"):
         ArtifactSettings(model_signing_key=SecretStr("short"))
+
+
+def test_the_signing_key_survives_the_json_the_batch_engines_ship_to_workers() -> None:
+    settings = ArtifactSettings(model_signing_key=KEY)
+
+    shipped = ArtifactSettings.model_validate_json(settings.model_dump_json())
+
+    assert shipped.model_signing_key == KEY

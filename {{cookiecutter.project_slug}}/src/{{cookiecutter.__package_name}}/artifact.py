@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import framework
@@ -93,6 +100,11 @@ class ArtifactSettings(BaseSettings):
         if key is not None and len(key.get_secret_value()) < SIGNING_KEY_MIN_LENGTH:
             raise ValueError(f"a signing key has at least {SIGNING_KEY_MIN_LENGTH} characters")
         return key
+
+    @field_serializer("model_signing_key", when_used="json")
+    def _shipped_whole(self, key: SecretStr | None) -> str | None:
+        """The key itself in JSON: the batch engines ship the settings to their workers so."""
+        return None if key is None else key.get_secret_value()
 
 
 class TrainingData(BaseModel):
@@ -163,14 +175,6 @@ def resolve(model_dir: Path) -> Path:
             " directory inside the models directory"
         )
     return directory
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def signature(metadata_json: bytes, key: SecretStr) -> str:
@@ -380,7 +384,9 @@ def save(
     # Text as a fixed-width unicode array: loading it needs no pickle.
     categories = reference.categories.astype(str)
     np.savez_compressed(staging / REFERENCE_FILE, numbers=reference.numbers, categories=categories)
-    files = {name: sha256(staging / name) for name in HASHED_FILES}
+    files = {
+        name: hashlib.sha256((staging / name).read_bytes()).hexdigest() for name in HASHED_FILES
+    }
     metadata_json = metadata.model_copy(update={"files": files}).model_dump_json(indent=2) + "\n"
     (staging / METADATA_FILE).write_bytes(metadata_json.encode())
     if signing_key is not None:
