@@ -176,7 +176,9 @@ def start_consumer(
     settings: StreamSettings, log: Path, **overrides: str
 ) -> subprocess.Popen[bytes]:
     """`python -m {{ cookiecutter.__package_name }}.consumer` with the test's settings, once it is ready."""
-    variables = {name: str(value) for name, value in settings.model_dump().items()} | overrides
+    dumped = settings.model_dump(mode="json").items()
+    # An unset setting stays unset: "None" is no value.
+    variables = {name: str(value) for name, value in dumped if value is not None} | overrides
     environment = {
         **os.environ,
         **{f"{ENV_PREFIX}{name.upper()}": value for name, value in variables.items()},

@@ -8,23 +8,42 @@
                                   contract trained on (with the training range of each number),
                                   the sha256 of every other file of the version
         reference.npz             a sample of the training inputs (the drift reference)
+        metadata.sig              HMAC-SHA256 of metadata.json, when a signing key is set
       current                     a text file naming the version to serve
 
 Loading refuses an artifact made by other library versions than the running ones, a file
-whose sha256 differs from the one recorded at training, and a `current` that points outside
-the models directory. Nothing here unpickles: ONNX and JSON are data, and skops loads only
-the types listed below.
+whose sha256 differs from the one recorded at training, a `current` that points outside
+the models directory, a symbolic link or a world-writable file or directory in the version,
+and a metadata.json over `METADATA_MAX_BYTES` or with keys it does not know. Nothing here
+unpickles: ONNX and JSON are data, and skops loads only the types listed below.
+
+The sha256s protect the files against change, not against whoever can write the models
+directory: they can swap the model and metadata.json together. A team for which that
+matters sets `model_signing_key`: training then signs metadata.json (HMAC-SHA256, in
+`SIGNATURE_FILE`) and loading refuses a version whose signature is missing or wrong.
 """
 
 import hashlib
+import hmac
+import os
+import stat
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import framework
 from .contract import Columns, Contract, load_contract
@@ -36,9 +55,14 @@ MODEL_FILE = "model.onnx"
 PIPELINE_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 REFERENCE_FILE = "reference.npz"
+SIGNATURE_FILE = "metadata.sig"
 POINTER_FILE = "current"
 HASHED_FILES = (MODEL_FILE, PIPELINE_FILE, REFERENCE_FILE)
 """The files of a version whose sha256 the metadata records and loading verifies."""
+
+METADATA_MAX_BYTES = 4 * 1024 * 1024
+"""The largest metadata.json loading reads: a thousand inputs take a few hundred kilobytes,
+and a larger file is refused before it is parsed."""
 
 LIBRARIES = ("numpy", "onnxruntime", "onnx", "scikit-learn", "skl2onnx", *framework.LIBRARIES)
 """Libraries whose version shapes the artifact or its predictions. Training records them all;
@@ -53,7 +77,39 @@ class ArtifactError(Exception):
     library versions."""
 
 
+SIGNING_KEY_MIN_LENGTH = 32
+
+
+class ArtifactSettings(BaseSettings):
+    """How artifacts are signed (a part of `Settings`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="{{ cookiecutter.__package_name | upper }}_",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    model_signing_key: SecretStr | None = None
+    """A secret of at least `SIGNING_KEY_MIN_LENGTH` characters; when set, training signs
+    metadata.json with it and loading refuses a version it did not sign. Unset: versions
+    are neither signed nor checked."""
+
+    @field_validator("model_signing_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < SIGNING_KEY_MIN_LENGTH:
+            raise ValueError(f"a signing key has at least {SIGNING_KEY_MIN_LENGTH} characters")
+        return key
+
+    @field_serializer("model_signing_key", when_used="json")
+    def _shipped_whole(self, key: SecretStr | None) -> str | None:
+        """The key itself in JSON: the batch engines ship the settings to their workers so."""
+        return None if key is None else key.get_secret_value()
+
+
 class TrainingData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     sha256: str
     rows: int
@@ -61,6 +117,8 @@ class TrainingData(BaseModel):
 
 
 class Metadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     version: str
     created_at: datetime
     model_type: str
@@ -119,16 +177,57 @@ def resolve(model_dir: Path) -> Path:
     return directory
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def signature(metadata_json: bytes, key: SecretStr) -> str:
+    """The HMAC-SHA256 of metadata.json under `key`, in hex."""
+    return hmac.new(key.get_secret_value().encode(), metadata_json, hashlib.sha256).hexdigest()
 
 
-def verify_files(directory: Path, metadata: Metadata) -> None:
-    """Refuse a version whose files differ from the ones training wrote."""
+def check_not_world_writable(path: Path, mode: int) -> None:
+    if mode & stat.S_IWOTH:
+        raise ArtifactError(
+            f"{path} is writable by every user of the machine: not loading it;"
+            " remove the permission (chmod o-w) or retrain"
+        )
+
+
+def read_file(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a file of a version, read through one descriptor: refuses a symbolic
+    link, anything but a regular file, a world-writable file and a file over `limit` bytes."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError as error:
+        raise ArtifactError(f"the model version is incomplete: {path} is missing") from error
+    except OSError as error:
+        raise ArtifactError(f"cannot read {path}: {error.strerror}") from error
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise ArtifactError(f"{path} is not a regular file: not loading it")
+        check_not_world_writable(path, status.st_mode)
+        if limit is None:
+            return file.read()
+        content = file.read(limit + 1)
+    if len(content) > limit:
+        raise ArtifactError(f"{path} holds more than the {limit} bytes allowed: not loading it")
+    return content
+
+
+def check_directory(directory: Path) -> None:
+    """Refuse a world-writable version directory and any symbolic link in it: a version
+    holds its own files only, which nobody but their owner may replace."""
+    check_not_world_writable(directory, directory.stat().st_mode)
+    for entry in sorted(directory.iterdir()):
+        if entry.is_symlink():
+            raise ArtifactError(
+                f"{entry} is a symbolic link: a version directory holds its own files only;"
+                " not loading it"
+            )
+
+
+def verify_files(directory: Path, metadata: Metadata) -> bytes:
+    """Refuse a version whose files differ from the ones training wrote; the bytes of its
+    model, as they were verified."""
+    verified = {}
     for name in HASHED_FILES:
         path = directory / name
         recorded = metadata.files.get(name)
@@ -136,29 +235,66 @@ def verify_files(directory: Path, metadata: Metadata) -> None:
             raise ArtifactError(
                 f"model {metadata.version} records no sha256 for {name}: retrain (make train)"
             )
-        if not path.is_file():
-            raise ArtifactError(f"model {metadata.version} is incomplete: {path} is missing")
-        if sha256(path) != recorded:
+        content = read_file(path)
+        if hashlib.sha256(content).hexdigest() != recorded:
             raise ArtifactError(
                 f"{path} differs from the file model {metadata.version} was trained with"
                 " (sha256 mismatch): not loading it; retrain or restore the version"
             )
+        verified[name] = content
+    return verified[MODEL_FILE]
 
 
-def load_metadata(model_dir: Path) -> tuple[Path, Metadata]:
-    """The version directory and its metadata; refuses other library versions.
+def verify_signature(directory: Path, metadata_json: bytes, key: SecretStr) -> None:
+    """Refuse metadata.json unless `SIGNATURE_FILE` holds its HMAC under `key`."""
+    path = directory / SIGNATURE_FILE
+    if not path.exists():
+        raise ArtifactError(
+            f"{path} is missing and a signing key is set: not loading an unsigned model"
+            " version; retrain with the key set (make train)"
+        )
+    recorded = read_file(path, limit=1024).strip()
+    if not hmac.compare_digest(recorded, signature(metadata_json, key).encode()):
+        raise ArtifactError(
+            f"{path} is not the signature of {directory / METADATA_FILE} under the signing"
+            " key set: not loading it; retrain or restore the version"
+        )
 
-    Raises ArtifactError with a one-line message when the artifact is missing or unusable.
+
+@dataclass(frozen=True)
+class Artifact:
+    """A loaded version: where it is, what it records, and its model as verified."""
+
+    directory: Path
+    metadata: Metadata
+    model: bytes
+    """The ONNX model, the very bytes whose sha256 was checked."""
+
+
+def load_artifact(model_dir: Path, settings: ArtifactSettings | None = None) -> Artifact:
+    """The version `model_dir` names, checked; refuses other library versions.
+
+    `settings` says which key signs the artifacts; unset, they are read from the environment
+    like every setting. Raises ArtifactError with a one-line message when the artifact is
+    missing or unusable.
     """
+    key = (settings or ArtifactSettings()).model_signing_key
     directory = resolve(model_dir)
     path = directory / METADATA_FILE
     if not path.is_file():
         raise ArtifactError(f"no model artifact at {model_dir}: train one first (make train)")
+    check_directory(directory)
+    metadata_json = read_file(path, limit=METADATA_MAX_BYTES)
+    if key is not None:
+        verify_signature(directory, metadata_json, key)
     try:
-        metadata = Metadata.model_validate_json(path.read_bytes())
+        metadata = Metadata.model_validate_json(metadata_json)
     except ValidationError as error:
-        problem = error.errors()[0]["msg"]
-        raise ArtifactError(f"{path} is not valid model metadata: {problem}") from error
+        problem = error.errors()[0]
+        where = " at " + ".".join(map(str, problem["loc"])) if problem["loc"] else ""
+        raise ArtifactError(
+            f"{path} is not valid model metadata: {problem['msg']}{where}"
+        ) from error
     mismatches = [
         f"{name} {recorded} (installed: {installed})"
         for name, installed in installed_versions().items()
@@ -169,13 +305,21 @@ def load_metadata(model_dir: Path) -> tuple[Path, Metadata]:
             f"model {metadata.version} was made with {', '.join(mismatches)}: install the pinned"
             " versions or retrain (make train)"
         )
-    verify_files(directory, metadata)
+    model = verify_files(directory, metadata)
     if not metadata.takes(load_contract()):
         raise ArtifactError(
             f"model {metadata.version} takes other inputs or predicts another target than"
             " features.yaml describes: retrain (make train)"
         )
-    return directory, metadata
+    return Artifact(directory, metadata, model)
+
+
+def load_metadata(
+    model_dir: Path, settings: ArtifactSettings | None = None
+) -> tuple[Path, Metadata]:
+    """The version directory and its metadata, checked as `load_artifact` does."""
+    artifact = load_artifact(model_dir, settings)
+    return artifact.directory, artifact.metadata
 
 
 def load_reference(directory: Path) -> Columns:
@@ -222,11 +366,13 @@ def save(
     onnx_model: bytes,
     pipeline: "Pipeline",
     reference: Columns,
+    signing_key: SecretStr | None = None,
 ) -> Path:
     """Write a new version directory, then point `models_dir/current` at it.
 
     The directory is complete before the pointer moves (both steps are atomic renames), so
-    a reader never sees a half-written model.
+    a reader never sees a half-written model. Its files are writable by their owner only,
+    whatever the umask, and metadata.json is signed when a `signing_key` is given.
     """
     from skops.io import dump
 
@@ -238,9 +384,17 @@ def save(
     # Text as a fixed-width unicode array: loading it needs no pickle.
     categories = reference.categories.astype(str)
     np.savez_compressed(staging / REFERENCE_FILE, numbers=reference.numbers, categories=categories)
-    files = {name: sha256(staging / name) for name in HASHED_FILES}
+    files = {
+        name: hashlib.sha256((staging / name).read_bytes()).hexdigest() for name in HASHED_FILES
+    }
     metadata_json = metadata.model_copy(update={"files": files}).model_dump_json(indent=2) + "\n"
-    (staging / METADATA_FILE).write_text(metadata_json, encoding="utf-8")
+    (staging / METADATA_FILE).write_bytes(metadata_json.encode())
+    if signing_key is not None:
+        signed = signature(metadata_json.encode(), signing_key)
+        (staging / SIGNATURE_FILE).write_text(signed + "\n", encoding="ascii")
+    for path in staging.iterdir():
+        path.chmod(0o644)
+    staging.chmod(0o755)
     staging.rename(directory)
     pointer = models_dir / f".{POINTER_FILE}.partial"
     pointer.write_text(metadata.version + "\n", encoding="utf-8")

@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from .artifact import MODEL_FILE, ArtifactError, Metadata, load_metadata
+from .artifact import MODEL_FILE, ArtifactError, Metadata, load_artifact
 from .contract import MISSING_LEVEL, Columns
-from .review import Review, ReviewSettings
+from .review import Review
 from .schema import Features, Prediction, Scores
 from .scores import empty_outputs
 from .settings import Settings
@@ -56,26 +56,29 @@ class Predictor:
         self._review = review
 
     @classmethod
-    def load(cls, model_dir: Path, settings: ReviewSettings) -> Self:
+    def load(cls, model_dir: Path, settings: Settings) -> Self:
         """Load the artifact at `model_dir` (a version directory or the `current` pointer),
-        its answers reviewed as `settings` say (review.py).
+        its signature checked and its answers reviewed as `settings` say (artifact.py,
+        review.py).
 
-        Raises ArtifactError when it is missing, was made with other library versions or
-        takes other inputs than features.yaml describes.
+        Raises ArtifactError when it is missing, altered, was made with other library
+        versions or takes other inputs than features.yaml describes.
         """
-        directory, metadata = load_metadata(model_dir)
+        artifact = load_artifact(model_dir, settings)
         options = ort.SessionOptions()
         # One thread per session: a service scales with worker processes, and single-row
         # latency is lowest without thread hand-offs.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        path = artifact.directory / MODEL_FILE
         try:
+            # The bytes whose sha256 was checked, not the file again: it may have changed since.
             session = ort.InferenceSession(
-                str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+                artifact.model, options, providers=["CPUExecutionProvider"]
             )
         except Exception as error:
-            raise ArtifactError(f"cannot load {directory / MODEL_FILE}: {error}") from error
-        return cls(session, metadata, Review.load(directory, settings))
+            raise ArtifactError(f"cannot load {path}: {error}") from error
+        return cls(session, artifact.metadata, Review.load(artifact.directory, settings))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -13,6 +13,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .artifact import ArtifactSettings
 from .review import ReviewSettings
 from .state_store import StateStoreSettings
 
@@ -21,7 +22,7 @@ PROJECT_FILE = Path(__file__).resolve().parents[2] / "pyproject.toml"
 image, has none: its defaults are the environment's)."""
 
 
-class Settings(StateStoreSettings, ReviewSettings):
+class Settings(StateStoreSettings, ReviewSettings, ArtifactSettings):
     """Settings every entry point shares. Strategy entry points extend this class."""
 
     model_config = SettingsConfigDict(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from pydantic import SecretStr
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.pipeline import Pipeline
@@ -99,9 +100,9 @@ def trained_contract(contract: Contract, training: Dataset) -> Contract:
     return contract.model_copy(update={"inputs": tuple(by_name[i.name] for i in contract.inputs)})
 
 
-def train(models_dir: Path, data: Path | None = None) -> Path:
+def train(models_dir: Path, data: Path | None = None, signing_key: SecretStr | None = None) -> Path:
     """Fit, evaluate, export and save a new version on `data` (default: the sample data
-    set); returns its directory."""
+    set), its metadata signed with `signing_key` if given; returns its directory."""
     contract = load_contract()
     contract.check_model_type()
     dataset = load_dataset(data, contract)
@@ -130,22 +131,23 @@ def train(models_dir: Path, data: Path | None = None) -> Path:
     )
     # The training split is shuffled: its first rows are a random sample.
     reference = training.columns.take(np.arange(min(REFERENCE_ROWS, len(training))))
-    return save(models_dir, metadata, onnx_model, pipeline, reference)
+    return save(models_dir, metadata, onnx_model, pipeline, reference, signing_key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the model and write a new artifact.")
+    settings = Settings()
     parser.add_argument(
         "--data",
         type=Path,
-        default=Settings().training_data,
+        default=settings.training_data,
         help="a CSV or Parquet table per features.yaml (default: the training_data setting,"
         " else the sample data set)",
     )
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     args = parser.parse_args(argv)
     try:
-        directory = train(args.models_dir, args.data)
+        directory = train(args.models_dir, args.data, settings.model_signing_key)
     except (ExportError, ContractError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
