@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
-from jinja2 import FileSystemBytecodeCache, TemplateSyntaxError
+from jinja2 import TemplateSyntaxError
 from jinja2.ext import Extension
 
 from decision import engine
@@ -317,18 +317,6 @@ def hook_data(context: dict[str, Any]) -> str:
     )
 
 
-def _bytecode_cache() -> FileSystemBytecodeCache | None:
-    """Where the compiled templates are kept between bakes (the user's cache directory; None,
-    and every file compiled each time, when it cannot be written)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    directory = base / "cookiecutter-ml-deploy" / "jinja"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return FileSystemBytecodeCache(str(directory))
-
-
 class DeployExtension(Extension):
     """Registers the filters above, and keeps odd answers from crashing the render."""
 
@@ -353,9 +341,6 @@ class DeployExtension(Extension):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self._checking = False
-        # A bake compiles every file it renders (most only to put the package's name in); the
-        # compiled form is kept between bakes, checked against each file's source.
-        environment.bytecode_cache = _bytecode_cache()
         environment.filters.update(
             decide=decide,
             default_slug=engine.default_slug,
