@@ -1,6 +1,7 @@
 """The deployment files of the generated projects, read as Kubernetes and Docker read them:
-images pinned to the project's version, credentials only in Secrets, the Dask cluster
-reachable by the project's own pods only, and every migration in the database image."""
+images pinned to the project's version, credentials only in Secrets, every pod behind a
+NetworkPolicy (the Dask cluster reachable by the project's own pods only), the REST service's
+probes, scaling and disruption budget, and every migration in the database image."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ PROJECTS = {
     "precompute": {"deployment_strategy": "precompute"},
     "stream": {"deployment_strategy": "stream"},
     "stream-legal": {"deployment_strategy": "stream", "legal_review": "yes"},
+    "rest": {"deployment_strategy": "rest"},
+    "rest-stateful-legal": {
+        "deployment_strategy": "rest",
+        "stateful": "yes",
+        "legal_review": "yes",
+        "peak_rps": "2600",
+    },
 }
 HARDENED = {
     "runAsNonRoot": True,
@@ -116,7 +124,7 @@ def test_credentials_come_from_secrets_only(bake, name: str) -> None:
                     # fieldRef: the pod's own name and namespace (the downward API).
                     assert set(source) <= {"secretKeyRef", "fieldRef"}, variable
     if name == "precompute":
-        (job,) = manifests(bake(name))
+        (job,) = [d for d in manifests(bake(name)) if d["kind"] == "Job"]
         (container,) = job["spec"]["template"]["spec"]["containers"]
         (source,) = [v for v in container["env"] if v["name"].endswith("_SOURCE")]
         assert "secretKeyRef" in source["valueFrom"]
@@ -130,7 +138,8 @@ def test_only_the_projects_own_pods_reach_the_dask_cluster(bake) -> None:
         for document in documents
         if document["kind"] == "NetworkPolicy"
     }
-    assert set(policies) == {"dask-scheduler", "dask-worker"}
+    assert set(policies) == {"score", "dask-scheduler", "dask-worker"}
+    assert "ingress" not in policies.pop("score")["spec"], "the job itself accepts nothing"
     allowed = {"dask-scheduler": ["score", "dask-worker"]}
     allowed["dask-worker"] = ["score", "dask-scheduler", "dask-worker"]
     for component, policy in policies.items():
@@ -203,6 +212,76 @@ def test_spark_executors_run_the_project_image_and_only_its_pods_reach_them(bake
     (peer,) = rule["from"]
     (expression,) = peer["podSelector"]["matchExpressions"]
     assert expression["values"] == ["score", "spark-executor"]
+
+
+def pod_labels(document: dict[str, Any]) -> dict[str, str] | None:
+    spec = document.get("spec", {})
+    if document["kind"] == "CronJob":
+        return spec["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    if document["kind"] in {"Job", "Deployment"}:
+        return spec["template"]["metadata"]["labels"]
+    return None
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_every_pod_is_selected_by_a_network_policy(bake, name: str) -> None:
+    documents = manifests(bake(name))
+    selectors = [
+        document["spec"]["podSelector"]["matchLabels"]
+        for document in documents
+        if document["kind"] == "NetworkPolicy"
+    ]
+    pods = [labels for document in documents if (labels := pod_labels(document)) is not None]
+    assert pods
+    for labels in pods:
+        assert any(selector.items() <= labels.items() for selector in selectors), labels
+    for document in documents:
+        if document["kind"] == "NetworkPolicy":
+            assert document["spec"]["policyTypes"] == ["Ingress"]
+
+
+@pytest.mark.parametrize("name", ["rest", "rest-stateful-legal"])
+def test_the_rest_service_is_probed_scaled_and_kept_serving_through_disruptions(
+    bake, name: str
+) -> None:
+    project = bake(name)
+    documents = {d["kind"]: d for d in manifests(project) if d["kind"] != "Secret"}
+    assert set(documents) == {
+        "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"
+    }  # fmt: skip
+    deployment = documents["Deployment"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"] == labels
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (port,) = container["ports"]
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    assert f"EXPOSE {port['containerPort']}" in dockerfile
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": port["name"]}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": port["name"]}
+    assert container["startupProbe"]["httpGet"]["path"] == "/health"
+    env = {variable["name"]: variable for variable in container["env"]}
+    prefix = next(path.name for path in (project / "src").iterdir()).upper()
+    assert env[f"{prefix}_WORKERS"]["value"] == "1", "one worker per container"
+    assert container["resources"]["requests"]["cpu"] == "1", "and one core for it"
+    # Sized from the peak rate at 500 requests per second a worker, never below two replicas.
+    answers = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
+    replicas = max(2, -(-int(answers["peak_rps"]) // 500))
+    assert deployment["spec"]["replicas"] == replicas
+    autoscaler = documents["HorizontalPodAutoscaler"]["spec"]
+    assert autoscaler["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert autoscaler["minReplicas"] == replicas < autoscaler["maxReplicas"]
+    budget = documents["PodDisruptionBudget"]["spec"]
+    assert budget["selector"]["matchLabels"] == labels
+    assert budget["maxUnavailable"] < replicas
+    service = documents["Service"]["spec"]
+    assert service["selector"] == labels
+    assert [p["targetPort"] for p in service["ports"]] == [port["name"]]
+    (rule,) = documents["NetworkPolicy"]["spec"]["ingress"]
+    assert rule == {"ports": [{"protocol": "TCP", "port": port["containerPort"]}]}
+    if name == "rest-stateful-legal":
+        assert "secretKeyRef" in env[f"{prefix}_STATE_URL"]["valueFrom"]
+        (mount,) = container["volumeMounts"]
+        assert mount["mountPath"] == "/app/audit"
 
 
 @pytest.mark.parametrize("name", PROJECTS)
