@@ -19,6 +19,7 @@ __all__ = [
     "listen",
     "pending",
     "publish_raw",
+    "published",
     "remove_topics",
 ]
 
@@ -44,6 +45,25 @@ async def publish_raw(
             await producer.send(topic, value, key=b"key", headers=headers) for value in messages
         ]
         await asyncio.gather(*sends)
+
+
+async def published(
+    settings: BrokerSettings, topic: str, count: int, timeout_s: float
+) -> list[tuple[bytes, dict[str, str]]]:
+    """The first `count` records of `topic`, read with aiokafka: each value and its headers."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.broker_url, auto_offset_reset="earliest"
+    )
+    found: list[tuple[bytes, dict[str, str]]] = []
+    async with consumer, asyncio.timeout(timeout_s):
+        while len(found) < count:
+            batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=500)
+            found += [
+                (record.value, {key: value.decode() for key, value in record.headers})
+                for records in batches.values()
+                for record in records
+            ]
+    return found
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:

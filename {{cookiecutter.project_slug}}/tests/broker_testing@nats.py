@@ -21,6 +21,7 @@ __all__ = [
     "listen",
     "pending",
     "publish_raw",
+    "published",
     "remove_topics",
 ]
 
@@ -45,6 +46,24 @@ async def publish_raw(
         stream, headers = stream_name(topic), {"Content-Type": "application/json"}
         for payload in messages:
             await jetstream.publish(topic, payload or b"", stream=stream, headers=headers)
+
+
+async def published(
+    settings: BrokerSettings, topic: str, count: int, timeout_s: float
+) -> list[tuple[bytes, dict[str, str]]]:
+    """The first `count` messages JetStream stored for `topic`, read with nats-py: each
+    payload and its headers."""
+    found: list[tuple[bytes, dict[str, str]]] = []
+    async with await nats.connect(settings.broker_url) as client, asyncio.timeout(timeout_s):
+        jetstream = client.jetstream()
+        while len(found) < count:
+            try:
+                message = await jetstream.get_msg(stream_name(topic), seq=len(found) + 1)
+            except NotFoundError:
+                await asyncio.sleep(0.2)
+                continue
+            found.append((message.data or b"", dict(message.headers or {})))
+    return found
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:

@@ -19,6 +19,7 @@ __all__ = [
     "listen",
     "pending",
     "publish_raw",
+    "published",
     "remove_topics",
 ]
 
@@ -48,6 +49,25 @@ async def publish_raw(
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             )
             await channel.default_exchange.publish(message, routing_key=topic)
+
+
+async def published(
+    settings: BrokerSettings, topic: str, count: int, timeout_s: float
+) -> list[tuple[bytes, dict[str, str]]]:
+    """The first `count` messages of the queue `topic`, taken with aio-pika: each body and
+    its content type as a header."""
+    found: list[tuple[bytes, dict[str, str]]] = []
+    async with await aio_pika.connect(settings.broker_url) as connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(topic, passive=True)
+        async with asyncio.timeout(timeout_s):
+            while len(found) < count:
+                message = await declared.get(no_ack=True, fail=False)
+                if message is None:
+                    await asyncio.sleep(0.2)
+                    continue
+                found.append((message.body, {"content-type": message.content_type or ""}))
+    return found
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:

@@ -6,8 +6,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from faststream.redis import RedisBroker, StreamSub
-from faststream.redis import TestRedisBroker as TestBroker
+from faststream.redis import RedisBroker, StreamSub, TestRedisBroker
+from faststream.redis.parser import BinaryMessageFormatV1
 from redis.asyncio import Redis
 
 from {{ cookiecutter.__package_name }}.broker import BrokerSettings
@@ -19,6 +19,7 @@ __all__ = [
     "listen",
     "pending",
     "publish_raw",
+    "published",
     "remove_topics",
 ]
 
@@ -26,6 +27,16 @@ Handler = Callable[[Any], Awaitable[None]]
 
 KILL_TEST_SETTINGS: dict[str, str] = {}
 """The production `reclaim_idle_ms`: what the killed consumer held is reclaimed after it."""
+
+
+class TestBroker(TestRedisBroker):
+    """FastStream's in-memory Redis broker. It tracks pending entries by the correlation id in
+    FastStream's envelope, so its entries keep the envelope; the real broker's are plain JSON
+    (`broker.PlainBody`, proved against a real server by test_consumer_broker.py)."""
+
+    def __init__(self, broker: RedisBroker) -> None:
+        broker.message_format = BinaryMessageFormatV1
+        super().__init__(broker)
 
 
 def listen(broker: RedisBroker, topic: str, handler: Handler) -> None:
@@ -45,6 +56,21 @@ async def publish_raw(
         for payload in messages:
             pipe.xadd(topic, {"__data__": payload} if payload is not None else {"other": "x"})
         await pipe.execute()
+
+
+async def published(
+    settings: BrokerSettings, topic: str, count: int, timeout_s: float
+) -> list[tuple[bytes, dict[str, str]]]:
+    """The first `count` entries of the stream `topic`, read with redis-py: each `__data__`
+    field, and the entry's other fields (Redis Streams have no headers)."""
+    async with Redis.from_url(settings.broker_url) as client, asyncio.timeout(timeout_s):
+        while len(entries := list[Any](await client.xrange(topic, count=count) or [])) < count:
+            await asyncio.sleep(0.2)
+    found: list[tuple[bytes, dict[str, str]]] = []
+    for _, fields in entries:
+        data: bytes = fields.pop(b"__data__")
+        found.append((data, {key.decode(): value.decode() for key, value in fields.items()}))
+    return found
 
 
 async def pending(settings: BrokerSettings, topic: str, group: str) -> int:

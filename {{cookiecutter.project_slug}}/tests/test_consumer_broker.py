@@ -38,6 +38,7 @@ from broker_testing import (
     listen,
     pending,
     publish_raw,
+    published,
     remove_topics,
 )
 from event_testing import BrokerEvents
@@ -170,6 +171,33 @@ async def test_scores_events_and_dead_letters_malformed_ones(
     assert sorted(d.event_id or "" for d in letters) == ["19", "29", "39", "49", "9"]
     assert all(broker_events.refusal in d.error for d in letters)
     assert all(json.loads(base64.b64decode(d.payload))["id"] == d.event_id for d in letters)
+
+
+async def test_predictions_and_dead_letters_are_plain_json_to_the_brokers_own_client(
+    settings: StreamSettings, predictor: Predictor, broker_events: BrokerEvents
+) -> None:
+    """A consumer that is not FastStream reads what is published as it is: JSON bodies,
+    labelled as JSON where the broker carries headers."""
+    broker = create_broker(settings, graceful_timeout_s=5)
+    await broker.start()
+    await declare_topics(broker, [settings.output_topic, settings.dead_letter_topic])
+    await broker.stop()
+    state = settings.open_state()
+    consumer = build_consumer(settings, predictor, state)
+    await consumer.start()
+    try:
+        await publish_raw(settings, settings.input_topic, [broker_events.event(0), b"not json"])
+        (prediction,) = await published(settings, settings.output_topic, 1, TIMEOUT_S)
+        (letter,) = await published(settings, settings.dead_letter_topic, 1, TIMEOUT_S)
+    finally:
+        await consumer.stop()
+        state.close()
+    assert ScoredEvent.model_validate_json(prediction[0]).event_id == "0"
+    assert base64.b64decode(DeadLetter.model_validate_json(letter[0]).payload) == b"not json"
+    for body, metadata in [prediction, letter]:
+        assert body.startswith(b"{"), body[:16]
+        # Redis Streams carry no headers; every other broker's say what the body is.
+        assert metadata == {} or metadata["content-type"] == "application/json", metadata
 
 
 def start_consumer(

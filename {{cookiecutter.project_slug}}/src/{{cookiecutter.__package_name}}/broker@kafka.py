@@ -90,5 +90,7 @@ async def declare_topics(broker: KafkaBroker, topics: Sequence[str]) -> None:
 
 
 async def publish(broker: KafkaBroker, topic: str, messages: Sequence[bytes]) -> None:
-    """Send the messages to `topic` and wait until the cluster has them."""
-    await asyncio.gather(*(broker.publish(message, topic) for message in messages))
+    """Send the messages to `topic`, plain JSON labelled as such, and wait until the cluster
+    has them."""
+    headers = {"content-type": "application/json"}
+    await asyncio.gather(*(broker.publish(m, topic, headers=headers) for m in messages))

@@ -82,9 +82,11 @@ async def declare_topics(broker: NatsBroker, topics: Sequence[str]) -> None:
 
 
 async def publish(broker: NatsBroker, topic: str, messages: Sequence[bytes]) -> None:
-    """Publish the messages to `topic`, a hundred at a time, and wait until JetStream has
-    stored them."""
-    stream = stream_name(topic)
+    """Publish the messages to `topic`, plain JSON labelled as such, a hundred at a time, and
+    wait until JetStream has stored them."""
+    stream, headers = stream_name(topic), {"content-type": "application/json"}
     for start in range(0, len(messages), 100):
         chunk = messages[start : start + 100]
-        await asyncio.gather(*(broker.publish(body, topic, stream=stream) for body in chunk))
+        await asyncio.gather(
+            *(broker.publish(body, topic, stream=stream, headers=headers) for body in chunk)
+        )

@@ -69,7 +69,11 @@ async def declare_topics(broker: RabbitBroker, topics: Sequence[str]) -> None:
 
 
 async def publish(broker: RabbitBroker, topic: str, messages: Sequence[bytes]) -> None:
-    """Publish persistent messages to the queue `topic`; wait for the broker's confirms."""
+    """Publish persistent messages to the queue `topic`, plain JSON labelled as such; wait for
+    the broker's confirms."""
     await asyncio.gather(
-        *(broker.publish(message, queue=topic, persist=True) for message in messages)
+        *(
+            broker.publish(message, queue=topic, persist=True, content_type="application/json")
+            for message in messages
+        )
     )

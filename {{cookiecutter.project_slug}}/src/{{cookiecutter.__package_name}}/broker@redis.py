@@ -2,7 +2,9 @@
 
 Replicas share a consumer group; each reads its own entries (XREADGROUP) and acknowledges
 them (XACK) once their results are published. Entries a crashed replica read but never
-acknowledged are taken over by a live one (XAUTOCLAIM) after `reclaim_idle_ms`.
+acknowledged are taken over by a live one (XAUTOCLAIM) after `reclaim_idle_ms`. Predictions
+and dead letters are entries whose `__data__` field is the JSON document itself, for any
+Redis client to read (FastStream's own binary envelope is understood when reading only).
 """
 
 import asyncio
@@ -14,7 +16,7 @@ from faststream import AckPolicy
 from faststream.message import StreamMessage
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import Pipeline, RedisBatchStreamMessage
-from faststream.redis.parser import BinaryMessageFormatV1
+from faststream.redis.parser import BinaryMessageFormatV1, MessageFormat
 from pydantic import Field
 
 from .delivery import Delivery, Handler, broker_options, undecoded
@@ -33,9 +35,40 @@ class BrokerSettings(Settings):
     """Entries another replica has held unacknowledged this long are taken over."""
 
 
+class PlainBody(MessageFormat):
+    """An entry's `__data__` is the message alone: Redis Streams have no headers, and a
+    consumer that is not FastStream reads the JSON as it is."""
+
+    @classmethod
+    async def encode(
+        cls,
+        *,
+        message: Any,
+        reply_to: str | None,
+        headers: dict[str, Any] | None,
+        correlation_id: str,
+        serializer: Any = None,
+        codec: Any = None,
+    ) -> bytes:
+        built = await cls.build(
+            message=message,
+            reply_to=reply_to,
+            headers=headers,
+            correlation_id=correlation_id,
+            serializer=serializer,
+            codec=codec,
+        )
+        return built.data
+
+    @classmethod
+    def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
+        return BinaryMessageFormatV1.parse(data)
+
+
 def create_broker(settings: BrokerSettings, graceful_timeout_s: float) -> RedisBroker:
     return RedisBroker(
         settings.broker_url,
+        message_format=PlainBody,
         **broker_options(graceful_timeout_s),
     )
 
