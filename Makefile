@@ -38,6 +38,8 @@ lint: install
 	$(BIN)/ruff format --check decision hooks local_extensions.py tests tools
 	# The template's own Python, names substituted, with the generated projects' ruff rules.
 	PATH="$(BIN):$$PATH" $(BIN)/python tools/lint_template_python.py
+	# ... and mypy on the package as each harness combination lays it out (no bake).
+	$(BIN)/python tools/typecheck_template_python.py
 
 ## The template's whole test suite.
 test: install lint

@@ -52,7 +52,11 @@ async def published(
 ) -> list[tuple[bytes, dict[str, str]]]:
     """The first `count` records of `topic`, read with aiokafka: each value and its headers."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.broker_url, auto_offset_reset="earliest"
+        topic,
+        bootstrap_servers=settings.broker_url,
+        auto_offset_reset="earliest",
+        # The topic may be created after this consumer starts: look for it every half second.
+        metadata_max_age_ms=500,
     )
     found: list[tuple[bytes, dict[str, str]]] = []
     async with consumer, asyncio.timeout(timeout_s):
