@@ -32,8 +32,11 @@ def baseline(training: Dataset) -> BaseEstimator:
     return DummyClassifier(strategy="prior").fit(np.zeros((len(training), 1)), training.target)
 
 
-def choose_threshold(pipeline: Pipeline, held_out: Dataset, contract: Contract, rule: str) -> None:
+def choose_threshold(
+    pipeline: Pipeline, held_out: Dataset, contract: Contract, rule: str
+) -> float | None:
     """No threshold: a multiclass model answers its most probable class."""
+    return None
 
 
 def evaluate(
