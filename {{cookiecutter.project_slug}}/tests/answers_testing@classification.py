@@ -24,10 +24,14 @@ def answers_shape(rows: int) -> tuple[int, ...]:
 
 
 def assert_answers_like_the_pipeline(
-    predictions: list[Prediction], pipeline: Any, frame: Any
+    predictions: list[Prediction], pipeline: Any, frame: Any, threshold: float | None
 ) -> None:
-    """The same labels as the fitted pipeline, and its probabilities to float32 precision."""
-    labels = [LABELS[label] for label in pipeline.predict(frame)]
+    """The same labels as the fitted pipeline at the decision `threshold` (none: its most
+    probable class), and its probabilities to float32 precision."""
+    predicted = pipeline.predict(frame)
+    if threshold is not None:
+        predicted = (pipeline.predict_proba(frame)[:, 1] >= threshold).astype(int)
+    labels = [LABELS[label] for label in predicted]
     assert [prediction.label for prediction in predictions] == labels
     served = np.array([list(prediction.probabilities.values()) for prediction in predictions])
     np.testing.assert_allclose(served, pipeline.predict_proba(frame), rtol=0, atol=1e-6)

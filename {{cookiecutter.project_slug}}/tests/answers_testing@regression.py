@@ -20,9 +20,10 @@ def answers_shape(rows: int) -> tuple[int, ...]:
 
 
 def assert_answers_like_the_pipeline(
-    predictions: list[Prediction], pipeline: Any, frame: Any
+    predictions: list[Prediction], pipeline: Any, frame: Any, threshold: float | None
 ) -> None:
-    """The fitted pipeline's values, to float32 precision relative to their size."""
+    """The fitted pipeline's values, to float32 precision relative to their size (a value
+    has no decision `threshold`)."""
     served = np.array([prediction.value for prediction in predictions])
     expected = pipeline.predict(frame)
     assert np.max(np.abs(served - expected) / np.maximum(1.0, np.abs(expected))) <= 1e-6

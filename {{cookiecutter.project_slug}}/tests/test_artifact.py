@@ -12,12 +12,14 @@ from pydantic import SecretStr, ValidationError
 from {{ cookiecutter.__package_name }} import predictor as predictor_module
 from {{ cookiecutter.__package_name }}.artifact import (
     HASHED_FILES,
+    HELD_OUT_FILE,
     METADATA_FILE,
     METADATA_MAX_BYTES,
     MODEL_FILE,
     PIPELINE_FILE,
     POINTER_FILE,
     REFERENCE_FILE,
+    REPORT_DIR,
     SIGNATURE_FILE,
     Artifact,
     ArtifactError,
@@ -27,6 +29,7 @@ from {{ cookiecutter.__package_name }}.artifact import (
     load_metadata,
     load_pipeline,
     load_reference,
+    point,
     resolve,
     save,
 )
@@ -127,9 +130,15 @@ def test_metadata_records_the_sha256_of_every_file_of_the_version(model_dir: Pat
     directory, metadata = load_metadata(model_dir)
 
     assert metadata.files == {
-        name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in HASHED_FILES
+        name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
+        for name in (*HASHED_FILES, HELD_OUT_FILE)
     }
-    assert {path.name for path in directory.iterdir()} == {*HASHED_FILES, METADATA_FILE}
+    assert {path.name for path in directory.iterdir()} == {
+        *HASHED_FILES,
+        HELD_OUT_FILE,
+        METADATA_FILE,
+        REPORT_DIR,
+    }
 
 
 def test_another_valid_onnx_model_in_place_of_the_trained_one_is_refused(
@@ -324,6 +333,7 @@ def signed_models(model_dir: Path, tmp_path: Path) -> Path:
     reference = load_reference(artifact.directory)
     pipeline = load_pipeline(model_dir)
     save(models, artifact.metadata, artifact.model, pipeline, reference, signing_key=KEY)
+    point(models, artifact.metadata.version)
     return models
 
 

@@ -65,6 +65,12 @@ HOSTILE_TEXTS = ("a\\b", "z\\'); DROP TABLE model_input; --", "it's", "tab\\tend
 """Strings whose backslashes and quotes escape a literal that is written carelessly."""
 
 
+def python_rows(model_dir: Path, columns: Columns) -> list[tuple[object, ...]]:
+    """The fitted pipeline's outputs as the SQL answers them: labels at the model's decision
+    threshold (binary classifiers)."""
+    return expected(load_pipeline(model_dir), columns, load_metadata(model_dir)[1].threshold)
+
+
 @pytest.fixture(scope="session")
 def migrations_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session model's migrations, with the PostgreSQL trigger."""
@@ -128,7 +134,7 @@ def test_sql_equals_the_python_model_on_held_out_rows(
     migrate(database, migrations_dir)
 
     actual = scored(database)
-    assert difference(expected(load_pipeline(model_dir), held_out.columns), actual) <= TOLERANCE
+    assert difference(python_rows(model_dir, held_out.columns), actual) <= TOLERANCE
     # The ONNX model serving uses elsewhere agrees too, within its float32 precision.
     predictions = predictor.predict_columns(held_out.columns)
     assert difference([prediction_row(p) for p in predictions], actual) <= ONNX_TOLERANCE
@@ -148,7 +154,7 @@ def test_sql_equals_the_python_model_on_any_valid_row(
         insert(database, as_values([drawn]))
         actual = scored(database)
     columns = Columns.from_records(CONTRACT, [drawn])
-    assert difference(expected(load_pipeline(model_dir), columns), actual) <= TOLERANCE
+    assert difference(python_rows(model_dir, columns), actual) <= TOLERANCE
 
 
 def refused_rows(good: dict[str, object]) -> dict[str, tuple[str, dict[str, object]]]:
@@ -198,7 +204,7 @@ def test_missing_values_and_unseen_levels_score_as_in_python(
     migrate(database, migrations_dir)
 
     columns = Columns.from_records(CONTRACT, records)
-    assert difference(expected(load_pipeline(model_dir), columns), scored(database)) <= TOLERANCE
+    assert difference(python_rows(model_dir, columns), scored(database)) <= TOLERANCE
 
 
 def test_postgres_function_and_trigger_score_like_the_view(
@@ -261,7 +267,7 @@ def test_postgres_scores_like_python_with_standard_conforming_strings_off(
         actual = scored(database)
         filled = database.query(f"SELECT {PREDICTION_COLUMN} FROM {INPUT_TABLE} ORDER BY id")
     columns = Columns.from_records(CONTRACT, records)
-    assert difference(expected(load_pipeline(model_dir), columns), actual) <= TOLERANCE
+    assert difference(python_rows(model_dir, columns), actual) <= TOLERANCE
     assert filled == [row[:1] for row in actual]
 
 
@@ -332,4 +338,4 @@ def test_sql_that_differs_from_the_model_is_refused(migrations_dir: Path, model_
     up = up.replace(f"END AS {quoted(last)}", f"END + 1e-6 AS {quoted(last)}")
     tampered = Migration(metadata.version, "duckdb", up, "")
     with pytest.raises(CompileError, match="differs from the fitted pipeline"):
-        check_parity(load_pipeline(model_dir), tampered)
+        check_parity(load_pipeline(model_dir), tampered, metadata.threshold)

@@ -31,7 +31,7 @@ def test_onnx_serving_equals_the_fitted_pipeline_on_held_out_data(
 
     predictions = predictor.predict_columns(held_out.columns)
 
-    assert_answers_like_the_pipeline(predictions, pipeline, frame)
+    assert_answers_like_the_pipeline(predictions, pipeline, frame, predictor.metadata.threshold)
 
 
 def test_validated_rows_and_columns_get_the_same_predictions(

@@ -6,11 +6,13 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.__package_name }}.artifact import (
+    HELD_OUT_FILE,
     LIBRARIES,
     METADATA_FILE,
     MODEL_FILE,
     PIPELINE_FILE,
     REFERENCE_FILE,
+    REPORT_DIR,
     installed_versions,
 )
 from {{ cookiecutter.__package_name }}.contract import load_contract
@@ -30,7 +32,14 @@ from answers_testing import chance_level
 def test_training_writes_a_complete_version_and_points_current_at_it(models_dir: Path) -> None:
     version = (models_dir / "current").read_text(encoding="utf-8").strip()
     files = {path.name for path in (models_dir / version).iterdir()}
-    assert files == {MODEL_FILE, PIPELINE_FILE, METADATA_FILE, REFERENCE_FILE}
+    assert files == {
+        MODEL_FILE,
+        PIPELINE_FILE,
+        METADATA_FILE,
+        REFERENCE_FILE,
+        HELD_OUT_FILE,
+        REPORT_DIR,
+    }
 
 
 def test_metadata_records_libraries_data_metrics_and_schema(model_dir: Path) -> None:

@@ -8,8 +8,11 @@
                                   contract trained on (with the training range of each number),
                                   the sha256 of every other file of the version
         reference.npz             a sample of the training inputs (the drift reference)
+        held_out.npz              the held-out rows, which the next version is compared on
         metadata.sig              HMAC-SHA256 of metadata.json, when a signing key is set
+        report/                   the training report's figures (train.py, report.py)
       current                     a text file naming the version to serve
+      history.jsonl               every move of `current`: when, from, to, why (promotion.py)
 
 Loading refuses an artifact made by other library versions than the running ones, a file
 whose sha256 differs from the one recorded at training, a `current` that points outside
@@ -25,6 +28,7 @@ matters sets `model_signing_key`: training then signs metadata.json (HMAC-SHA256
 
 import hashlib
 import hmac
+import io
 import os
 import stat
 import zipfile
@@ -32,9 +36,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -55,8 +60,12 @@ MODEL_FILE = "model.onnx"
 PIPELINE_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 REFERENCE_FILE = "reference.npz"
+HELD_OUT_FILE = "held_out.npz"
+"""The held-out rows (inputs and target) the next version is compared on (promotion.py)."""
 SIGNATURE_FILE = "metadata.sig"
 POINTER_FILE = "current"
+REPORT_DIR = "report"
+"""The training report's figures, in the version directory (not hashed: nothing loads them)."""
 HASHED_FILES = (MODEL_FILE, PIPELINE_FILE, REFERENCE_FILE)
 """The files of a version whose sha256 the metadata records and loading verifies."""
 
@@ -114,6 +123,24 @@ class TrainingData(BaseModel):
     sha256: str
     rows: int
     held_out_rows: int
+    classes: dict[str, int] = {}
+    """Rows of each class in the whole table (classifiers; empty for a regressor)."""
+    gaps: dict[str, int] = {}
+    """Missing values of each input in the whole table."""
+
+
+class Comparison(BaseModel):
+    """The version that was current when this one was trained, and this one, measured on the
+    same rows: this version's held-out rows and the current one's (`HELD_OUT_FILE`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    rows: int
+    metrics: dict[str, float]
+    """The current version's metrics on the comparison rows."""
+    new_metrics: dict[str, float]
+    """This version's metrics on the same rows: what the promotion gate compares."""
 
 
 class Metadata(BaseModel):
@@ -126,6 +153,15 @@ class Metadata(BaseModel):
     libraries: dict[str, str]
     data: TrainingData
     metrics: dict[str, float]
+    baseline: dict[str, float] = {}
+    """The same metrics of the baseline on the same rows: the class prior (the majority
+    class for labels) of a classifier, the training mean of a regressor."""
+    previous: Comparison | None = None
+    """The version current at training, on the same held-out rows; none for the first."""
+    threshold: float | None = None
+    """Binary classifiers: the positive class's probability from which serving answers the
+    positive label, chosen at training by `threshold_rule` (settings.py); none otherwise."""
+    threshold_rule: str | None = None
     contract: Contract
     """The feature contract the model was trained with; `min`/`max` are the training range."""
     files: dict[str, str] = {}
@@ -338,6 +374,23 @@ def load_reference(directory: Path) -> Columns:
     return Columns(numbers, categories.astype(object))
 
 
+def load_held_out(directory: Path, metadata: Metadata) -> tuple[Columns, "npt.NDArray[Any]"] | None:
+    """The held-out rows stored with a version, checked against their recorded sha256; none
+    for a version that stored none."""
+    recorded = metadata.files.get(HELD_OUT_FILE)
+    if recorded is None:
+        return None
+    content = read_file(directory / HELD_OUT_FILE)
+    if hashlib.sha256(content).hexdigest() != recorded:
+        raise ArtifactError(f"{directory / HELD_OUT_FILE} differs from the file training wrote")
+    try:
+        with np.load(io.BytesIO(content), allow_pickle=False) as stored:
+            numbers, categories, target = stored["numbers"], stored["categories"], stored["target"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ArtifactError(f"{directory / HELD_OUT_FILE} is not held-out rows: {error}") from error
+    return Columns(numbers.astype(np.float32), categories.astype(object)), target
+
+
 def load_pipeline(model_dir: Path) -> "Pipeline":
     """The fitted scikit-learn pipeline, for inspection and retraining (needs the train extra).
 
@@ -367,11 +420,13 @@ def save(
     pipeline: "Pipeline",
     reference: Columns,
     signing_key: SecretStr | None = None,
+    figures: dict[str, bytes] | None = None,
+    held_out: tuple[Columns, "npt.NDArray[Any]"] | None = None,
 ) -> Path:
-    """Write a new version directory, then point `models_dir/current` at it.
+    """Write a new version directory; `point` makes it current.
 
-    The directory is complete before the pointer moves (both steps are atomic renames), so
-    a reader never sees a half-written model. Its files are writable by their owner only,
+    The directory is complete before it appears (an atomic rename), so a reader never sees
+    a half-written model. Its files are writable by their owner only,
     whatever the umask, and metadata.json is signed when a `signing_key` is given.
     """
     from skops.io import dump
@@ -384,9 +439,17 @@ def save(
     # Text as a fixed-width unicode array: loading it needs no pickle.
     categories = reference.categories.astype(str)
     np.savez_compressed(staging / REFERENCE_FILE, numbers=reference.numbers, categories=categories)
-    files = {
-        name: hashlib.sha256((staging / name).read_bytes()).hexdigest() for name in HASHED_FILES
-    }
+    written = list(HASHED_FILES)
+    if held_out is not None:
+        rows, target = held_out
+        np.savez_compressed(
+            staging / HELD_OUT_FILE,
+            numbers=rows.numbers,
+            categories=rows.categories.astype(str),
+            target=target,
+        )
+        written.append(HELD_OUT_FILE)
+    files = {name: hashlib.sha256((staging / name).read_bytes()).hexdigest() for name in written}
     metadata_json = metadata.model_copy(update={"files": files}).model_dump_json(indent=2) + "\n"
     (staging / METADATA_FILE).write_bytes(metadata_json.encode())
     if signing_key is not None:
@@ -394,9 +457,28 @@ def save(
         (staging / SIGNATURE_FILE).write_text(signed + "\n", encoding="ascii")
     for path in staging.iterdir():
         path.chmod(0o644)
+    if figures:
+        report = staging / REPORT_DIR
+        report.mkdir()
+        for name, content in figures.items():
+            (report / name).write_bytes(content)
+            (report / name).chmod(0o644)
+        report.chmod(0o755)
     staging.chmod(0o755)
     staging.rename(directory)
-    pointer = models_dir / f".{POINTER_FILE}.partial"
-    pointer.write_text(metadata.version + "\n", encoding="utf-8")
-    pointer.replace(models_dir / POINTER_FILE)
     return directory
+
+
+def current_version(models_dir: Path) -> str | None:
+    """The version `models_dir/current` names; none before the first is promoted."""
+    pointer = models_dir / POINTER_FILE
+    if not pointer.is_file():
+        return None
+    return pointer.read_text(encoding="utf-8").strip() or None
+
+
+def point(models_dir: Path, version: str) -> None:
+    """Make `version` current (an atomic rename: a reader sees the old or the new name)."""
+    pointer = models_dir / f".{POINTER_FILE}.partial"
+    pointer.write_text(version + "\n", encoding="utf-8")
+    pointer.replace(models_dir / POINTER_FILE)

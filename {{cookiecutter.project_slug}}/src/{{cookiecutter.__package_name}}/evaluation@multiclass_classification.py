@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.base import BaseEstimator
+from sklearn.dummy import DummyClassifier
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.pipeline import Pipeline
 
@@ -16,18 +18,40 @@ TOLERANCE = 1e-6
 """Largest accepted difference between the ONNX and the fitted pipeline's probabilities."""
 
 
+PROMOTION_METRIC = "f1_macro"
+"""The metric the promotion gate compares by default (the `promotion_metric` setting)."""
+HIGHER_IS_BETTER = {"accuracy": True, "f1_macro": True, "log_loss": False}
+
+
 class ExportError(Exception):
     """The ONNX export does not reproduce the fitted pipeline."""
 
 
-def evaluate(pipeline: Pipeline, held_out: Dataset, contract: Contract) -> dict[str, float]:
-    """Metrics on the held-out data."""
+def baseline(training: Dataset) -> BaseEstimator:
+    """The model to beat: the training rows' class prior (its label, the majority class)."""
+    return DummyClassifier(strategy="prior").fit(np.zeros((len(training), 1)), training.target)
+
+
+def choose_threshold(
+    pipeline: Pipeline, held_out: Dataset, contract: Contract, rule: str
+) -> float | None:
+    """No threshold: a multiclass model answers its most probable class."""
+    return None
+
+
+def evaluate(
+    model: Pipeline | BaseEstimator,
+    held_out: Dataset,
+    contract: Contract,
+    threshold: float | None = None,
+) -> dict[str, float]:
+    """Metrics on the held-out data (the label is the most probable class: no `threshold`)."""
     frame = model_frame(held_out.columns, contract)
-    predicted = pipeline.predict(frame)
-    probabilities = pipeline.predict_proba(frame)
+    predicted = model.predict(frame)
+    probabilities = model.predict_proba(frame)
     return {
         "accuracy": float(accuracy_score(held_out.target, predicted)),
-        "f1_macro": float(f1_score(held_out.target, predicted, average="macro")),
+        "f1_macro": float(f1_score(held_out.target, predicted, average="macro", zero_division=0)),
         "log_loss": float(
             log_loss(held_out.target, probabilities, labels=range(len(contract.labels)))
         ),

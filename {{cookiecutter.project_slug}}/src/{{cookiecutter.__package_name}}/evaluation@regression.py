@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.base import BaseEstimator
+from sklearn.dummy import DummyRegressor
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 from sklearn.pipeline import Pipeline
 
@@ -17,13 +19,35 @@ TOLERANCE = 1e-6
 the value when it exceeds 1 (float32, the ONNX type, resolves 150 only to about 1.5e-5)."""
 
 
+PROMOTION_METRIC = "r2"
+"""The metric the promotion gate compares by default (the `promotion_metric` setting)."""
+HIGHER_IS_BETTER = {"rmse": False, "mae": False, "r2": True}
+
+
 class ExportError(Exception):
     """The ONNX export does not reproduce the fitted pipeline."""
 
 
-def evaluate(pipeline: Pipeline, held_out: Dataset, contract: Contract) -> dict[str, float]:
-    """Metrics on the held-out data."""
-    predicted = pipeline.predict(model_frame(held_out.columns, contract))
+def baseline(training: Dataset) -> BaseEstimator:
+    """The model to beat: the training rows' mean."""
+    return DummyRegressor(strategy="mean").fit(np.zeros((len(training), 1)), training.target)
+
+
+def choose_threshold(
+    pipeline: Pipeline, held_out: Dataset, contract: Contract, rule: str
+) -> float | None:
+    """No threshold: a regressor answers a value."""
+    return None
+
+
+def evaluate(
+    model: Pipeline | BaseEstimator,
+    held_out: Dataset,
+    contract: Contract,
+    threshold: float | None = None,
+) -> dict[str, float]:
+    """Metrics on the held-out data (a value has no `threshold`)."""
+    predicted = model.predict(model_frame(held_out.columns, contract))
     return {
         "rmse": float(root_mean_squared_error(held_out.target, predicted)),
         "mae": float(mean_absolute_error(held_out.target, predicted)),

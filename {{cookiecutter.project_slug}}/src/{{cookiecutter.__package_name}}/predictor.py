@@ -54,6 +54,7 @@ class Predictor:
             [not item.nullable for item in contract.categories], dtype=bool
         )
         self._review = review
+        self._threshold = metadata.threshold
 
     @classmethod
     def load(cls, model_dir: Path, settings: Settings) -> Self:
@@ -153,9 +154,19 @@ class Predictor:
     def _run(self, batch: Columns) -> list[npt.NDArray[Any]]:
         """The model's outputs for `batch`; no call for zero rows (some converted models
         refuse an empty input), just outputs of the right shapes."""
-        if len(batch):
-            return list(self._session.run(None, batch.feeds()))
-        return empty_outputs(self._contract)
+        if not len(batch):
+            return empty_outputs(self._contract)
+        outputs = list(self._session.run(None, batch.feeds()))
+        return outputs if self._threshold is None else thresholded(outputs, self._threshold)
+
+
+def thresholded(outputs: list[npt.NDArray[Any]], threshold: float) -> list[npt.NDArray[Any]]:
+    """A binary classifier's ONNX outputs (labels, probabilities) with each label decided by
+    the decision threshold training chose (metadata.threshold) rather than the more
+    probable class: positive from `threshold` up."""
+    labels, probabilities = outputs[0], outputs[1]
+    positive = np.asarray(probabilities)[:, 1] >= threshold
+    return [positive.astype(np.asarray(labels).dtype), *outputs[1:]]
 
 
 def score_accepted(

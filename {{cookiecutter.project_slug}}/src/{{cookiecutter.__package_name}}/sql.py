@@ -182,6 +182,7 @@ def scoring_query(
     version: str,
     ranges: dict[str, tuple[float, float]],
     dialect: Dialect,
+    threshold: float | None,
 ) -> str:
     """SELECT id, the outputs, model_version, reason FROM `source` (id and the features).
 
@@ -199,7 +200,7 @@ def scoring_query(
     )
     projected = ",\n  ".join(
         f'CASE WHEN "scored"."reason" IS NULL THEN {expression} END AS {quoted(column)}'
-        for expression, column in zip(output_expressions(), OUTPUTS, strict=True)
+        for expression, column in zip(output_expressions(threshold), OUTPUTS, strict=True)
     )
     return (
         f'WITH "checked" AS {fence}(\n'
@@ -250,14 +251,16 @@ def migrations(
     version: str,
     ranges: dict[str, tuple[float, float]],
     *,
+    threshold: float | None,
     trigger: bool = False,
 ) -> list[Migration]:
-    """The DuckDB and PostgreSQL migrations of one model version."""
+    """The DuckDB and PostgreSQL migrations of one model version, labelling at its decision
+    `threshold` (metadata.threshold) as serving does."""
     suffix = object_suffix(version)
     header = f"-- Model {version}, compiled from its fitted pipeline by orbital.\n"
     table, stable_view = quoted(INPUT_TABLE), quoted(VIEW)
     view = quoted(f"{VIEW}_{suffix}")
-    duckdb_view = scoring_query(model["duckdb"], table, version, ranges, "duckdb")
+    duckdb_view = scoring_query(model["duckdb"], table, version, ranges, "duckdb", threshold)
     duckdb_up = (
         f"{header}CREATE OR REPLACE VIEW {view} AS\n{duckdb_view};\n"
         f"CREATE OR REPLACE VIEW {stable_view} AS SELECT * FROM {view};\n"
@@ -274,8 +277,10 @@ def migrations(
     )
     row = f'(SELECT CAST(NULL AS BIGINT) AS "id", {arguments}) AS "arguments"'
     columns = ", ".join(quoted(name) for name in [*OUTPUTS, "model_version", "reason"])
-    postgres_function = scoring_query(model["postgres"], row, version, ranges, "postgres")
-    postgres_view = scoring_query(model["postgres"], table, version, ranges, "postgres")
+    postgres_function = scoring_query(
+        model["postgres"], row, version, ranges, "postgres", threshold
+    )
+    postgres_view = scoring_query(model["postgres"], table, version, ranges, "postgres", threshold)
     postgres_up = (
         f"{header}CREATE OR REPLACE FUNCTION {function}({parameters})\n"
         f"RETURNS {returns}\nLANGUAGE sql IMMUTABLE PARALLEL SAFE AS $score$\n"
@@ -314,13 +319,16 @@ def migrations(
     ]
 
 
-def expected(pipeline: "Pipeline", columns: Columns) -> list[tuple[object, ...]]:
-    """The fitted pipeline's outputs, as rows of `OUTPUTS`, computed in float64 as the SQL is
-    (scikit-learn would keep float32 numbers float32 through the feature pipeline)."""
+def expected(
+    pipeline: "Pipeline", columns: Columns, threshold: float | None
+) -> list[tuple[object, ...]]:
+    """The fitted pipeline's outputs, as rows of `OUTPUTS` with labels at the decision
+    `threshold`, computed in float64 as the SQL is (scikit-learn would keep float32 numbers
+    float32 through the feature pipeline)."""
     frame = model_frame(columns, CONTRACT)
     numbers = [item.name for item in CONTRACT.numbers]
     frame[numbers] = frame[numbers].astype(np.float64)
-    return predictions(pipeline, frame)
+    return predictions(pipeline, frame, threshold)
 
 
 def values(columns: Columns) -> list[list[object]]:
@@ -328,7 +336,7 @@ def values(columns: Columns) -> list[list[object]]:
     return [list(record.values()) for record in columns.records(CONTRACT)]
 
 
-def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
+def check_parity(pipeline: "Pipeline", migration: Migration, threshold: float | None) -> float:
     """Score the held-out rows with the DuckDB migration in memory; refuse above `TOLERANCE`."""
     import duckdb
 
@@ -345,7 +353,7 @@ def check_parity(pipeline: "Pipeline", migration: Migration) -> float:
         ).fetchall()
     finally:
         connection.close()
-    largest = difference(expected(pipeline, held_out.columns), actual)
+    largest = difference(expected(pipeline, held_out.columns, threshold), actual)
     if largest > TOLERANCE:
         raise CompileError(
             f"the SQL differs from the fitted pipeline by {largest:.2e} on held-out data"
@@ -373,8 +381,10 @@ def compile_model(model_dir: Path, migrations_dir: Path, *, trigger: bool = Fals
             " describes: train again"
         )
     ranges = accepted_ranges(pipeline, metadata)
-    compiled = migrations(parse(pipeline), metadata.version, ranges, trigger=trigger)
-    check_parity(pipeline, compiled[0])
+    compiled = migrations(
+        parse(pipeline), metadata.version, ranges, threshold=metadata.threshold, trigger=trigger
+    )
+    check_parity(pipeline, compiled[0], metadata.threshold)
     written = []
     for migration in compiled:
         directory = migrations_dir / migration.dialect

@@ -32,12 +32,19 @@ EXP_LIMIT = 700.0
 """PostgreSQL's EXP overflows (an error) above about 709: logits must stay below this."""
 
 
-def output_expressions() -> list[str]:
-    """The outputs over orbital's result, `scored`, in `OUTPUTS` order."""
-    label = " ".join(f"WHEN {index} THEN {text(name)}" for index, name in enumerate(LABELS))
-    return [f'CASE "scored"."output_label" {label} END'] + [
-        f'"scored"."output_probability.{index}"' for index in range(len(LABELS))
-    ]
+def output_expressions(threshold: float | None) -> list[str]:
+    """The outputs over orbital's result, `scored`, in `OUTPUTS` order: the label is the
+    positive class from the decision `threshold` up (binary classifiers, as serving answers;
+    metadata.threshold), else the most probable class."""
+    if threshold is None:
+        cases = " ".join(f"WHEN {index} THEN {text(name)}" for index, name in enumerate(LABELS))
+        label = f'CASE "scored"."output_label" {cases} END'
+    else:
+        label = (
+            f'CASE WHEN "scored"."output_probability.1" >= CAST({threshold!r} AS FLOAT8)'
+            f" THEN {text(LABELS[1])} ELSE {text(LABELS[0])} END"
+        )
+    return [label] + [f'"scored"."output_probability.{index}"' for index in range(len(LABELS))]
 
 
 def overflow_margin(
@@ -99,10 +106,14 @@ def overflow_margin(
     return margin
 
 
-def predictions(pipeline: "Pipeline", frame: pd.DataFrame) -> list[tuple[object, ...]]:
-    """The fitted pipeline's outputs on `frame`, as rows of `OUTPUTS`."""
-    labels = [LABELS[index] for index in pipeline.predict(frame)]
+def predictions(
+    pipeline: "Pipeline", frame: pd.DataFrame, threshold: float | None
+) -> list[tuple[object, ...]]:
+    """The fitted pipeline's outputs on `frame`, as rows of `OUTPUTS`, labels at the decision
+    `threshold` as `output_expressions`."""
     probabilities = pipeline.predict_proba(frame)
+    predicted = pipeline.predict(frame) if threshold is None else (probabilities[:, 1] >= threshold)
+    labels = [LABELS[index] for index in np.asarray(predicted, dtype=np.intp)]
     return [(label, *row) for label, row in zip(labels, probabilities.tolist(), strict=True)]
 
 

@@ -26,8 +26,9 @@ MISMATCH = ""
 """How else the SQL can differ from the fitted pipeline (a value only differs by its size)."""
 
 
-def output_expressions() -> list[str]:
-    """The outputs over orbital's result, `scored`, in `OUTPUTS` order."""
+def output_expressions(threshold: float | None) -> list[str]:
+    """The outputs over orbital's result, `scored`, in `OUTPUTS` order (a value: no
+    decision `threshold`)."""
     return ['"scored"."variable"']
 
 
@@ -42,8 +43,10 @@ def overflow_margin(
     return math.inf
 
 
-def predictions(pipeline: "Pipeline", frame: pd.DataFrame) -> list[tuple[object, ...]]:
-    """The fitted pipeline's outputs on `frame`, as rows of `OUTPUTS`."""
+def predictions(
+    pipeline: "Pipeline", frame: pd.DataFrame, threshold: float | None
+) -> list[tuple[object, ...]]:
+    """The fitted pipeline's outputs on `frame`, as rows of `OUTPUTS` (no `threshold`)."""
     return [(value,) for value in pipeline.predict(frame).tolist()]
 
 
