@@ -1,7 +1,9 @@
 """Throughput and latency of the service's /predict next to three references.
 
 Four uvicorn servers on loopback (one worker each, ephemeral ports) are measured one after
-the other, at 1 and at 32 concurrent keep-alive connections:
+the other, at 1 and at 32 concurrent keep-alive connections, in several rounds (each round
+measures every server in turn, so that a machine whose load changes meanwhile weighs on all
+of them alike; a server's figures add its rounds up):
 
 - service: this project's app, `create_app`, serving the trained model;
 - validation only: a FastAPI endpoint that validates the same `Features` body (built from
@@ -112,6 +114,14 @@ class Measurement:
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q))
+
+    def __add__(self, other: "Measurement") -> "Measurement":
+        return Measurement(
+            self.requests + other.requests,
+            self.errors + other.errors,
+            self.seconds + other.seconds,
+            self.latencies_ms + other.latencies_ms,
+        )
 
 
 def http_request(path: str, body: bytes) -> bytes:
@@ -325,6 +335,7 @@ def run_overload(args: argparse.Namespace, service_env: dict[str, str], row: Any
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark /predict against references.")
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="the measurements are split into")
     parser.add_argument("--max-requests", type=int, default=100_000, help="per measurement")
     parser.add_argument(
         "--overload", action="store_true", help="the service under more load than it can take"
@@ -366,14 +377,23 @@ def main(argv: list[str] | None = None) -> None:
             (NAIVE, "bench_api:create_naive_app", {NAIVE_MODEL: str(naive_model)}, row),
         ]
         ports = [stack.enter_context(server(app, env)) for _, app, env, _ in targets]
-        for connections in CONNECTIONS:
-            for (name, _, _, body), port in zip(targets, ports, strict=True):
-                request = http_request("/predict", json.dumps(body).encode())
-                results[name, connections] = uvloop.run(
-                    load(port, request, connections, args.seconds, args.max_requests)
-                )
+        seconds = args.seconds / args.rounds
+        for _ in range(args.rounds):
+            for connections in CONNECTIONS:
+                for (name, _, _, body), port in zip(targets, ports, strict=True):
+                    request = http_request("/predict", json.dumps(body).encode())
+                    measured = uvloop.run(
+                        load(port, request, connections, seconds, args.max_requests)
+                    )
+                    previous = results.get((name, connections))
+                    results[name, connections] = (
+                        measured if previous is None else previous + measured
+                    )
 
-    print(f"\nPOST /predict, one uvicorn worker each, {args.seconds:g} s per measurement")
+    print(
+        f"\nPOST /predict, one uvicorn worker each, {args.seconds:g} s per measurement"
+        f" in {args.rounds} rounds"
+    )
     print(
         f"{'':36} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs valid.':>9}"
         f" {'non-200':>8}"

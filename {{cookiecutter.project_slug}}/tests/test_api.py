@@ -2,12 +2,14 @@
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -16,12 +18,22 @@ from hypothesis import settings as hypothesis_settings
 from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app, get_predictor
+from {{ cookiecutter.__package_name }}.api import ServiceSettings, create_app
+from {{ cookiecutter.__package_name }}.batching import answers, answers_or_refusals
+from {{ cookiecutter.__package_name }}.contract import Columns
 from {{ cookiecutter.__package_name }}.middleware import Admission
-from {{ cookiecutter.__package_name }}.predictor import Predictor
-from {{ cookiecutter.__package_name }}.schema import Features, Prediction
+from {{ cookiecutter.__package_name }}.predictor import Predictor, UnscorableInputError
+from {{ cookiecutter.__package_name }}.schema import REQUEST_ID_MAX_LENGTH, Features, Prediction, Scores
 
-from api_testing import MAX_BATCH_SIZE, expected, serving
+from api_testing import (
+    MAX_BATCH_SIZE,
+    connect,
+    expected,
+    read_answer,
+    send_post,
+    served_over_http,
+    serving,
+)
 from contract_testing import CONTRACT, first_name
 from request_testing import FEATURES_LOC, STATE_STATUSES, body
 
@@ -69,6 +81,45 @@ async def test_batch_answers_every_row_in_order(
     response = await client.post("/predict/batch", json=[body(row) for row in rows])
     assert response.status_code == 200
     assert response.json() == expected(predictor, rows)
+
+
+@pytest.mark.anyio
+async def test_the_id_a_request_gives_comes_back_beside_its_prediction(
+    client: httpx.AsyncClient, predictor: Predictor, rows: list[dict[str, Any]]
+) -> None:
+    one = await client.post("/predict", json={**body(rows[0]), "id": "row-1"})
+    assert one.json() == {"id": "row-1", **expected(predictor, rows[:1])[0]}
+    batch = [{**body(row), "id": f"row-{i}"} for i, row in enumerate(rows)]
+    answers = (await client.post("/predict/batch", json=batch)).json()
+    assert [answer.pop("id") for answer in answers] == [request["id"] for request in batch]
+    assert answers == expected(predictor, rows)
+    # Without an id, none comes back.
+    assert "id" not in (await client.post("/predict", json=body(rows[0]))).json()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("request_id", "error_type"),
+    [
+        ("x" * (REQUEST_ID_MAX_LENGTH + 1), "string_too_long"),
+        ("", "string_too_short"),
+        (7, "string_type"),
+    ],
+    ids=["too-long", "empty", "number"],
+)
+async def test_an_id_that_is_not_short_text_is_a_422_naming_it(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    rows: list[dict[str, Any]],
+    request_id: Any,
+    error_type: str,
+) -> None:
+    response = await client.post("/predict", json={**body(rows[0]), "id": request_id})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", "id"], error_type)
+    prediction = app.openapi()["components"]["schemas"]["IdentifiedPrediction"]
+    assert "id" in prediction["properties"]
 
 
 @pytest.mark.anyio
@@ -217,7 +268,7 @@ async def test_metrics_count_requests_and_predictions(
 
 class SlowPredictor:
     """Answers like the real predictor, after a delay longer than the latency budget; counts
-    its calls."""
+    its model calls."""
 
     def __init__(self, predictor: Predictor, delay_s: float) -> None:
         self.predictor = predictor
@@ -225,19 +276,22 @@ class SlowPredictor:
         self.model_version = predictor.model_version
         self.calls = 0
 
-    def predict(self, rows: Sequence[Features]) -> list[Prediction]:
+    def columns_of(self, rows: Sequence[Features]) -> Columns:
+        return self.predictor.columns_of(rows)
+
+    def score(self, columns: Columns) -> Scores:
         self.calls += 1
         time.sleep(self.delay_s)
-        return self.predictor.predict(rows)
+        return self.predictor.score(columns)
 
 
 @pytest.mark.anyio
 async def test_a_request_over_the_latency_budget_gets_504_in_time(
     service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, Any]]
 ) -> None:
-    app = create_app(service_settings.model_copy(update={"request_timeout_ms": 50}))
     slow = SlowPredictor(predictor, delay_s=1.0)
-    app.dependency_overrides[get_predictor] = lambda: slow
+    settings = service_settings.model_copy(update={"request_timeout_ms": 50})
+    app = create_app(settings, load_model=lambda _: slow)
     async with serving(app) as client:
         started = time.perf_counter()
         response = await client.post("/predict/batch", json=[body(row) for row in rows])
@@ -252,9 +306,8 @@ async def test_a_timed_out_batch_stops_scoring_at_its_next_chunk(
     service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
 ) -> None:
     update = {"request_timeout_ms": 50, "score_chunk_rows": 1}
-    app = create_app(service_settings.model_copy(update=update))
     slow = SlowPredictor(predictor, delay_s=0.3)
-    app.dependency_overrides[get_predictor] = lambda: slow
+    app = create_app(service_settings.model_copy(update=update), load_model=lambda _: slow)
     async with serving(app) as client:
         response = await client.post("/predict/batch", json=[body(row) for row in rows])
         # Long enough for every chunk of the batch to be scored, had the thread kept going.
@@ -283,10 +336,10 @@ def test_admission_learns_the_cpu_time_work_costs_per_body_byte() -> None:
 
 @pytest.mark.anyio
 async def test_work_beyond_the_latency_budget_gets_503_with_retry_after_at_once(
-    app: FastAPI, predictor: Predictor, rows: list[dict[str, float]]
+    service_settings: ServiceSettings, predictor: Predictor, rows: list[dict[str, float]]
 ) -> None:
     slow = SlowPredictor(predictor, delay_s=1.0)
-    app.dependency_overrides[get_predictor] = lambda: slow
+    app = create_app(service_settings, load_model=lambda _: slow)
     batch = [body(row) for row in rows]
     async with serving(app) as client:
         # As if the service had measured that a batch takes longer than the whole budget.
@@ -321,3 +374,107 @@ def test_no_input_makes_the_service_fail(app: FastAPI, method: str, path: str) -
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     call()
+
+
+def approximately(value: Any) -> Any:
+    """`value` with every number compared within float32's precision."""
+    if isinstance(value, dict):
+        return {key: approximately(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [approximately(item) for item in value]
+    if isinstance(value, float):
+        return pytest.approx(value, rel=1e-5, abs=1e-6)
+    return value
+
+
+class GatedPredictor:
+    """The real predictor, whose first model call waits until the test opens the gate (so
+    that the requests sent meanwhile wait on the worker together); counts its calls."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.model_version = predictor.model_version
+        self.first_call = threading.Event()
+        self.gate = threading.Event()
+        self.calls = 0
+
+    def columns_of(self, rows: Sequence[Features]) -> Columns:
+        return self.predictor.columns_of(rows)
+
+    def score(self, columns: Columns) -> Scores:
+        self.calls += 1
+        self.first_call.set()
+        self.gate.wait(timeout=10)
+        return self.predictor.score(columns)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("max_wait_ms", [1.0, 0.0], ids=["batching", "off"])
+async def test_concurrent_rows_are_scored_together_and_answered_as_one_by_one(
+    service_settings: ServiceSettings,
+    predictor: Predictor,
+    rows: list[dict[str, Any]],
+    max_wait_ms: float,
+) -> None:
+    """Over real HTTP: requests that wait on the worker together share model calls when
+    batching is on, each its own call when it is off; each gets its own row's answer."""
+    gated = GatedPredictor(predictor)
+    settings = service_settings.model_copy(update={"adaptive_batch_max_wait_ms": max_wait_ms})
+    app = create_app(settings, load_model=lambda _: gated)
+    requests = [{**body(row), "id": f"request-{i}"} for i, row in enumerate(rows * 4)]
+    # One by one: a row scored with others may differ in float32's last digits, no more.
+    answers = [approximately(expected(predictor, [row])[0]) for row in rows * 4]
+    with served_over_http(app) as url:
+        connections = [await connect(url) for _ in requests]
+        await asyncio.sleep(0.2)  # the server accepts them while it is idle
+        await send_post(connections[0], "/predict", requests[0])
+        first = asyncio.create_task(read_answer(connections[0]))
+        assert await asyncio.to_thread(gated.first_call.wait, 10)
+        # The worker is busy with the first row: the others arrive meanwhile, and wait.
+        for connection, request in zip(connections[1:], requests[1:], strict=True):
+            await send_post(connection, "/predict", request)
+        gated.gate.set()
+        responses = [
+            await first,
+            *[await read_answer(connection) for connection in connections[1:]],
+        ]
+    assert responses == [
+        (200, {"id": request["id"], **answer})
+        for request, answer in zip(requests, answers, strict=True)
+    ]
+    if max_wait_ms:
+        assert gated.calls < len(requests), "concurrent rows shared model calls"
+    else:
+        assert gated.calls == len(requests), "with no wait, each request is its own call"
+
+
+class RefusingPredictor:
+    """The real predictor, refusing every row equal to `refused` as the model refuses rows
+    it cannot score."""
+
+    def __init__(self, predictor: Predictor, refused: Features) -> None:
+        self.predictor = predictor
+        self.model_version = predictor.model_version
+        self.refused = predictor.columns_of([refused])
+
+    def columns_of(self, rows: Sequence[Features]) -> Columns:
+        return self.predictor.columns_of(rows)
+
+    def score(self, columns: Columns) -> Scores:
+        equal = (columns.numbers == self.refused.numbers).all(axis=1) & (
+            columns.categories == self.refused.categories
+        ).all(axis=1)
+        if equal.any():
+            raise UnscorableInputError(np.flatnonzero(equal), "refused by the test")
+        return self.predictor.score(columns)
+
+
+def test_a_row_the_model_refuses_fails_only_its_own_request_in_a_batch(
+    predictor: Predictor, rows: list[dict[str, Any]]
+) -> None:
+    good, bad = Features(**rows[0]), Features(**rows[1])
+    model = RefusingPredictor(predictor, refused=bad)
+    first, refusal, last = answers_or_refusals(model, [good, bad, good])
+    assert first == last == approximately(answers(predictor, [good])[0])
+    assert isinstance(refusal, UnscorableInputError)
+    assert str(refusal) == "rows [0]: refused by the test", "as if scored alone"

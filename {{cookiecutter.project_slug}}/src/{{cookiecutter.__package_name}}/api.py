@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import anyio
 import uvicorn
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import Field
 
 from .artifact import ArtifactError
+from .batching import Answer, Model, RowBatcher, answers
 from .middleware import (
     Admission,
     AdmissionMiddleware,
@@ -38,7 +39,7 @@ from .middleware import (
 from .predictor import Predictor, UnscorableInputError
 from .request_rows import RESPONSES as REQUEST_RESPONSES
 from .request_rows import RequestRows, RowRequest, open_request_rows
-from .schema import Features, Prediction, described, read_json
+from .schema import Features, Prediction, RequestId, described, read_json
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ class ServiceSettings(Settings):
     score_chunk_rows: int = Field(default=100, ge=1)
     """Rows scored per model call in a batch: between calls, a batch whose request timed out
     stops."""
+    adaptive_batch_max_rows: int = Field(default=64, ge=1)
+    """Most single-row /predict requests scored together in one model call (batching.py)."""
+    adaptive_batch_max_wait_ms: float = Field(default=1.0, ge=0, le=LATENCY_SLA_MS)
+    """Longest a /predict row waits for requests already on their way to join its model
+    call; 0 scores every request alone, at once."""
 
 
 def decode_json(body: bytes) -> Any:
@@ -118,36 +124,43 @@ class StrictJSONRoute(APIRoute):
 
 
 def score_in_chunks(
-    predictor: Predictor, rows: Sequence[Features], chunk_rows: int, cancelled: threading.Event
-) -> list[Prediction]:
+    model: Model, rows: Sequence[Features], chunk_rows: int, cancelled: threading.Event
+) -> list[Answer]:
     """Score `rows` `chunk_rows` at a time, stopping between chunks once `cancelled` is set
     (the request timed out: nobody waits for the answer)."""
-    predictions: list[Prediction] = []
+    scored: list[Answer] = []
     for start in range(0, len(rows), chunk_rows):
         if cancelled.is_set():
             break
-        predictions += predictor.predict(rows[start : start + chunk_rows])
-    return predictions
+        scored += answers(model, rows[start : start + chunk_rows])
+    return scored
 
 
-async def get_predictor(request: Request) -> Predictor:
-    """The loaded predictor; 503 while there is none."""
-    predictor: Predictor | None = request.app.state.predictor
-    if predictor is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded")
-    return predictor
+class IdentifiedPrediction(Prediction):
+    """The model's answer for one row, with the `id` the request gave it."""
+
+    id: RequestId | None = Field(default=None, description="The `id` of the request, if any.")
 
 
-PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+def identified(answer: Answer, request_id: str | None) -> Answer:
+    """The answer as the service returns it: the request's `id` beside it when it gave one."""
+    return answer if request_id is None else {"id": request_id, **answer}
 
 
-async def get_request_rows(request: Request) -> RequestRows:
-    """What turns requests into rows, opened at startup."""
-    rows: RequestRows = request.app.state.request_rows
-    return rows
+class Service:
+    """What the routes work with, set up once at startup rather than resolved per request:
+    the model (None while none is loaded), the reader of requests and the batcher."""
 
+    def __init__(self, batcher: RowBatcher) -> None:
+        self.predictor: Model | None = None
+        self.request_rows: RequestRows
+        self.batcher = batcher
 
-RequestRowsDep = Annotated[RequestRows, Depends(get_request_rows)]
+    def model(self) -> Model:
+        """The loaded model; 503 while there is none."""
+        if self.predictor is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded")
+        return self.predictor
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -171,26 +184,36 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_router(settings: ServiceSettings, metrics: Metrics) -> APIRouter:
-    """The service's routes; the batch size limit comes from the settings."""
+def build_router(settings: ServiceSettings, metrics: Metrics, service: Service) -> APIRouter:
+    """The service's routes; the batch size limit comes from the settings.
+
+    Each prediction route returns its JSON response itself: the answers are serialised once,
+    not validated again against the response model (which documents them in the schema).
+    """
     router = APIRouter(route_class=StrictJSONRoute)
+    batcher = service.batcher
 
-    def predict_row(predictor: Predictor, features: Features) -> Prediction:
-        # One row takes the model tens of microseconds, less than a hand-off to a worker
-        # thread costs (`make bench`): it runs on the event loop.
-        (prediction,) = predictor.predict([features])
-        metrics.predictions.labels(predictor.model_version).inc()
-        return prediction
+    class ArrivingRowRoute(StrictJSONRoute):
+        """/predict: its requests count as on their way to the batcher from the start."""
 
-    async def predict_rows(predictor: Predictor, rows: list[Features]) -> list[Prediction]:
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def counted_handler(request: Request) -> Response:
+                with batcher.arriving():
+                    return await handler(request)
+
+            return counted_handler
+
+    async def predict_rows(model: Model, rows: list[Features]) -> list[Answer]:
         # A batch can take milliseconds: it runs in a worker thread, so that the event loop
         # keeps serving and the timeout can answer while the model runs. When the request
         # times out, the thread stops at its next chunk.
         cancelled = threading.Event()
         try:
-            predictions = await anyio.to_thread.run_sync(
+            scored = await anyio.to_thread.run_sync(
                 score_in_chunks,
-                predictor,
+                model,
                 rows,
                 settings.score_chunk_rows,
                 cancelled,
@@ -198,8 +221,8 @@ def build_router(settings: ServiceSettings, metrics: Metrics) -> APIRouter:
             )
         finally:
             cancelled.set()
-        metrics.predictions.labels(predictor.model_version).inc(len(rows))
-        return predictions
+        metrics.predictions.labels(model.model_version).inc(len(rows))
+        return scored
 
     @router.get("/health", tags=["probes"], summary="Liveness: the process is up")
     async def health() -> dict[str, str]:
@@ -211,30 +234,50 @@ def build_router(settings: ServiceSettings, metrics: Metrics) -> APIRouter:
         summary="Readiness: the model is loaded",
         responses={503: RESPONSES[503]},
     )
-    async def ready(predictor: PredictorDep) -> dict[str, str]:
-        return {"status": "ready", "model_version": predictor.model_version}
+    async def ready() -> dict[str, str]:
+        return {"status": "ready", "model_version": service.model().model_version}
 
-    @router.post("/predict", tags=["predictions"], summary="Score one row", responses=RESPONSES)
-    async def predict(
-        request: RowRequest, predictor: PredictorDep, request_rows: RequestRowsDep
-    ) -> Prediction:
-        (features,) = await request_rows.rows([request])
-        return predict_row(predictor, features)
+    async def predict(request: RowRequest) -> Response:
+        model = service.model()
+        (features,) = await service.request_rows.rows([request])
+        # One row takes the model tens of microseconds, less than a hand-off to a worker
+        # thread costs (`make bench`): it is scored on the event loop, with the rows of the
+        # requests that arrived beside it.
+        answer = await batcher.answer(model, features)
+        metrics.predictions.labels(model.model_version).inc()
+        return JSONResponse(identified(answer, request.id))
+
+    router.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        tags=["predictions"],
+        summary="Score one row",
+        response_model=IdentifiedPrediction,
+        responses=RESPONSES,
+        route_class_override=ArrivingRowRoute,
+    )
 
     @router.post(
         "/predict/batch",
         tags=["predictions"],
         summary=f"Score up to {settings.max_batch_size} rows in one call",
+        response_model=list[IdentifiedPrediction],
         responses=RESPONSES,
     )
     async def predict_batch(
         requests: Annotated[
             list[RowRequest], Body(min_length=1, max_length=settings.max_batch_size)
         ],
-        predictor: PredictorDep,
-        request_rows: RequestRowsDep,
-    ) -> list[Prediction]:
-        return await predict_rows(predictor, await request_rows.rows(requests))
+    ) -> Response:
+        model = service.model()
+        scored = await predict_rows(model, await service.request_rows.rows(requests))
+        return JSONResponse(
+            [
+                identified(answer, request.id)
+                for answer, request in zip(scored, requests, strict=True)
+            ]
+        )
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -256,18 +299,25 @@ async def reject_unscorable_rows(request: Request, error: UnscorableInputError) 
     return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The service; it loads the model at startup (settings from the environment by default)."""
+def create_app(
+    settings: ServiceSettings | None = None,
+    load_model: Callable[[ServiceSettings], Model] = Predictor.from_settings,
+) -> FastAPI:
+    """The service; it loads the model at startup with `load_model` (settings from the
+    environment by default)."""
     settings = settings or ServiceSettings()
+    service = Service(
+        RowBatcher(settings.adaptive_batch_max_rows, settings.adaptive_batch_max_wait_ms / 1000)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            app.state.predictor = Predictor.from_settings(settings)
+            service.predictor = load_model(settings)
         except ArtifactError as error:
             logger.error("Not ready, the model did not load: %s", error)
         with open_request_rows(settings) as request_rows:
-            app.state.request_rows = request_rows
+            service.request_rows = request_rows
             yield
 
     metrics = Metrics(settings.request_timeout_ms / 1000)
@@ -277,8 +327,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version=version("{{ cookiecutter.project_slug }}"),
         lifespan=lifespan,
     )
-    app.state.predictor = None
-    app.include_router(build_router(settings, metrics))
+    # On the app's state so that an operator (or a test) can see what the service holds.
+    app.state.service = service
+    app.include_router(build_router(settings, metrics, service))
     app.exception_handler(RequestValidationError)(reject_invalid_request)
     app.exception_handler(UnscorableInputError)(reject_unscorable_rows)
     app.add_middleware(TimeoutMiddleware, timeout_ms=settings.request_timeout_ms)

@@ -3,13 +3,30 @@ model scores (no per-entity state is stored)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .schema import Features
+from pydantic import create_model
+
+from .features import FEATURE_NAMES
+from .schema import Features, Identified
 from .settings import Settings
 
-RowRequest = Features
-"""The body of /predict, and each item of /predict/batch's."""
+if "id" in FEATURE_NAMES:
+    raise ValueError(
+        "features.yaml names an input 'id', which the service keeps for the caller's request"
+        " id: give that input another `name` in features.yaml (its `column` stays)"
+    )
+
+if TYPE_CHECKING:
+    RowRequest = Identified
+else:
+    RowRequest = create_model(
+        "RowRequest",
+        __base__=(Features, Identified),
+        __doc__="One row to score: every input of features.yaml, and your `id` for it if you"
+        " like. Unknown fields are rejected.",
+    )
+"""The body of /predict, and each item of /predict/batch's: the row, and an optional `id`."""
 
 RESPONSES: dict[int | str, dict[str, Any]] = {}
 """What reading requests may answer besides the service's own statuses: nothing."""
@@ -18,8 +35,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {}
 class RequestRows:
     """Requests into the rows the model scores: they already are."""
 
-    async def rows(self, requests: list[Features]) -> list[Features]:
-        return requests
+    async def rows(self, requests: list[RowRequest]) -> list[Features]:
+        # Each request is the row (its `id` is no input of the model).
+        return list(requests)
 
 
 @contextmanager

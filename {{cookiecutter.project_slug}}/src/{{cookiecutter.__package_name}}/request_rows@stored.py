@@ -10,12 +10,15 @@ from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
 
 from .entities import EntityRequest, IncompleteFeaturesError, UnknownEntityError, complete
-from .schema import Features
+from .schema import Features, Identified
 from .settings import Settings
 from .state import EntityStore, open_store
 
-RowRequest = EntityRequest
-"""The body of /predict, and each item of /predict/batch's."""
+
+class RowRequest(EntityRequest, Identified):
+    """One row to score: an entity, the features the caller knows about it, and your `id`
+    for it if you like."""
+
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "No state is stored for the entity."},
@@ -29,7 +32,7 @@ class RequestRows:
     def __init__(self, store: EntityStore) -> None:
         self.store = store
 
-    async def rows(self, requests: list[EntityRequest]) -> list[Features]:
+    async def rows(self, requests: list[RowRequest]) -> list[Features]:
         """404 for an entity with no stored state; 422 naming each feature neither the
         request nor the store gives."""
         try:

@@ -48,6 +48,26 @@ Category = Annotated[str, Strict(), AfterValidator(unicode_text)]
 """Text; `""` is the missing level to the model (contract.MISSING_LEVEL), as null is."""
 RequiredCategory = Annotated[str, Strict(), Field(min_length=1), AfterValidator(unicode_text)]
 """A category features.yaml does not allow to be missing: neither null nor `""`."""
+REQUEST_ID_MAX_LENGTH = 128
+RequestId = Annotated[
+    str,
+    Strict(),
+    Field(min_length=1, max_length=REQUEST_ID_MAX_LENGTH),
+    AfterValidator(unicode_text),
+]
+"""The caller's own name for a request (a row of theirs), echoed beside its prediction."""
+
+
+class Identified(BaseModel):
+    """A request the caller may name: its `id` comes back beside the prediction."""
+
+    id: RequestId | None = Field(
+        default=None,
+        description="Your name for this row (1 to"
+        f" {REQUEST_ID_MAX_LENGTH} characters), echoed beside its prediction.",
+    )
+
+
 KIND_TYPES: dict[str, Any] = {
     "number": Float32,
     "integer": Integer,
