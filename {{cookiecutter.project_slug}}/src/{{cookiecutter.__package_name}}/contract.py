@@ -166,7 +166,8 @@ class Contract(BaseModel):
             inputs = {getattr(item, attribute) for item in self.inputs}
             if both := sorted(inputs & {getattr(item, attribute) for item in self.keys}):
                 raise ValueError(f"{', '.join(both)}: a key and an input (a key is never an input)")
-        if self.target.column in {item.column for item in (*self.keys, *self.inputs)}:
+        columns = [item.column for item in self.inputs] + [item.column for item in self.keys]
+        if self.target.column in columns:
             raise ValueError(f"the target {self.target.column!r} is also an input or a key")
         return self
 
