@@ -46,9 +46,9 @@ PENGUINS_CSV = PENGUINS / "data" / "penguins.csv"
 """Palmer penguins: text columns, whole numbers and missing values, unlike the sample data.
 Combinations name it `{penguins}` in their answers."""
 TEAM_TABLE = Path(__file__).with_name("data") / "team_table.csv"
-"""A small table of our own making, as a team's might be: 120 rows, yes/no booleans, a text
-column of 15 levels with a few rows each, gaps, an ID and a date column (left out), two rows
-without a target, names that are no identifiers. Combinations name it `{team_table}`."""
+"""A small table of our own making, as a team's might be: 120 rows, Yes/No booleans, a text
+column of 15 levels with a few rows each, gaps, an ID (a key) and a date column (left out), two
+rows without a target, names that are no identifiers. Combinations name it `{team_table}`."""
 SQL_KEYWORDS = Path(__file__).with_name("data") / "sql_keywords.csv"
 """A table whose columns are SQL keywords (`select`, `order`, `from`, `user`, `table`, the
 target `limit`) and whose `user` levels hold backslashes, one of them

@@ -18,6 +18,11 @@ def row_event(event_id: str, row: Row) -> bytes:
     return json.dumps({"id": event_id, "features": row}).encode()
 
 
+def event_keys(event_id: str) -> dict[str, str]:
+    """The keys the broker tests' events give: each key of features.yaml, valued the event id."""
+    return dict.fromkeys(CONTRACT.key_names, event_id)
+
+
 class BrokerEvents:
     """The events of the tests against a real broker: event `i` holds held-out row n (n = i
     modulo the rows); a refused one leaves out the first input."""
@@ -34,7 +39,8 @@ class BrokerEvents:
         removed)."""
         features = self.rows[i % len(self.rows)] | (changes or {})
         features = {name: value for name, value in features.items() if value is not None}
-        return json.dumps({"id": f"{prefix}{i}", "features": features}).encode()
+        document = {"id": f"{prefix}{i}", "keys": event_keys(f"{prefix}{i}"), "features": features}
+        return json.dumps(document).encode()
 
     def refused(self, i: int, prefix: str = "") -> bytes:
         """Event `{prefix}{i}`, without the first input."""

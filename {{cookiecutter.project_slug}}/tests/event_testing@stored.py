@@ -4,6 +4,8 @@ test_consumer_broker.py send."""
 import json
 from typing import Any
 
+from contract_testing import CONTRACT
+
 Row = dict[str, Any]
 Changes = dict[str, Any]
 
@@ -14,6 +16,11 @@ ENTITY = "known"
 def entity_event(event_id: str, row: Row) -> bytes:
     """An event for ENTITY giving one row: each input of features.yaml by name."""
     return json.dumps({"id": event_id, "entity_id": ENTITY, "features": row}).encode()
+
+
+def event_keys(event_id: str) -> dict[str, str]:
+    """The keys the broker tests' events give: each key of features.yaml, valued the event id."""
+    return dict.fromkeys(CONTRACT.key_names, event_id)
 
 
 class BrokerEvents:
@@ -42,5 +49,10 @@ class BrokerEvents:
     ) -> bytes:
         features = self.rows[i % len(self.rows)] | (changes or {})
         features = {name: value for name, value in features.items() if value is not None}
-        document = {"id": f"{prefix}{i}", "entity_id": entity_id, "features": features}
+        document = {
+            "id": f"{prefix}{i}",
+            "entity_id": entity_id,
+            "keys": event_keys(f"{prefix}{i}"),
+            "features": features,
+        }
         return json.dumps(document).encode()

@@ -148,6 +148,25 @@ def test_the_sample_csv_is_scored_and_its_bad_rows_rejected(
     assert set(rejects["run_id"]) == {"test"}
 
 
+def test_predictions_and_rejects_carry_the_keys_of_their_input_rows(
+    settings: EngineSettings, predictor: Predictor, tmp_path: Path
+) -> None:
+    if not CONTRACT.keys:
+        pytest.skip("the contract has no keys (features.yaml `keys: []`): nothing to carry")
+    frame = sample_frame()
+    path = tmp_path / "sample.csv"
+    frame.to_csv(path, index=False)
+    settings.input = str(path)
+    run(settings, predictor)
+    # The sample's keys as text, each input row's at its position (one part here).
+    given = frame[list(CONTRACT.key_names)].astype("string")
+    for kind in ("predictions", "rejects"):
+        output = read_output(settings, kind).sort_values(["part", "row"], ignore_index=True)
+        carried = output[list(CONTRACT.key_names)].astype("string")
+        expected = given.iloc[output["row"] + output["part"] * CHUNK_ROWS]
+        pd.testing.assert_frame_equal(carried, expected.reset_index(drop=True))
+
+
 def test_predictions_match_the_model_and_carry_version_and_run_id(
     settings: EngineSettings, predictor: Predictor, held_out: Dataset
 ) -> None:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.__package_name }}.batch_validation import InputError, validate
+from {{ cookiecutter.__package_name }}.batch_validation import NOT_A_BOOLEAN, InputError, validate
 from {{ cookiecutter.__package_name }}.contract import Columns, parse_contract
 from {{ cookiecutter.__package_name }}.sample_input import bad_cells, sample_frame
 
@@ -71,7 +71,7 @@ def every_kind_table(**columns: list[str | None]) -> pa.Table:
         ({"amount": [None]}, "amount: missing"),
         ({"count": ["2.5"]}, "count: not an integer"),
         ({"count": ["three"]}, "count: not a number"),
-        ({"member": ["maybe"]}, "member: not a boolean (true/false)"),
+        ({"member": ["maybe"]}, f"member: {NOT_A_BOOLEAN}"),
         ({"region": [None]}, "region: missing"),
         ({"amount": ["x"], "region": [None]}, "amount: not a number"),
     ],

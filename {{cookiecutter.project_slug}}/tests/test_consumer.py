@@ -155,7 +155,7 @@ async def test_every_event_gets_a_prediction_or_a_dead_letter(
     assert sorted(p.event_id for p in predictions) == sorted(by_id)
     for scored in predictions:
         (expected,) = predictor.predict([Features.model_validate(by_id[scored.event_id])])
-        assert scored.model_dump(exclude={"event_id"}) == expected.model_dump()
+        assert scored.model_dump(exclude={"event_id", "keys"}) == expected.model_dump()
     (letter,) = dead_letters
     assert letter.event_id == "broken"
     assert "features.unknown: Extra inputs are not permitted" in letter.error
@@ -180,7 +180,39 @@ def test_every_row_the_contract_allows_is_scored_as_the_model_scores_it(
     (scored,), dead_letters = score(predictor, events, rows)
     assert dead_letters == []
     (expected,) = predictor.predict([Features.model_validate(model_row(row))])
-    assert scored.model_dump(exclude={"event_id"}) == expected.model_dump()
+    assert scored.model_dump(exclude={"event_id", "keys"}) == expected.model_dump()
+
+
+def with_keys(payload: bytes, keys: dict[str, Any]) -> bytes:
+    """An event's payload with `keys` beside its id."""
+    return json.dumps(json.loads(payload) | {"keys": keys}).encode()
+
+
+def test_predictions_and_dead_letters_carry_the_keys_their_events_give(
+    predictor: Predictor, held_out: Dataset, state: EventState, event: MakeEvent
+) -> None:
+    if not CONTRACT.keys:
+        pytest.skip("the contract has no keys (features.yaml `keys: []`): nothing to carry")
+    first = CONTRACT.key_names[0]
+    fine, also = complete_rows(held_out, 2)
+    payloads = [
+        with_keys(event("fine", fine), {first: "row-1"}),
+        with_keys(event("also", also), {}),
+        with_keys(event("unknown", also), {"not_a_key": 1}),
+        with_keys(json.dumps({"id": "broken", "features": {}}).encode(), {first: 7}),
+    ]
+    messages = Consumer(predictor, StreamSettings(), state).handle(payloads)
+    settings = StreamSettings()
+    scored = [ScoredEvent.model_validate_json(m) for m in messages[settings.output_topic]]
+    letters = [DeadLetter.model_validate_json(m) for m in messages[settings.dead_letter_topic]]
+
+    assert {p.event_id: p.keys for p in scored} == {"fine": {first: "row-1"}, "also": {}}
+    assert {letter.event_id: letter.keys for letter in letters} == {
+        "unknown": {},
+        "broken": {first: 7},
+    }
+    (unknown,) = [letter for letter in letters if letter.event_id == "unknown"]
+    assert "keys.not_a_key: Extra inputs are not permitted" in unknown.error
 
 
 def test_only_the_event_the_model_cannot_score_becomes_a_dead_letter(

@@ -41,7 +41,7 @@ from broker_testing import (
     published,
     remove_topics,
 )
-from event_testing import BrokerEvents
+from event_testing import BrokerEvents, event_keys
 from framework_testing import UNSCORABLE
 
 # This project's kind of events (`broker_events`) and the settings of their state
@@ -171,6 +171,9 @@ async def test_scores_events_and_dead_letters_malformed_ones(
     assert sorted(d.event_id or "" for d in letters) == ["19", "29", "39", "49", "9"]
     assert all(broker_events.refusal in d.error for d in letters)
     assert all(json.loads(base64.b64decode(d.payload))["id"] == d.event_id for d in letters)
+    # Each event gives every key of features.yaml (none when `keys: []`), valued its id.
+    assert all(p.keys == event_keys(p.event_id) for p in seen.predictions)
+    assert all(d.keys == event_keys(d.event_id or "") for d in letters)
 
 
 async def test_predictions_and_dead_letters_are_plain_json_to_the_brokers_own_client(

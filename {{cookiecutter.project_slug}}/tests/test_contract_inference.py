@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.__package_name }}.contract import ContractError, main, parse_contract
+from {{ cookiecutter.__package_name }}.contract import ContractError, main, parse_contract, parse_text
 from {{ cookiecutter.__package_name }}.contract_inference import InferenceError, dump, infer
 from {{ cookiecutter.__package_name }}.data import load_dataset, split
 from {{ cookiecutter.__package_name }}.train import check_export, export_onnx, fit
@@ -74,6 +74,7 @@ def test_kinds_names_and_left_out_columns_are_inferred(tmp_path: Path, suffix: s
     assert inputs["units"]["kind"] == "integer"
     assert inputs["owner"]["kind"] == "boolean"
     assert {"order_id", "ordered_on", "empty"}.isdisjoint(inputs)
+    assert contract["keys"] == [{"name": "order_id", "column": "order_id"}]
     assert len(notes) == 3
     assert contract["target"] == {"column": "card", "kind": "category", "levels": ["no", "yes"]}
     parse_contract(dump(contract))  # a valid contract
@@ -103,6 +104,76 @@ def test_a_csv_and_a_parquet_file_of_one_table_give_one_contract(tmp_path: Path)
     assert "store" not in inputs_of(from_csv)
     assert "store: one value ('main') wherever given: left out" in csv_notes
     assert parquet_notes == csv_notes
+
+
+def test_named_keys_join_the_id_like_ones_and_are_never_inputs(
+    shop_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "features.yaml"
+
+    arguments = [str(shop_csv), "card", "--output", str(output), "--keys"]
+
+    assert main([*arguments, "segment"], model_type="binary_classification") == 0
+
+    contract = parse_contract(output.read_text(encoding="utf-8"))
+    assert set(contract.key_names) == {"segment", "order_id"}
+    assert set(contract.key_names).isdisjoint(contract.names)
+    assert "segment: named as a key" in capsys.readouterr().err
+    assert main([*arguments, "card"], model_type="binary_classification") == 1
+    assert "key 'card': not a column" in capsys.readouterr().err
+
+
+def test_a_table_without_an_id_like_column_has_no_keys(shop_csv: Path) -> None:
+    table = pd.read_csv(shop_csv).drop(columns=["order_id"])
+    table.to_csv(shop_csv, index=False)
+
+    assert infer(shop_csv, "card", "binary_classification")[0]["keys"] == []
+
+
+def test_training_never_reads_the_keys(shop_csv: Path) -> None:
+    contract = parse_contract(dump(infer(shop_csv, "card", "binary_classification")[0]))
+    table = pd.read_csv(shop_csv)
+    table["order_id"] = table["order_id"].sample(frac=1, random_state=3).to_numpy()
+    shuffled = shop_csv.with_name("shuffled.csv")
+    table.to_csv(shuffled, index=False)
+
+    assert contract.keys
+    assert load_dataset(shuffled, contract).fingerprint(contract) == load_dataset(
+        shop_csv, contract
+    ).fingerprint(contract)
+
+
+@pytest.mark.parametrize(
+    ("true", "false", "recorded"),
+    [
+        ("Yes", "No", {"true_values": ["Yes"], "false_values": ["No"]}),
+        ("Y", "N", {"true_values": ["Y"], "false_values": ["N"]}),
+        ("1", "0", {"true_values": ["1"], "false_values": ["0"]}),
+        ("TRUE", "false", {}),
+    ],
+)
+def test_boolean_spellings_are_recorded_and_read_back(
+    tmp_path: Path, true: str, false: str, recorded: dict[str, list[str]]
+) -> None:
+    table = shop_table()
+    table["member"] = np.where(table["Units"] > 20, true, false)
+    path = tmp_path / "shop.csv"
+    table.to_csv(path, index=False)
+
+    data, _ = infer(path, "card", "binary_classification")
+    member = inputs_of(data)["member"]
+    contract = parse_contract(dump(data))
+    item = next(item for item in contract.inputs if item.name == "member")
+
+    assert member["kind"] == "boolean"
+    assert {key: member[key] for key in recorded} == recorded
+    assert ("true_values" in member) == bool(recorded)
+    assert parse_text(item, true.lower()) is True
+    assert parse_text(item, false) is False
+    assert parse_text(item, "true") is True
+    position = contract.number_names.index("member")
+    numbers = load_dataset(path, contract).columns.numbers[:, position]
+    np.testing.assert_array_equal(numbers, (table["Units"] > 20).to_numpy(np.float32))
 
 
 def test_an_inferred_contract_trains_and_exports_with_mixed_kinds(shop_csv: Path) -> None:

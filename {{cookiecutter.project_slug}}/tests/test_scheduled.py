@@ -53,6 +53,24 @@ def test_a_file_is_scored_with_bad_rows_rejected(
     assert result.rejected == len(rejects)
 
 
+def test_the_keys_are_carried_beside_each_prediction_and_reject(
+    tmp_path: Path, score: Score, held_out: Dataset
+) -> None:
+    if not CONTRACT.keys:
+        pytest.skip("the contract has no keys (features.yaml `keys: []`): nothing to carry")
+    rows = list(csv.DictReader(io.StringIO(input_file(held_out).decode())))
+    keyed = [dict.fromkeys(CONTRACT.key_names, f"key-{row[ID]}") | row for row in rows]
+    storage = LocalStorage(tmp_path)
+    storage.write("incoming/day-1.csv", to_csv(list(keyed[0]), keyed))
+
+    score(storage)
+
+    for kind in ("predictions", "rejects"):
+        written = read_csv(tmp_path / kind / "day-1.csv")
+        assert written
+        assert all(row[key] == f"key-{row[ID]}" for row in written for key in CONTRACT.key_names)
+
+
 def test_a_scored_file_is_not_scored_again(tmp_path: Path, score: Score, held_out: Dataset) -> None:
     storage = LocalStorage(tmp_path)
     storage.write("incoming/day-1.csv", input_file(held_out))

@@ -3,7 +3,7 @@
 A chunk is validated with vectorised checks, its valid rows are scored with one model call,
 and its predictions and rejects are committed as one part of the run's output:
 
-    <output_dir>/<run_id>/predictions/part-00000.parquet   scored rows
+    <output_dir>/<run_id>/predictions/part-00000.parquet   scored rows, with their keys
     <output_dir>/<run_id>/rejects/part-00000.parquet       rows not scored, with the reason
     <output_dir>/<run_id>/_commits/part-00000.json         the part's counts, written last
     <output_dir>/<run_id>/_SUCCESS.json                    the run's counts, once complete
@@ -23,6 +23,7 @@ parts never mix with parts of another input, and a finished run never answers fo
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -38,14 +39,16 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from .batch_columns import output_columns
-from .batch_validation import InputError, validate
-from .contract import Columns, load_contract
+from .batch_validation import InputError, decoded, validate
+from .contract import Columns, Contract, load_contract
 from .predictor import Predictor, score_accepted
 from .review import explanation_columns
 from .schema import Scores
 from .settings import Settings
 
 PART_NAME = "part-{:05d}"
+
+logger = logging.getLogger(__name__)
 
 
 class BatchSettings(Settings):
@@ -126,8 +129,22 @@ class RunSummary:
 
 
 def input_names() -> list[str]:
-    """The input columns features.yaml names: what the job reads of its input."""
-    return [item.name for item in load_contract().inputs]
+    """The columns features.yaml names, its keys then its inputs: what the job reads of its
+    input (a CSV's as text: a key keeps its leading zeros)."""
+    contract = load_contract()
+    return [*contract.key_names, *(item.name for item in contract.inputs)]
+
+
+def key_columns(chunk: pa.Table, contract: Contract) -> dict[str, pa.ChunkedArray]:
+    """The keys (features.yaml's `keys`) the chunk has, carried beside each prediction; a
+    key the input lacks is named in a warning (its rows are then known by part and row)."""
+    if absent := [name for name in contract.key_names if name not in chunk.column_names]:
+        logger.warning("the input has no key column %s: not in its predictions", ", ".join(absent))
+    return {
+        name: decoded(chunk.column(name))
+        for name in contract.key_names
+        if name in chunk.column_names
+    }
 
 
 def predict(
@@ -154,10 +171,12 @@ def score_chunk(
 ) -> tuple[pa.Table, pa.Table]:
     """The predictions and the rejects of one chunk; together they hold each of its rows once.
 
-    Rows are identified by `part` and `row` (the position in the part). Rejects keep every
+    Rows are identified by `part` and `row` (the position in the part), and by the keys
+    features.yaml names that the input has, carried as it gives them. Rejects keep every
     input column, as text. `entity_reasons` are the rows rejected for their entity
     (state_join.py): that reason comes first, as it explains their missing inputs.
     """
+    keys = key_columns(chunk, predictor.metadata.contract)
     columns, reasons = validate(chunk, predictor.metadata.contract)
     reasons |= entity_reasons
     rows = np.arange(len(columns), dtype=np.int64)
@@ -171,6 +190,7 @@ def score_chunk(
         {
             "part": np.full(len(scored), part, dtype=np.int32),
             "row": scored,
+            **{name: values.take(scored) for name, values in keys.items()},
             **prediction_columns(scores),
             "model_version": repeated(predictor.model_version, len(scored)),
             "run_id": repeated(run_id, len(scored)),

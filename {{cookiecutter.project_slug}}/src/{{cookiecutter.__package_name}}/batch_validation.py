@@ -6,7 +6,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input
+from .contract import MISSING_LEVEL, Columns, Contract, Input
 
 
 class InputError(Exception):
@@ -15,7 +15,7 @@ class InputError(Exception):
 
 NOT_A_NUMBER = "not a number"
 NOT_AN_INTEGER = "not an integer"
-NOT_A_BOOLEAN = "not a boolean (true/false)"
+NOT_A_BOOLEAN = "not a boolean (true/false, or a spelling features.yaml gives it)"
 MISSING = "missing"
 OUT_OF_RANGE = "not finite or outside the float32 range"
 PROBLEMS = ("", NOT_A_NUMBER, NOT_AN_INTEGER, NOT_A_BOOLEAN, MISSING, OUT_OF_RANGE)
@@ -80,7 +80,7 @@ def parse_numbers(
         # Text (CSV, or a database's text column): what does not parse is not of the kind.
         text = column.cast(pa.string()).to_pandas()
         if item.kind == "boolean":
-            parsed = text.str.strip().str.lower().map(BOOLEAN_TEXT)
+            parsed = text.str.strip().str.lower().map(item.boolean_text)
         else:
             parsed = pd.to_numeric(text, errors="coerce")
         values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -4,7 +4,9 @@
 
 Delivery is at-least-once: `broker.py` acknowledges a batch only after its predictions and
 dead letters are published, so a crash redelivers it. Each prediction carries the source
-event's id (`event_id`): consumers of the output deduplicate on it. A message that cannot be
+event's id (`event_id`): consumers of the output deduplicate on it. Predictions and dead
+letters also carry the keys the event gives (`keys`: features.yaml's, such as a customer id),
+to join them back to the team's rows. A message that cannot be
 read as an event is never retried: it becomes a dead letter and is acknowledged with its batch.
 
 What an event carries and how its feature row is made (from the event alone, or completed
@@ -23,11 +25,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from faststream import FastStream
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from .broker import Broker, BrokerSettings, create_broker, declare_topics, subscribe
+from .contract import load_contract
 from .predictor import Predictor, score_accepted
 from .schema import Features, Prediction
 from .stream_state import EventFields, EventState, StateSettings
@@ -72,10 +76,17 @@ class Event(EventFields):
         return self._payload
 
 
+KeyValues = dict[str, str | int]
+"""An event's keys by name (those it gives)."""
+
+
 class ScoredEvent(Prediction):
     """The prediction published for one event."""
 
     event_id: str = Field(description="The source event's id: the idempotency key.")
+    keys: KeyValues = Field(
+        default_factory=dict, description="The keys the event gives (features.yaml's)."
+    )
 
 
 PAYLOAD_PREFIX_BYTES = 65_536
@@ -90,6 +101,10 @@ class DeadLetter(BaseModel):
     """An event that could not be scored."""
 
     event_id: str | None = Field(description="The event's id, when it could be read (escaped).")
+    keys: KeyValues = Field(
+        default_factory=dict,
+        description="The keys of features.yaml the event gives, as far as they could be read.",
+    )
     error: str = Field(description="Why it could not be scored.")
     payload: str = Field(description="The payload's first bytes (at most 64 KiB), base64-encoded.")
     payload_size: int = Field(description="The payload's size in bytes.")
@@ -111,7 +126,10 @@ def parse(payloads: Sequence[bytes]) -> tuple[list[Event], list[DeadLetter]]:
                 for item in error.errors(include_input=False)
             )
             error_text = f"invalid event: {details}"
-            dead_letters.append(dead_letter(payload, error_text, readable_id(payload)))
+            document = readable(payload)
+            dead_letters.append(
+                dead_letter(payload, error_text, readable_id(document), readable_keys(document))
+            )
     return events, dead_letters
 
 
@@ -129,20 +147,49 @@ def summary(problems: Iterable[tuple[str, str]]) -> str:
     return "; ".join(parts)
 
 
-def readable_id(payload: bytes) -> str | None:
-    """The `id` of an invalid event, when it has one."""
+def readable(payload: bytes) -> dict[str, Any]:
+    """An invalid event's JSON object, when it is one (else empty)."""
     try:
         document = json.loads(payload)
     except (ValueError, RecursionError):  # not UTF-8 or JSON; nested too deeply
-        return None
-    event_id = document.get("id") if isinstance(document, dict) else None
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def readable_id(document: dict[str, Any]) -> str | None:
+    """The `id` of an invalid event, when it has one."""
+    event_id = document.get("id")
     return event_id if isinstance(event_id, str) and event_id else None
 
 
-def dead_letter(payload: bytes, error: str, event_id: str | None = None) -> DeadLetter:
+def readable_keys(document: dict[str, Any]) -> KeyValues:
+    """The keys of features.yaml an invalid event gives as text or whole numbers."""
+    given = document.get("keys")
+    if not isinstance(given, dict):
+        return {}
+    return {
+        name: given[name]
+        for name in load_contract().key_names
+        if isinstance(given.get(name), str | int) and not isinstance(given[name], bool)
+    }
+
+
+def given_keys(event: Event) -> KeyValues:
+    """The keys a valid event gives."""
+    keys: KeyValues = event.keys.model_dump(exclude_none=True)
+    return keys
+
+
+def dead_letter(
+    payload: bytes, error: str, event_id: str | None = None, keys: KeyValues | None = None
+) -> DeadLetter:
     """The dead letter of `payload`, which any broker can carry whatever the payload holds."""
     return DeadLetter(
         event_id=None if event_id is None else writable(event_id),
+        keys={
+            name: writable(value) if isinstance(value, str) else value
+            for name, value in (keys or {}).items()
+        },
         error=writable(error),
         payload=base64.b64encode(payload[:PAYLOAD_PREFIX_BYTES]).decode(),
         payload_size=len(payload),
@@ -167,11 +214,21 @@ def score(
     columns = predictor.columns_of(rows)
     accepted, scores, refused = score_accepted(predictor, columns)
     dead_letters = [
-        dead_letter(events[position].payload, f"unscorable: {reason}", events[position].id)
+        dead_letter(
+            events[position].payload,
+            f"unscorable: {reason}",
+            events[position].id,
+            given_keys(events[position]),
+        )
         for position, reason in sorted(refused.items())
     ]
     scored = [
-        ScoredEvent(event_id=events[position].id, model_version=scores.model_version, **output)
+        ScoredEvent(
+            event_id=events[position].id,
+            keys=given_keys(events[position]),
+            model_version=scores.model_version,
+            **output,
+        )
         for position, output in zip(accepted.tolist(), scores.outputs(), strict=True)
     ]
     return scored, dead_letters
@@ -195,7 +252,10 @@ class Consumer:
         events, dead_letters = parse(payloads)
         dead_letters += [dead_letter(raw, error) for raw, error in unreadable]
         events, rows, refused = self.state.complete(events)
-        dead_letters += [dead_letter(event.payload, error, event.id) for event, error in refused]
+        dead_letters += [
+            dead_letter(event.payload, error, event.id, given_keys(event))
+            for event, error in refused
+        ]
         scored: list[ScoredEvent] = []
         if events:
             scored, unscorable = score(self.predictor, events, rows)

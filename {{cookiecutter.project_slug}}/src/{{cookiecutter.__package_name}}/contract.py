@@ -8,7 +8,10 @@ card. `make schema DATA=... TARGET=...` writes it from a table (`main`, with
 Kinds, and what the model sees of them:
 
 - `number` and `integer`: a float32 column; `min`/`max` record the training range.
-- `boolean`: a float32 column of 0 and 1.
+- `boolean`: a float32 column of 0 and 1. `true_values`/`false_values` record how the
+  training file spells them (`Yes`/`No`, `Y`/`N`, `1`/`0`); files (CSV cells, text columns)
+  may use those spellings, or true/false, yes/no, 1/0, in any case. JSON requests take JSON
+  booleans only.
 - `category`: a text column, one-hot encoded inside the model over `levels`, the levels seen
   in training. A level never seen in training encodes as all zeros: the row is scored as if
   none of the known levels applied (it is not refused). A missing category is the empty
@@ -16,6 +19,9 @@ Kinds, and what the model sees of them:
 
 `nullable` inputs may be missing (null): the model imputes the training median (numbers) or
 treats them as described above (categories). A missing non-nullable input is refused.
+
+`keys` are columns that identify a row (a customer id, an order number): never inputs of the
+model, they travel beside each prediction and reject so that outputs join back to the rows.
 """
 
 import argparse
@@ -47,7 +53,8 @@ MISSING_LEVEL = ""
 
 Kind = Literal["number", "integer", "boolean", "category"]
 BOOLEAN_TEXT = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
-"""Text a boolean may be written as (case-insensitive), in CSV files and the like."""
+"""Text any boolean may be written as (case-insensitive), in CSV files and the like; an input's
+`true_values`/`false_values` add the training file's own spellings."""
 
 
 class ContractError(ValueError):
@@ -66,18 +73,58 @@ class Input(BaseModel):
     min: float | None = None
     max: float | None = None
     levels: tuple[str, ...] | None = None
+    true_values: tuple[str, ...] | None = None
+    false_values: tuple[str, ...] | None = None
     description: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if not self.name.isidentifier() or keyword.iskeyword(self.name):
             raise ValueError(f"name {self.name!r} is not a Python identifier")
+        spellings = (*(self.true_values or ()), *(self.false_values or ()))
+        if self.kind != "boolean" and spellings:
+            raise ValueError(f"{self.name}: only a boolean has `true_values`/`false_values`")
+        both = {text.lower() for text in self.true_values or ()} & {
+            text.lower() for text in self.false_values or ()
+        }
+        if both:
+            raise ValueError(f"{self.name}: {', '.join(sorted(both))} is both true and false")
         if self.kind == "category" and not self.levels:
             raise ValueError(f"{self.name}: a category needs its training levels (`levels`)")
         if self.kind != "category" and self.levels is not None:
             raise ValueError(f"{self.name}: only a category has `levels`")
         if self.kind not in ("number", "integer") and (self.min, self.max) != (None, None):
             raise ValueError(f"{self.name}: only a number or an integer has `min`/`max`")
+        return self
+
+    @cached_property
+    def boolean_text(self) -> dict[str, bool]:
+        """The texts this boolean may be written as in a file (lowercase): true/false, yes/no,
+        1/0 and the training file's own spellings."""
+        own = {text.strip().lower(): True for text in self.true_values or ()}
+        own |= {text.strip().lower(): False for text in self.false_values or ()}
+        return BOOLEAN_TEXT | own
+
+    def spelled(self) -> str:
+        """The texts this boolean takes, for a message: `Yes/No (or true/false)`."""
+        if not (self.true_values and self.false_values):
+            return "true/false"
+        return f"{self.true_values[0]}/{self.false_values[0]} (or true/false)"
+
+
+class Key(BaseModel):
+    """A column that identifies a row (`name` in files and events, `column` in the training
+    data): never an input, carried beside each prediction and reject."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    column: str
+
+    @model_validator(mode="after")
+    def _identifier(self) -> Self:
+        if not self.name.isidentifier() or keyword.iskeyword(self.name):
+            raise ValueError(f"key name {self.name!r} is not a Python identifier")
         return self
 
 
@@ -105,17 +152,28 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: Target
+    keys: tuple[Key, ...] = ()
+    """Columns that identify a row: carried through, never inputs."""
     inputs: tuple[Input, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
         for attribute in ("name", "column"):
-            values = [getattr(item, attribute) for item in self.inputs]
-            if duplicates := sorted({value for value in values if values.count(value) > 1}):
-                raise ValueError(f"duplicate input {attribute}s: {', '.join(duplicates)}")
-        if self.target.column in {item.column for item in self.inputs}:
-            raise ValueError(f"the target {self.target.column!r} is also an input")
+            for kind, items in (("input", self.inputs), ("key", self.keys)):
+                values = [getattr(item, attribute) for item in items]
+                if duplicates := sorted({value for value in values if values.count(value) > 1}):
+                    raise ValueError(f"duplicate {kind} {attribute}s: {', '.join(duplicates)}")
+            inputs = {getattr(item, attribute) for item in self.inputs}
+            if both := sorted(inputs & {getattr(item, attribute) for item in self.keys}):
+                raise ValueError(f"{', '.join(both)}: a key and an input (a key is never an input)")
+        columns = [item.column for item in self.inputs] + [item.column for item in self.keys]
+        if self.target.column in columns:
+            raise ValueError(f"the target {self.target.column!r} is also an input or a key")
         return self
+
+    @cached_property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.keys)
 
     # Cached: the scoring path reads them on every call.
     @cached_property
@@ -214,8 +272,8 @@ def parse_text(item: Input, text: str | None) -> float | int | bool | str | None
     if item.kind == "category":
         return text
     if item.kind == "boolean":
-        if (flag := BOOLEAN_TEXT.get(text.strip().lower())) is None:
-            raise ValueError(f"{item.name}: {text!r} is not a boolean (true/false)")
+        if (flag := item.boolean_text.get(text.strip().lower())) is None:
+            raise ValueError(f"{item.name}: {text!r} is not a boolean ({item.spelled()})")
         return flag
     try:
         number = float(text)
@@ -307,15 +365,21 @@ class Columns:
 def main(argv: Sequence[str] | None = None, model_type: str | None = None) -> int:
     """`make schema DATA=... TARGET=...`: write features.yaml from a table, checked as a contract.
 
-    python -m package.contract table.csv|table.parquet TARGET [--output features.yaml]
+    python -m package.contract table.csv|table.parquet TARGET [--keys A,B] [--output features.yaml]
     """
     parser = argparse.ArgumentParser(description="Write features.yaml from a table.")
     parser.add_argument("data", type=Path, help="a CSV or Parquet file")
     parser.add_argument("target", help="the column the model predicts")
+    parser.add_argument(
+        "--keys",
+        default="",
+        help="comma-separated columns that identify a row, beside the ID-like ones (never inputs)",
+    )
     parser.add_argument("--output", type=Path, default=contract_path())
     arguments = parser.parse_args(argv)
+    keys = [key.strip() for key in arguments.keys.split(",") if key.strip()]
     try:
-        contract, notes = infer(arguments.data, arguments.target, model_type or MODEL_TYPE)
+        contract, notes = infer(arguments.data, arguments.target, model_type or MODEL_TYPE, keys)
         parse_contract(dump(contract), str(arguments.output))  # the contract's own checks
         write(contract, arguments.output)
     except (InferenceError, ValueError) as error:

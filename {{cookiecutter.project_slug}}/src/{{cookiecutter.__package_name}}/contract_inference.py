@@ -2,14 +2,18 @@
 
 One pass over the rows, memory bounded by the number of columns, not of rows. Per column:
 
-- true/false (or yes/no) values: `boolean`; whole numbers, however the file stores them:
+- true/false, yes/no, y/n or 1/0 values (any case): `boolean`, with the spellings the file
+  uses (`true_values`/`false_values`, unless they are plain true/false); whole numbers,
+  however the file stores them:
   `integer` (a CSV and a Parquet file of one table give one contract); other numbers:
   `number` (with the range seen); text with at most `MAX_LEVELS` distinct values, each
   repeated on average at least `MIN_ROWS_PER_LEVEL` times: `category` (with its levels);
+- keys (`keys`: carried beside each prediction, never inputs), with a one-line note each:
+  ID-like columns (text with more distinct values than that, or whole numbers all distinct),
+  and the columns named as keys;
 - left out, with a one-line note each: columns with no value at all or with one value only,
-  dates and times (derive numbers from them, such as the day of the week, as columns of their
-  own), and ID-like columns (text with more distinct values than that, or whole numbers all
-  distinct);
+  and dates and times (derive numbers from them, such as the day of the week, as columns of
+  their own);
 - `nullable` when a value is missing; the name is the column as a Python identifier
   (`Min.Price` -> `min_price`, `ShelveLoc` -> `shelve_loc`).
 
@@ -26,7 +30,7 @@ import datetime
 import keyword
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +48,11 @@ MISSING_TEXT = frozenset(
     }
 )
 """Text that means a missing value in a CSV file (pandas' list: training reads the same)."""
-TRUE_TEXT = frozenset({"true", "yes"})
-FALSE_TEXT = frozenset({"false", "no"})
+TRUE_TEXT = frozenset({"true", "yes", "y", "1"})
+FALSE_TEXT = frozenset({"false", "no", "n", "0"})
+"""A boolean's spellings (lowercase): the same word in any case."""
+PLAIN_BOOLEAN_TEXT = frozenset({"true", "false"})
+"""Spellings the contract does not record (any file's true/false, Parquet's booleans)."""
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 MODEL_TYPES = ("binary_classification", "multiclass_classification", "regression")
 
@@ -82,6 +89,8 @@ class ColumnProfile:
     """More distinct values than a category may have."""
     repeated: bool = False
     """A value was seen twice (among those tracked before overflowing)."""
+    spellings: set[str] = field(default_factory=set)
+    """How the boolean values are written (while the column may be a boolean)."""
 
     def add(self, value: Any) -> None:
         self.rows += 1
@@ -93,9 +102,8 @@ class ColumnProfile:
             self.missing += 1
             return
         number = self._number(value)
-        self.booleans &= isinstance(value, bool) or (
-            isinstance(value, str) and value.strip().lower() in TRUE_TEXT | FALSE_TEXT
-        )
+        if self.booleans:
+            self._spelling(value)
         self.dates &= isinstance(value, datetime.date) or (
             isinstance(value, str) and bool(DATE.match(value.strip()))
         )
@@ -111,6 +119,41 @@ class ColumnProfile:
             self.repeated |= value in self.distinct
             self.distinct.add(value)
             self.overflowed = len(self.distinct) > max(MAX_LEVELS, self.rows // MIN_ROWS_PER_LEVEL)
+
+    def _spelling(self, value: Any) -> None:
+        """Record how a boolean value is written, or note that the column holds another."""
+        if isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, int | float) and value in (0, 1):
+            text = str(int(value))
+        else:
+            text = value.strip() if isinstance(value, str) else ""
+        self.booleans = text.lower() in TRUE_TEXT | FALSE_TEXT
+        if self.booleans:
+            self.spellings.add(text)
+
+    def boolean_spellings(self) -> dict[str, list[str]]:
+        """`true_values`/`false_values` as the file writes them, unless plain true/false."""
+        if {text.lower() for text in self.spellings} <= PLAIN_BOOLEAN_TEXT:
+            return {}
+        return {
+            "true_values": sorted(text for text in self.spellings if text.lower() in TRUE_TEXT),
+            "false_values": sorted(text for text in self.spellings if text.lower() in FALSE_TEXT),
+        }
+
+    def id_like(self) -> str | None:
+        """Why this column looks like an ID (then it is a key), or None."""
+        if not self.present or self.booleans:
+            return None
+        if self.numbers:
+            if self.integers and not self.repeated and self.present > MAX_LEVELS:
+                return "whole numbers, all distinct"
+            return None
+        if self.dates:
+            return None
+        if self.overflowed or len(self.distinct) > MAX_LEVELS:
+            return "text with too many distinct values for a category"
+        return None
 
     @staticmethod
     def _number(value: Any) -> float | None:
@@ -139,19 +182,15 @@ class ColumnProfile:
         if len(self.distinct) == 1 and not self.overflowed:
             (value,) = self.distinct
             return None, f"{self.column}: one value ({value!r}) wherever given: left out"
-        if self.booleans and not self.numbers:
-            entry["kind"] = "boolean"
+        if self.booleans:
+            entry |= {"kind": "boolean", **self.boolean_spellings()}
         elif self.numbers:
-            if self.integers and not self.repeated and self.present > MAX_LEVELS:
-                return None, f"{self.column}: whole numbers, all distinct (an ID?): left out"
             entry["kind"] = "integer" if self.integers else "number"
         elif self.dates:
             return None, (
                 f"{self.column}: dates/times: left out (add numbers derived from them, such as"
                 " the day of the week, as columns of their own)"
             )
-        elif self.overflowed or len(self.distinct) > MAX_LEVELS:
-            return None, f"{self.column}: text with too many distinct values (an ID?): left out"
         else:
             entry["kind"] = "category"
         entry["nullable"] = bool(self.missing)
@@ -261,8 +300,11 @@ def target_entry(target: ColumnProfile, model_type: str) -> dict[str, Any]:
     return {"column": target.column, "kind": "category", "levels": levels}
 
 
-def infer(path: Path, target: str, model_type: str) -> tuple[dict[str, Any], list[str]]:
-    """The contract (as data) of the table at `path`, and a note per column left out."""
+def infer(
+    path: Path, target: str, model_type: str, keys: Sequence[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """The contract (as data) of the table at `path`, and a note per column left out or made
+    a key. `keys` are columns the team names as keys, beside the ID-like ones."""
     if model_type not in MODEL_TYPES:
         raise InferenceError(f"unknown model type {model_type!r}: one of {', '.join(MODEL_TYPES)}")
     profiles = profile(path)
@@ -270,6 +312,13 @@ def infer(path: Path, target: str, model_type: str) -> tuple[dict[str, Any], lis
         raise InferenceError(
             f"{path}: no column {target!r} to predict (columns: {', '.join(profiles)})"
         )
+    for key in keys:
+        if key not in profiles or key == target:
+            raise InferenceError(
+                f"key {key!r}: not a column of {path} other than the target"
+                f" (columns: {', '.join(column for column in profiles if column != target)})"
+            )
+    key_entries: list[dict[str, Any]] = []
     inputs, notes = [], []
     names: dict[str, str] = {}
     for column, seen in profiles.items():
@@ -282,6 +331,11 @@ def infer(path: Path, target: str, model_type: str) -> tuple[dict[str, Any], lis
                 " rename one"
             )
         names[name] = column
+        why = "named as a key" if column in keys else seen.id_like()
+        if why:
+            key_entries.append({"name": name, "column": column})
+            notes.append(f"{column}: {why} (an ID): a key, carried beside each prediction")
+            continue
         entry, note = seen.input(name)
         if note:
             notes.append(note)
@@ -289,7 +343,8 @@ def infer(path: Path, target: str, model_type: str) -> tuple[dict[str, Any], lis
             inputs.append(entry)
     if not inputs:
         raise InferenceError(f"{path}: no column the model can take as an input")
-    return {"target": target_entry(profiles[target], model_type), "inputs": inputs}, notes
+    contract = {"target": target_entry(profiles[target], model_type), "keys": key_entries}
+    return contract | {"inputs": inputs}, notes
 
 
 def dump(contract: dict[str, Any]) -> str:

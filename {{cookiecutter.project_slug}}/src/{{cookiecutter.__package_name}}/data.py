@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .contract import BOOLEAN_TEXT, MISSING_LEVEL, Columns, Contract, Input, load_contract
+from .contract import MISSING_LEVEL, Columns, Contract, Input, load_contract
 from .contract_inference import MISSING_TEXT
 from .sample import sample_table
 
@@ -80,14 +80,17 @@ def numbers_of(values: "pd.Series[Any]", item: Input, source: str) -> npt.NDArra
         if values.dtype == bool:
             flags: npt.NDArray[np.float32] = values.to_numpy(dtype=np.float32)
             return flags
-        text = values.astype("string").str.strip().str.lower()
-        converted = text.map(BOOLEAN_TEXT).astype("Float32")
+        if pd.api.types.is_numeric_dtype(values):
+            converted = values.where(values.isin((0, 1))).astype("Float32")
+        else:
+            text = values.astype("string").str.strip().str.lower()
+            converted = text.map(item.boolean_text).astype("Float32")
     else:
         converted = pd.to_numeric(values, errors="coerce")
     invalid = converted.isna() & values.notna()
     if invalid.any():
         first = values[invalid].iloc[0]
-        allowed = "true/false" if item.kind == "boolean" else "numbers"
+        allowed = item.spelled() if item.kind == "boolean" else "numbers"
         raise DataError(
             f"{source}: column {item.column!r} ({item.kind}) holds {int(invalid.sum())} values"
             f" that are not {allowed}, for example {first!r}"
@@ -150,6 +153,24 @@ def target_of(frame: pd.DataFrame, contract: Contract, source: str) -> npt.NDArr
 def load_dataset(path: Path | None = None, contract: Contract | None = None) -> Dataset:
     """The training rows of `path` (default: the sample data set), per the contract."""
     contract = contract or load_contract()
+    frame, source, dropped = training_frame(path, contract)
+    return Dataset(columns_of(frame, contract, source), target_of(frame, contract, source), dropped)
+
+
+def load_keys(path: Path | None = None, contract: Contract | None = None) -> pd.DataFrame:
+    """The keys of the rows `load_dataset` keeps, in its order, by key name, as text (no
+    column without keys). Never an input of the model: only carried beside its answers."""
+    contract = contract or load_contract()
+    frame, source, _ = training_frame(path, contract)
+    absent = [item.column for item in contract.keys if item.column not in frame.columns]
+    if absent:
+        raise DataError(f"{source}: no key column {', '.join(map(repr, absent))}")
+    keys = {item.name: frame[item.column].astype("string") for item in contract.keys}
+    return pd.DataFrame(keys, index=frame.index).reset_index(drop=True)
+
+
+def training_frame(path: Path | None, contract: Contract) -> tuple[pd.DataFrame, str, int]:
+    """The table's rows with a target, where it comes from, and how many rows had none."""
     if path is None:
         frame, source = sample_table(), "the sample data set"
         if any(item.column not in frame.columns for item in contract.inputs):
@@ -165,7 +186,7 @@ def load_dataset(path: Path | None = None, contract: Contract | None = None) -> 
     dropped = 0 if has_target is None else int((~has_target).sum())
     if frame.empty:
         raise DataError(f"{source}: no rows with a target to train on")
-    return Dataset(columns_of(frame, contract, source), target_of(frame, contract, source), dropped)
+    return frame, source, dropped
 
 
 def split(dataset: Dataset) -> tuple[Dataset, Dataset]:

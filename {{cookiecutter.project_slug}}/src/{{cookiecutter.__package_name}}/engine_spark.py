@@ -130,7 +130,7 @@ def require_columns(columns: list[str], file: Path) -> None:
     absent = [name for name in input_names() if name not in columns]
     if absent:
         raise InputError(
-            f"{file} has no column {', '.join(absent)} (the inputs features.yaml names)"
+            f"{file} has no column {', '.join(absent)} (the keys and inputs features.yaml names)"
         )
 
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .batch_validation import MISSING, NOT_A_NUMBER, OUT_OF_RANGE
-from .contract import MISSING_LEVEL, Contract, load_contract
-from .data import load_dataset
+from .contract import MISSING_LEVEL, Contract, Input, load_contract
+from .data import load_dataset, load_keys
 from .settings import Settings
 from .state_join import sample_rows, with_sample_entities
 
@@ -51,15 +51,24 @@ def bad_cells(contract: Contract) -> list[BadCell]:
     return cells
 
 
+def spellings(item: Input) -> tuple[str, str]:
+    """How a boolean input's true and false are written: as in the training file."""
+    if item.true_values and item.false_values:
+        return item.true_values[0], item.false_values[0]
+    return "true", "false"
+
+
 def sample_frame(repeat: int = 1) -> pd.DataFrame:
-    """The training data's rows `repeat` times, then one row per bad cell (all as text)."""
+    """The training data's rows `repeat` times, their keys first (features.yaml's `keys`),
+    then one row per bad cell (all as text)."""
     contract = load_contract()
     columns = load_dataset(Settings().training_data, contract).columns
     frame = pd.DataFrame(index=range(len(columns)))
     for index, item in enumerate(contract.numbers):
         values = columns.numbers[:, index].astype(np.float64)
         if item.kind == "boolean":
-            text = np.where(values == 1, "true", "false")
+            # As the training file spells them (Yes/No ...), or true/false.
+            text = np.where(values == 1, *spellings(item))
         elif item.kind == "integer":
             text = np.nan_to_num(values).astype(np.int64).astype(str)
         else:
@@ -68,7 +77,9 @@ def sample_frame(repeat: int = 1) -> pd.DataFrame:
     for index, item in enumerate(contract.categories):
         levels = pd.Series(columns.categories[:, index], dtype="string")
         frame[item.name] = levels.mask(levels == MISSING_LEVEL)
-    frame = with_sample_entities(frame[[item.name for item in contract.inputs]])
+    keys = load_keys(Settings().training_data, contract)
+    frame = pd.concat([keys, frame[[item.name for item in contract.inputs]]], axis=1)
+    frame = with_sample_entities(frame)
     frame = pd.concat([frame] * repeat, ignore_index=True)
     cells = bad_cells(contract)
     bad = frame.iloc[: len(cells)].copy()

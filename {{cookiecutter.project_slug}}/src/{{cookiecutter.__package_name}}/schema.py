@@ -14,7 +14,15 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    create_model,
+)
 from pydantic_core import PydanticCustomError
 
 from .contract import Contract, Input, load_contract
@@ -76,6 +84,16 @@ KIND_TYPES: dict[str, Any] = {
 }
 
 
+def given(value: Any) -> Any:
+    """A value of an input features.yaml allows no missing value: null is refused as missing
+    (rather than as a value of the wrong type)."""
+    if value is None:
+        raise PydanticCustomError(
+            "missing", "Input is missing (null): features.yaml gives it `nullable: false`"
+        )
+    return value
+
+
 def field_of(item: Input) -> tuple[Any, Any]:
     """The request field of one input: its type by kind, null allowed when nullable."""
     description = item.description or f"column {item.column!r} of the training data"
@@ -85,7 +103,8 @@ def field_of(item: Input) -> tuple[Any, Any]:
     if item.nullable:
         description += '; null or "" when missing' if category else "; null when missing"
         return KIND_TYPES[item.kind] | None, Field(description=description)
-    return RequiredCategory if category else KIND_TYPES[item.kind], Field(description=description)
+    value_type = RequiredCategory if category else KIND_TYPES[item.kind]
+    return Annotated[value_type, BeforeValidator(given)], Field(description=description)
 
 
 def features_model(contract: Contract) -> type[BaseModel]:
@@ -100,11 +119,32 @@ def features_model(contract: Contract) -> type[BaseModel]:
     return model
 
 
+KeyValue = Annotated[str, Strict(), Field(max_length=256), AfterValidator(unicode_text)] | Integer
+"""A key's value in an event: text or a whole number, as the team's table holds it."""
+
+
+def keys_model(contract: Contract) -> type[BaseModel]:
+    """The keys an event may carry (features.yaml's `keys`), each optional: a field per key."""
+    fields: dict[str, Any] = {
+        item.name: (KeyValue | None, Field(default=None, description=f"column {item.column!r}"))
+        for item in contract.keys
+    }
+    model: type[BaseModel] = create_model(
+        "Keys",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__="What identifies the row: the keys of features.yaml. Never inputs.",
+        **fields,
+    )
+    return model
+
+
 if TYPE_CHECKING:
     # For the type checker a row is a model whose fields are known only at run time.
     Features = BaseModel
+    Keys = BaseModel
 else:
     Features = features_model(load_contract())
+    Keys = keys_model(load_contract())
 
 
 class DuplicateKey:

@@ -5,7 +5,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schema import Features
+from .schema import Features, Keys
 from .settings import Settings
 
 
@@ -25,6 +25,11 @@ class EventFields(BaseModel):
         min_length=1,
         max_length=256,
         description="The event's id, carried into the prediction (which stays small).",
+    )
+    keys: Keys = Field(
+        default_factory=Keys,
+        description="What identifies the event's row (features.yaml's keys), carried into the"
+        " prediction and dead letter.",
     )
     features: Features
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 from pydantic import Field, ValidationError
 
 from .entities import EntityRequest, IncompleteFeaturesError, completed
-from .schema import Features
+from .schema import Features, Keys
 from .settings import Settings
 from .state import open_store
 from .state_cache import CachedEntityStore
@@ -40,6 +40,11 @@ class EventFields(EntityRequest):
         min_length=1,
         max_length=256,
         description="The event's id, carried into the prediction (which stays small).",
+    )
+    keys: Keys = Field(
+        default_factory=Keys,
+        description="What identifies the event's row (features.yaml's keys), carried into the"
+        " prediction and dead letter.",
     )
 
 
