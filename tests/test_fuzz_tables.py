@@ -1,7 +1,7 @@
 """The contract fuzzer's fixed seeds (tests/fuzz_tables.py), tier 1: they cover every stressor,
 each tier-2 seed is the table of one combination per strategy, and every table gives one
-contract whether it is read as CSV or as Parquet (the long and wide tables, which no tier-2
-combination trains on, are also generated into a project here, as `make schema` would)."""
+contract whether it is read as CSV or as Parquet (the tables no tier-2 combination trains on,
+the long and the wide among them, are generated into a project here, as `make schema` would)."""
 
 from __future__ import annotations
 
@@ -43,13 +43,11 @@ def test_the_stressor_table_is_what_each_seed_gives(seed: int) -> None:
     assert fuzz_tables.stressors(seed) == fuzz_tables.FIXED_SEEDS[seed][0]
 
 
-def test_every_strategy_trains_on_a_fixed_seed_and_tier_2_tables_are_moderate() -> None:
-    by_combination = {c.id: c for c in COMBINATIONS}
+def test_the_fuzz_combinations_train_on_the_seeds_the_table_says_and_moderate_sizes() -> None:
     fuzzed = {c.id: c.fuzz for c in COMBINATIONS if c.fuzz is not None}
     expected = {combination: seed for seed, (_, combination) in fuzz_tables.FIXED_SEEDS.items()}
     expected.pop(None, None)
     assert fuzzed == expected
-    assert {by_combination[c].strategy for c in fuzzed} == {c.strategy for c in COMBINATIONS}
     for seed in fuzzed.values():
         assert not {"long", "wide"} & set(fuzz_tables.stressors(seed)), seed
 
@@ -86,11 +84,9 @@ def test_csv_and_parquet_of_a_fixed_seed_give_one_contract(seed: int, tmp_path: 
 
 
 @pytest.mark.parametrize("seed", TIER_1_SEEDS)
-def test_a_long_or_wide_table_generates_its_project(
-    cookies_session, tmp_path: Path, seed: int
-) -> None:
+def test_a_tier_1_table_generates_its_project(cookies_session, tmp_path: Path, seed: int) -> None:
     """Generation infers the contract with the project's own `make schema` code, from the
-    seed's training file; the other file gives the same contract (the wide table's)."""
+    seed's training file; the other file gives the same contract (but the long table's)."""
     fuzzed = fuzz_tables.table(seed)
     csv_path, parquet_path = fuzz_tables.write(fuzzed, tmp_path)
     result = cookies_session.bake(
