@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 OUT ?= ..
 PYTEST_ARGS ?= -n 2
 
-.PHONY: generate test lint install pins docs FORCE
+.PHONY: generate test test-fuzz lint install pins docs FORCE
 
 $(BIN)/.installed: pyproject.toml
 	@python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
@@ -44,6 +44,14 @@ lint: install
 ## The template's whole test suite.
 test: install lint
 	PATH="$(BIN):$$PATH" NODE_PATH="$(CACHE)/node_modules" $(BIN)/pytest $(PYTEST_ARGS)
+
+## Projects generated from more fuzzed tables (tests/fuzz_tables.py), tier 2: SEEDS="7 8 9",
+## through every strategy (ML_DEPLOY_STRATEGIES=rest,batch limits them); a failure names its
+## seed, writes its table under FUZZ_DIR (default: $TMPDIR/ml-deploy-fuzz) and says how to replay.
+test-fuzz: install
+	@test -n "$(SEEDS)" || { echo "usage: make test-fuzz SEEDS='7 8 9' [ML_DEPLOY_STRATEGIES=rest] [FUZZ_DIR=dir]" >&2; exit 2; }
+	PATH="$(BIN):$$PATH" ML_DEPLOY_FUZZ_SEEDS="$(SEEDS)" $(if $(FUZZ_DIR),ML_DEPLOY_FUZZ_DIR="$(abspath $(FUZZ_DIR))") \
+	  $(BIN)/pytest $(PYTEST_ARGS) -m generated tests/test_fuzz_projects.py
 
 ## cookiecutter.json, written from decision/table.yaml (its answers are never edited by hand)
 ## and the project template (the files copied without rendering).

@@ -25,6 +25,9 @@ import local_extensions  # noqa: E402, F401
 # Tests never talk to a questionnaire unless they start one in a pseudo-terminal themselves.
 os.environ["ML_DEPLOY_QUESTIONNAIRE"] = "off"
 
+# `make test-fuzz SEEDS=...` runs these; the fixed seeds are in the harness's combinations.
+collect_ignore = [] if os.environ.get("ML_DEPLOY_FUZZ_SEEDS") else ["test_fuzz_projects.py"]
+
 
 @pytest.fixture(scope="session")
 def template() -> Path:

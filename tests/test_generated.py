@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 import yaml
 
-from . import lint_tools
+from . import fuzz_tables, lint_tools
 from .dockerfile_runner import DockerfileRunner
 
 BIN = Path(sys.executable).parent
@@ -67,6 +67,10 @@ class Combination:
     image: dict[str, Any] | None = None
     # A server the harness starts for tier 2 (`tansu`: a Kafka-compatible broker).
     service: str | None = None
+    # The seed of the fuzzed table it trains on (tests/fuzz_tables.py), written before it bakes.
+    fuzz: int | None = None
+    # What a fuzz combination runs on its own table after the Quickstart (`{table}`: its path).
+    table_commands: tuple[str, ...] = ()
 
 
 def with_data(answer: str) -> str:
@@ -75,6 +79,25 @@ def with_data(answer: str) -> str:
         .replace("{team_table}", str(TEAM_TABLE))
         .replace("{sql_keywords}", str(SQL_KEYWORDS))
     )
+
+
+FUZZ_TABLES = Path(
+    os.environ.get("ML_DEPLOY_FUZZ_DIR") or Path(tempfile.gettempdir()) / "ml-deploy-fuzz"
+)
+"""Where fuzzed tables are written before a bake, one directory per seed (`seed-N`, with
+table.csv and table.parquet): a failing seed's table stays there to be replayed."""
+
+
+def fuzz_answers(seed: int | None) -> dict[str, str]:
+    """`fuzz: SEED` in a combination: the answers that train on that seed's table."""
+    if seed is None:
+        return {}
+    fuzzed = fuzz_tables.table_plan(seed)
+    return {
+        "training_data": str(FUZZ_TABLES / f"seed-{seed}" / fuzzed.training_file),
+        "target": fuzzed.target,
+        "model_type": fuzzed.model_type,
+    }
 
 
 def load_combinations() -> list[Combination]:
@@ -87,10 +110,13 @@ def load_combinations() -> list[Combination]:
                 c["id"],
                 path.stem,
                 data["main_job"],
-                {k: with_data(str(v)) for k, v in c["answers"].items()},
+                {k: with_data(str(v)) for k, v in c["answers"].items()}
+                | fuzz_answers(c.get("fuzz")),
                 c.get("tier1_only"),
                 c.get("image"),
                 c.get("service"),
+                c.get("fuzz"),
+                tuple(data.get("table_commands", [])) if "fuzz" in c else (),
             )
             for c in data["combinations"]
         ]
@@ -114,6 +140,10 @@ def baked(cookies_session):
 
     def bake(combination: Combination) -> Path:
         if combination.id not in projects:
+            if combination.fuzz is not None:
+                fuzz_tables.write(
+                    fuzz_tables.table(combination.fuzz), FUZZ_TABLES / f"seed-{combination.fuzz}"
+                )
             result = cookies_session.bake(extra_context=combination.answers)
             assert result.exception is None, result.exception
             assert result.exit_code == 0
@@ -390,8 +420,14 @@ def test_quickstart_and_own_checks_pass(
 ) -> None:
     if combination.tier1_only:
         pytest.skip(combination.tier1_only)
+    run_quickstart_and_own_checks(baked(combination), combination, tmp_path, request)
+
+
+def run_quickstart_and_own_checks(
+    baked_project: Path, combination: Combination, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     project = tmp_path / "project"
-    shutil.copytree(baked(combination), project)  # a fresh copy: the Quickstart starts from nothing
+    shutil.copytree(baked_project, project)  # a fresh copy: the Quickstart starts from nothing
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTEST", "COV_"))
     }
@@ -403,6 +439,8 @@ def test_quickstart_and_own_checks_pass(
     first, second = quickstart_commands(project)
     run_main_job(first, combination, project, env)
     run(second, project, env)
+    for command in combination.table_commands:
+        run(command.format(table=combination.answers["training_data"]), project, env)
     run("make lint", project, env)
     run("make typecheck", project, env)
 

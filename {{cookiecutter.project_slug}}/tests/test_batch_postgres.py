@@ -61,11 +61,12 @@ def settings_for(query: str, tmp_path: Path, model_dir: Path, url: str = URL) ->
 
 def load_rows(schema: str, rows: list[dict[str, Any]]) -> None:
     """The rows as table `rows` (an id, one column per input, typed per its kind), by COPY."""
-    columns = ", ".join(f"{item.name} {SQL_TYPES[item.kind]}" for item in CONTRACT.inputs)
+    # Quoted: an input may be named by an SQL keyword (`order`, `select`).
+    columns = ", ".join(f'"{item.name}" {SQL_TYPES[item.kind]}' for item in CONTRACT.inputs)
     names = [item.name for item in CONTRACT.inputs]
     with psycopg.connect(URL) as connection:
         connection.execute(f"CREATE TABLE {schema}.rows (id integer PRIMARY KEY, {columns})")
-        listed = ", ".join(["id", *names])
+        listed = ", ".join(["id", *(f'"{name}"' for name in names)])
         with connection.cursor().copy(f"COPY {schema}.rows ({listed}) FROM STDIN") as copy:
             for index, row in enumerate(rows):
                 copy.write_row([index, *(row[name] for name in names)])

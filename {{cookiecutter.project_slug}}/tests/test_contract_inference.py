@@ -176,6 +176,38 @@ def test_boolean_spellings_are_recorded_and_read_back(
     np.testing.assert_array_equal(numbers, (table["Units"] > 20).to_numpy(np.float32))
 
 
+def test_huge_numbers_distinct_text_and_constants_read_alike_from_both_files(
+    tmp_path: Path,
+) -> None:
+    """Floats past 2**53 are all whole, yet measurements (not IDs); past 1e32 the model's
+    float32 sums would overflow; 40 distinct texts in 40 rows are IDs (a key), not a
+    category; a constant number gets one note whatever the file."""
+    rows = 40
+    table = pd.DataFrame(
+        {
+            "big": np.linspace(1e17, 1e20, rows),
+            "huge": np.linspace(1e37, 3e38, rows),
+            "comment": [f"note {row}" for row in range(rows)],
+            "version": [3] * rows,
+            "label": ["a", "b"] * (rows // 2),
+        }
+    )
+    csv_path, parquet_path = tmp_path / "t.csv", tmp_path / "t.parquet"
+    table.to_csv(csv_path, index=False)
+    table.to_parquet(parquet_path)
+
+    from_csv = infer(csv_path, "label", "binary_classification")
+    from_parquet = infer(parquet_path, "label", "binary_classification")
+
+    assert from_parquet == from_csv
+    contract, notes = from_csv
+    assert [(entry["name"], entry["kind"]) for entry in contract["inputs"]] == [("big", "number")]
+    assert notes[0].startswith("huge: numbers up to 3e+38, past the 1e+32 the model's float32")
+    assert [key["column"] for key in contract["keys"]] == ["comment"]
+    assert "comment: text whose values never repeat (an ID): a key" in " ".join(notes)
+    assert "version: one value ('3') wherever given: left out" in notes
+
+
 def test_an_inferred_contract_trains_and_exports_with_mixed_kinds(shop_csv: Path) -> None:
     contract = parse_contract(dump(infer(shop_csv, "segment", "multiclass_classification")[0]))
 

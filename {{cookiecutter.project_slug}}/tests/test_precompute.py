@@ -21,7 +21,7 @@ from {{ cookiecutter.__package_name }}.predictor import Predictor
 from {{ cookiecutter.__package_name }}.settings import Settings
 from {{ cookiecutter.__package_name }}.store_duckdb import DuckDBStore
 from {{ cookiecutter.__package_name }}.store_state import Tables
-from {{ cookiecutter.__package_name }}.stores import ENTITY_TYPES, Rejected, Scored
+from {{ cookiecutter.__package_name }}.stores import ENTITY_TYPES, Rejected, Scored, quoted
 
 from contract_testing import CONTRACT, first, rows, valid_row
 from precompute_testing import approximately, as_stored, stored_predictions
@@ -48,7 +48,9 @@ Row = tuple[str | None, dict[str, Any]]
 
 def write_entities(store: DuckDBStore, entities: Sequence[Row]) -> None:
     """An entities table without a primary key, so that it can hold what real sources do."""
-    columns = ", ".join(f"{item.name} {ENTITY_TYPES[item.kind]}" for item in CONTRACT.inputs)
+    columns = ", ".join(
+        f"{quoted(item.name)} {ENTITY_TYPES[item.kind]}" for item in CONTRACT.inputs
+    )
     store.connection.execute(f"CREATE TABLE entities (entity_id TEXT, {columns})")
     placeholders = ", ".join("?" * (len(CONTRACT.inputs) + 1))
     store.connection.executemany(

@@ -9,9 +9,11 @@ One pass over the rows, memory bounded by the number of columns, not of rows. Pe
   `number` (with the range seen); text with at most `MAX_LEVELS` distinct values, each
   repeated on average at least `MIN_ROWS_PER_LEVEL` times: `category` (with its levels);
 - keys (`keys`: carried beside each prediction, never inputs), with a one-line note each:
-  ID-like columns (text with more distinct values than that, or whole numbers all distinct),
+  ID-like columns (text with more distinct values than that or whose values never repeat, or
+  whole numbers all distinct),
   and the columns named as keys;
 - left out, with a one-line note each: columns with no value at all or with one value only,
+  numbers of magnitudes past `MAX_MAGNITUDE` (near float32's limit, where the model computes),
   and dates and times (derive numbers from them, such as the day of the week, as columns of
   their own);
 - `nullable` when a value is missing; the name is the column as a Python identifier
@@ -40,6 +42,14 @@ import yaml
 MAX_LEVELS = 50
 """Most distinct values a text column may have to be a category."""
 MIN_ROWS_PER_LEVEL = 2
+MIN_ID_ROWS = 10
+"""Text whose values never repeat over at least this many rows is ID-like (on a small table,
+where the other rules do not apply yet)."""
+MAX_EXACT_INTEGER = 2**53
+MAX_MAGNITUDE = 1e32
+"""Largest magnitude a number input may reach: the model computes in float32 (largest
+3.4e38), and a sum over a million rows of such values must stay finite."""
+"""Largest whole number a float holds exactly: beyond it a column is `number`, not `integer`."""
 """A text column whose values repeat less on average than this is ID-like."""
 MISSING_TEXT = frozenset(
     {
@@ -112,7 +122,8 @@ class ColumnProfile:
         else:
             # By value, not by storage: a Parquet float column of whole numbers (an integer
             # column with gaps, as pandas writes it) is whole numbers, as the CSV's `2006` is.
-            self.integers &= float(number).is_integer()
+            # Past 2**53 every float is whole: such magnitudes are measurements, not counts.
+            self.integers &= float(number).is_integer() and abs(number) <= MAX_EXACT_INTEGER
             self.low, self.high = min(self.low, number), max(self.high, number)
         if not self.overflowed:
             value = value.strip() if isinstance(value, str) else value
@@ -153,6 +164,8 @@ class ColumnProfile:
             return None
         if self.overflowed or len(self.distinct) > MAX_LEVELS:
             return "text with too many distinct values for a category"
+        if not self.repeated and self.present >= MIN_ID_ROWS:
+            return "text whose values never repeat"
         return None
 
     @staticmethod
@@ -181,10 +194,17 @@ class ColumnProfile:
             return None, f"{self.column}: every value is missing: left out"
         if len(self.distinct) == 1 and not self.overflowed:
             (value,) = self.distinct
-            return None, f"{self.column}: one value ({value!r}) wherever given: left out"
+            shown = level_text(value)
+            return None, f"{self.column}: one value ({shown!r}) wherever given: left out"
         if self.booleans:
             entry |= {"kind": "boolean", **self.boolean_spellings()}
         elif self.numbers:
+            if max(abs(self.low), abs(self.high)) > MAX_MAGNITUDE:
+                return None, (
+                    f"{self.column}: numbers up to {max(abs(self.low), abs(self.high)):.3g}, past"
+                    f" the {MAX_MAGNITUDE:.0e} the model's float32 inputs can sum: left out"
+                    " (add it rescaled, such as divided by 1e30, as a column of its own)"
+                )
             entry["kind"] = "integer" if self.integers else "number"
         elif self.dates:
             return None, (
