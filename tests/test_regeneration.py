@@ -124,6 +124,7 @@ def test_documented_command_regenerates_with_changed_answers(
     assert removes.split(": ", 1)[1].split(", ") == [
         "benchmarks/bench_api.py",
         "benchmarks/service_requests.py",
+        "deploy/rest/",
         "loadtest/",
         "loadtest/request_bodies.py",
         "src/fraud_scorer/api.py",
@@ -140,6 +141,7 @@ def test_documented_command_regenerates_with_changed_answers(
         "tests/test_api.py",
         "tests/test_api_input.py",
         "tests/test_api_requests.py",
+        "tests/test_deploy.py",
         "tests/test_state.py",
     ]
 
